@@ -1,0 +1,16 @@
+"""`init`: create or migrate the schema."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("init", help="create or migrate the database schema")
+    p.set_defaults(handler=run_init)
+
+
+def run_init(args, db) -> int:
+    from monitor.store.migrate import current_revision
+
+    db.init()
+    print(f"database ready at {db.display_url()} (schema {current_revision(db)})")
+    return 0

@@ -1,0 +1,160 @@
+"""Every setting in one place: its environment variable, its default, and why that default.
+
+Settings are read once (`settings()`), so a module never reaches into `os.environ` itself. Tests
+build their own `Settings(...)` and pass it where it matters.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _setting(env: str, default, why: str):
+    """A dataclass field that remembers its environment variable and the reason for its default."""
+    return field(default=default, metadata={"env": env, "why": why})
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = _setting(
+        "MONITOR_DATABASE_URL",
+        f"sqlite:///{REPO_ROOT / 'data' / 'monitor.db'}",
+        "A laptop install needs no server: one SQLite file under data/. A team points this at "
+        "PostgreSQL (postgresql+psycopg://…) to share the store between pollers and dashboards.",
+    )
+    poll_in_dashboard: bool = _setting(
+        "MONITOR_POLL_IN_DASHBOARD",
+        True,
+        "On a laptop the dashboard is the only process, so it polls in the background; "
+        "deployments with separate `poll --forever` workers set 0.",
+    )
+    seed_default_feeds: bool = _setting(
+        "MONITOR_SEED_DEFAULT_FEEDS",
+        True,
+        "A new analyst should see coverage on the first start without hunting for feed URLs.",
+    )
+    allow_private_networks: bool = _setting(
+        "MONITOR_ALLOW_PRIVATE_NETWORKS",
+        False,
+        "Feed and alert URLs come from outside; refusing loopback, link-local and private "
+        "addresses stops them from probing the host's network (SSRF). Intranet installs set 1.",
+    )
+    user_agent: str = _setting(
+        "MONITOR_USER_AGENT",
+        "policing-press-monitor/0.1 (+media monitoring; RSS reader)",
+        "Publishers block anonymous scrapers; a descriptive agent says who polls them.",
+    )
+    fetch_timeout_s: float = _setting(
+        "MONITOR_FETCH_TIMEOUT_S",
+        30.0,
+        "A total deadline per fetch (not per chunk): Media Cloud and Miniflux use 20-30 s, and "
+        "a drip-feeding server must not hold a worker for ever.",
+    )
+    max_body_bytes: int = _setting(
+        "MONITOR_MAX_BODY_BYTES",
+        15 * 1024 * 1024,
+        "Real feeds are under a few MB; 15 MiB decoded stops gzip bombs and endless bodies.",
+    )
+    max_redirects: int = _setting(
+        "MONITOR_MAX_REDIRECTS",
+        5,
+        "Legitimate feeds redirect once or twice; more is a loop or a trick.",
+    )
+    max_items_per_feed: int = _setting(
+        "MONITOR_MAX_ITEMS_PER_FEED",
+        2000,
+        "No real feed carries more; a larger one is a dump that would flood the archive.",
+    )
+    max_title_chars: int = _setting(
+        "MONITOR_MAX_TITLE_CHARS",
+        1000,
+        "Titles are a line of text; a megabyte title is an attack or a bug.",
+    )
+    max_content_chars: int = _setting(
+        "MONITOR_MAX_CONTENT_CHARS",
+        200_000,
+        "Full articles run to tens of kB; the cap keeps one item from bloating the store.",
+    )
+    parse_memory_mb: int = _setting(
+        "MONITOR_PARSE_MEMORY_MB",
+        1024,
+        "feedparser can blow up quadratically on crafted entities (62 KB -> 600 MB); the parse "
+        "worker is killed past this address-space limit instead of the whole machine suffering.",
+    )
+    parse_timeout_s: float = _setting(
+        "MONITOR_PARSE_TIMEOUT_S",
+        20.0,
+        "A pathological <author> can take feedparser seconds; a real feed parses in well under one.",
+    )
+    title_dedup_days: int = _setting(
+        "MONITOR_TITLE_DEDUP_DAYS",
+        7,
+        "The same story re-published under a new URL by one source within a week is one story "
+        "(Media Cloud's window).",
+    )
+    default_poll_interval_s: int = _setting(
+        "MONITOR_DEFAULT_POLL_INTERVAL_S",
+        3600,
+        "Miniflux's default: fresh enough for news, polite to publishers.",
+    )
+    min_poll_interval_s: int = _setting(
+        "MONITOR_MIN_POLL_INTERVAL_S",
+        600,
+        "Media Cloud's lower bound: busy feeds are polled every 10 minutes, never faster.",
+    )
+    max_poll_interval_s: int = _setting(
+        "MONITOR_MAX_POLL_INTERVAL_S",
+        86400,
+        "Even a quiet or failing feed is tried once a day so it can recover.",
+    )
+    poll_concurrency: int = _setting(
+        "MONITOR_POLL_CONCURRENCY",
+        16,
+        "Fetching waits on the network; 16 requests in flight keep two cores busy parsing.",
+    )
+    lease_seconds: int = _setting(
+        "MONITOR_LEASE_SECONDS",
+        300,
+        "A poller that dies leaves its claimed feeds; after this they return to the pool.",
+    )
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            raw = env.get(f.metadata["env"])
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _convert(raw, type(f.default), f.metadata["env"])
+        return cls(**values)
+
+
+def _convert(raw: str, kind: type, name: str):
+    from monitor.errors import ConfigError
+
+    try:
+        if kind is bool:
+            if raw.strip().lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.strip().lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+def documented_settings() -> list[tuple[str, object, str]]:
+    """(environment variable, default, why) for each setting: README's table is checked against it."""
+    return [(f.metadata["env"], f.default, f.metadata["why"]) for f in fields(Settings)]

@@ -1,0 +1,159 @@
+"""Opening the database: SQLite tuned for one writer and many readers, or PostgreSQL.
+
+`Database.write()` is the one way to change data: on SQLite it starts `BEGIN IMMEDIATE`, which
+waits for the write lock (a deferred transaction that reads then writes fails at once with
+"database is locked"). WAL lets the dashboard read while a poller writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+
+from monitor.errors import InputError, StoreError
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # a poller batch commits in well under a second; 30 s is generous
+
+
+def utcnow() -> datetime:
+    """Naive UTC, the one representation of time in the database."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Database:
+    """An engine plus the two ways of using it: `read()` and `write()`."""
+
+    def __init__(self, url: str):
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise InputError(f"not a database URL: {url!r} (try sqlite:///path.db or postgresql+psycopg://…)") from None
+        self.url = url
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            self.engine = _sqlite_engine(parsed)
+        elif self.dialect == "postgresql":
+            if parsed.drivername == "postgresql":
+                parsed = parsed.set(drivername="postgresql+psycopg")
+            self.engine = create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        else:
+            raise InputError(f"unsupported database {self.dialect!r}: use sqlite:/// or postgresql+psycopg://")
+        self._migrated = False
+        self._migrate_lock = threading.Lock()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    def display_url(self) -> str:
+        """The URL with any password hidden, for provenance and messages."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def init(self) -> None:
+        """Create or upgrade the schema (idempotent, once per process)."""
+        if self._migrated:
+            return
+        with self._migrate_lock:
+            if self._migrated:
+                return
+            from monitor.store.migrate import upgrade
+
+            with translate_errors(self):
+                upgrade(self)
+            self._migrated = True
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        self.init()
+        with translate_errors(self), self.engine.connect() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One transaction that commits on success and rolls back on any error."""
+        self.init()
+        with translate_errors(self), self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn = conn.execution_options(sqlite_immediate=True)
+            with conn.begin():
+                yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_engine(parsed) -> Engine:
+    database = parsed.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        path = Path(database)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot create the folder for {path}: {e.strerror}") from None
+    engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # Let SQLAlchemy's `begin` event issue BEGIN itself (pysqlite's own handling defers it).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys = ON")
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+        except Exception:
+            # A read-only file cannot switch journal mode; reading still works.
+            pass
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        immediate = conn.get_execution_options().get("sqlite_immediate")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+@contextlib.contextmanager
+def translate_errors(db: Database) -> Iterator[None]:
+    """Turn the database driver's errors about the environment into one-line StoreErrors."""
+    try:
+        yield
+    except (OperationalError, DBAPIError) as e:
+        message = str(getattr(e, "orig", e)).strip().splitlines()[0] if str(getattr(e, "orig", e)).strip() else type(e).__name__
+        lowered = message.lower()
+        if "readonly" in lowered or "read-only" in lowered or "read only" in lowered:
+            raise StoreError(f"the database is read-only ({db.display_url()}): check the file's permissions") from e
+        if "disk is full" in lowered or "no space" in lowered or "disk full" in lowered:
+            raise StoreError(f"the disk is full: nothing was written to {db.display_url()}") from e
+        if "unable to open" in lowered or "could not connect" in lowered or "connection refused" in lowered or "connection failed" in lowered:
+            raise StoreError(f"cannot open the database {db.display_url()}: {message}") from e
+        if "database is locked" in lowered:
+            raise StoreError(f"the database stayed locked by another process for {SQLITE_BUSY_TIMEOUT_MS // 1000} s") from e
+        if "malformed" in lowered or "not a database" in lowered:
+            raise StoreError(f"the database file is damaged or not a database: {db.display_url()}") from e
+        raise
+
+
+_open: dict[str, Database] = {}
+_open_lock = threading.Lock()
+
+
+def open_database(url: str | None = None) -> Database:
+    """The shared Database for a URL (default: the configured one), created once per process."""
+    from monitor.config import settings
+
+    url = url or settings().database_url
+    with _open_lock:
+        db = _open.get(url)
+        if db is None:
+            db = _open[url] = Database(url)
+        return db

@@ -1,0 +1,44 @@
+"""Schema migrations with Alembic, run programmatically (no alembic.ini to find).
+
+A database made by an older version is upgraded in place by `python -m monitor init` or, on
+demand, by the first command that opens it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from monitor.store.engine import Database
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(db: Database, connection=None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", db.url.replace("%", "%%"))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def upgrade(db: Database, revision: str = "head") -> None:
+    # Two processes starting at once (dashboard and poller) must not both migrate: SQLite's
+    # IMMEDIATE transaction and PostgreSQL's advisory lock make the second wait, then find
+    # nothing left to do.
+    with db.engine.connect() as conn:
+        if db.is_sqlite:
+            conn = conn.execution_options(sqlite_immediate=True)
+        with conn.begin():
+            if not db.is_sqlite:
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7303311)")
+            command.upgrade(alembic_config(db, conn), revision)
+
+
+def current_revision(db: Database) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with db.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
