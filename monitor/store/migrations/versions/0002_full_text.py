@@ -22,7 +22,7 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute(
             "CREATE VIRTUAL TABLE articles_fts USING fts5(title, summary, content='articles', "
-            "content_rowid='id', tokenize='unicode61 remove_diacritics 2')"
+            "content_rowid='id', tokenize='unicode61 remove_diacritics 0')"
         )
         op.execute(
             "CREATE TRIGGER articles_fts_ai AFTER INSERT ON articles BEGIN "

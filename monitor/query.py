@@ -1,0 +1,335 @@
+"""The search language shared by Articles search, alerts and exports.
+
+    interpol europol            both words (AND is implied)
+    "red notice"                a phrase
+    extradit*                   a prefix (useful for inflected languages: экстрадиц*)
+    cyber OR ransomware         either
+    interpol NOT football       the first without the second
+    (europol OR interpol) AND "money laundering"
+
+Operators are AND, OR, NOT in any case; parentheses group. A query is parsed into a small tree,
+then either compiled to SQL (one full-text lookup per term, combined with SQL's AND/OR/NOT, so
+unary NOT works on both SQLite FTS5 and PostgreSQL) or matched in memory against an article's
+title and summary (alerts). Both sides split text into words the way SQLite's `unicode61`
+tokenizer does: runs of letters and digits, case folded.
+
+Limits keep a hostile query cheap: the parser is a linear recursive descent (no regular
+expression runs on the query), with caps on length, terms and nesting.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sqlalchemy import and_, bindparam, func, literal_column, not_, or_, select, text, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from monitor.errors import QueryError
+
+MAX_QUERY_CHARS = 1000  # a long boolean query fits; a pasted article does not
+MAX_TERMS = 64  # each term is one index lookup
+MAX_DEPTH = 16  # parentheses nesting
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def fold(text: str) -> str:
+    """Lower-case, in the composed form. Diacritics are kept, as the full-text indexes keep them
+    (PostgreSQL's `simple` configuration cannot drop them, and й is not и)."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(fold(text))
+
+
+# ---- the tree ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Term:
+    """A word, a phrase (several words in a row) or a prefix (`word*`)."""
+
+    tokens: tuple[str, ...]
+    prefix: bool = False
+
+
+@dataclass(frozen=True)
+class And:
+    parts: tuple
+
+
+@dataclass(frozen=True)
+class Or:
+    parts: tuple
+
+
+@dataclass(frozen=True)
+class Not:
+    part: object
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An article's words, split once and matched against many queries."""
+
+    tokens: tuple[str, ...]
+    vocabulary: frozenset[str]
+
+
+def prepare(text: str) -> Prepared:
+    tokens = tuple(words(text))
+    return Prepared(tokens, frozenset(tokens))
+
+
+@dataclass(frozen=True)
+class Query:
+    """A parsed query. `root` is None for the empty query, which matches everything."""
+
+    source: str
+    root: object | None
+
+    @property
+    def is_empty(self) -> bool:
+        return self.root is None
+
+    def matches(self, text: str | Prepared) -> bool:
+        if self.root is None:
+            return True
+        doc = text if isinstance(text, Prepared) else prepare(text)
+        return _match(self.root, doc)
+
+    def terms(self) -> list[Term]:
+        """The positive terms, e.g. for highlighting."""
+        out: list[Term] = []
+        _collect(self.root, out, negated=False)
+        return out
+
+
+def _collect(node, out: list[Term], negated: bool) -> None:
+    if isinstance(node, Term):
+        if not negated:
+            out.append(node)
+    elif isinstance(node, (And, Or)):
+        for part in node.parts:
+            _collect(part, out, negated)
+    elif isinstance(node, Not):
+        _collect(node.part, out, not negated)
+
+
+def _match(node, doc: Prepared) -> bool:
+    if isinstance(node, Term):
+        return _match_term(node, doc)
+    if isinstance(node, And):
+        return all(_match(p, doc) for p in node.parts)
+    if isinstance(node, Or):
+        return any(_match(p, doc) for p in node.parts)
+    return not _match(node.part, doc)
+
+
+def _match_term(term: Term, doc: Prepared) -> bool:
+    tokens = term.tokens
+    if len(tokens) == 1 and not term.prefix:
+        return tokens[0] in doc.vocabulary
+    if len(tokens) == 1:
+        return any(t.startswith(tokens[0]) for t in doc.vocabulary)
+    # a phrase: the words in a row; all but the last must be whole words
+    if not all(t in doc.vocabulary for t in tokens[:-1]):
+        return False
+    n = len(tokens)
+    head, last = tokens[:-1], tokens[-1]
+    for i in range(len(doc.tokens) - n + 1):
+        if doc.tokens[i : i + n - 1] == head:
+            candidate = doc.tokens[i + n - 1]
+            if candidate == last or (term.prefix and candidate.startswith(last)):
+                return True
+    return False
+
+
+# ---- parsing ----------------------------------------------------------------------------
+
+_OPERATORS = {"and": "AND", "or": "OR", "not": "NOT"}
+
+
+def _lex(source: str) -> list[tuple[str, str]]:
+    """Split into (kind, text): LP, RP, AND, OR, NOT, PHRASE, WORD."""
+    tokens: list[tuple[str, str]] = []
+    i, n = 0, len(source)
+    while i < n:
+        ch = source[i]
+        if ch.isspace():
+            i += 1
+        elif ch == "(":
+            tokens.append(("LP", ch))
+            i += 1
+        elif ch == ")":
+            tokens.append(("RP", ch))
+            i += 1
+        elif ch in "\"“”«»":
+            close = {"«": "»", "“": "”"}.get(ch, None)
+            j = i + 1
+            while j < n and source[j] not in ('"', "”", "»") and (close is None or source[j] != close):
+                j += 1
+            if j >= n:
+                raise QueryError(f"unclosed quote in the query: {source[i:i + 30]!r}… — add the closing \"")
+            tokens.append(("PHRASE", source[i + 1 : j]))
+            i = j + 1
+        else:
+            j = i
+            while j < n and not source[j].isspace() and source[j] not in "()\"“”«»":
+                j += 1
+            word = source[i:j]
+            tokens.append((_OPERATORS.get(word.lower(), "WORD"), word))
+            i = j
+    return tokens
+
+
+class _Parser:
+    def __init__(self, source: str):
+        self.source = source
+        self.tokens = _lex(source)
+        self.pos = 0
+        self.depth = 0
+        self.term_count = 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.pos][0] if self.pos < len(self.tokens) else None
+
+    def take(self) -> tuple[str, str]:
+        token = self.tokens[self.pos]
+        self.pos += 1
+        return token
+
+    def parse(self):
+        if not self.tokens:
+            return None
+        node = self.parse_or()
+        if self.peek() == "RP":
+            raise QueryError("unbalanced parentheses: a ')' has no matching '('")
+        if self.pos != len(self.tokens):  # pragma: no cover - the grammar consumes everything else
+            raise QueryError(f"unexpected {self.tokens[self.pos][1]!r} in the query")
+        return node
+
+    def parse_or(self):
+        parts = [self.parse_and()]
+        while self.peek() == "OR":
+            self.take()
+            parts.append(self.parse_and(after="OR"))
+        parts = [p for p in parts if p is not None]
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else Or(tuple(parts))
+
+    def parse_and(self, after: str | None = None):
+        parts = []
+        first = True
+        while True:
+            kind = self.peek()
+            if kind == "AND":
+                if first:
+                    raise QueryError("AND needs a term before it")
+                self.take()
+                if self.peek() in (None, "RP", "OR", "AND"):
+                    raise QueryError("AND needs a term after it")
+                continue
+            if kind in (None, "RP", "OR"):
+                break
+            parts.append(self.parse_not())
+            first = False
+        if first:
+            where = f"after {after}" if after else "here"
+            raise QueryError(f"a term is missing {where}: the query ends or closes too early")
+        parts = [p for p in parts if p is not None]
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else And(tuple(parts))
+
+    def parse_not(self):
+        if self.peek() == "NOT":
+            self.take()
+            if self.peek() in (None, "RP", "OR", "AND"):
+                raise QueryError("NOT needs a term after it")
+            inner = self.parse_not()
+            return None if inner is None else Not(inner)
+        return self.parse_atom()
+
+    def parse_atom(self):
+        kind, value = self.take()
+        if kind == "LP":
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise QueryError(f"parentheses nested more than {MAX_DEPTH} deep")
+            if self.peek() == "RP":
+                raise QueryError("empty parentheses '()' in the query")
+            node = self.parse_or()
+            if self.peek() != "RP":
+                raise QueryError("unbalanced parentheses: a '(' is never closed")
+            self.take()
+            self.depth -= 1
+            return node
+        if kind == "RP":  # pragma: no cover - parse_and stops before RP
+            raise QueryError("unbalanced parentheses: a ')' has no matching '('")
+        prefix = kind == "WORD" and value.endswith("*")
+        tokens = tuple(words(value))
+        if not tokens:
+            return None  # punctuation only (e.g. "+$"): nothing to look for
+        self.term_count += 1
+        if self.term_count > MAX_TERMS:
+            raise QueryError(f"the query has more than {MAX_TERMS} terms")
+        return Term(tokens, prefix=prefix)
+
+
+@lru_cache(maxsize=512)
+def parse_query(source: str | None) -> Query:
+    """Parse a query; raises QueryError with a one-line message when it is malformed."""
+    source = (source or "").strip()
+    if len(source) > MAX_QUERY_CHARS:
+        raise QueryError(f"the query is longer than {MAX_QUERY_CHARS} characters")
+    root = _Parser(source).parse()
+    if root is None and source:
+        raise QueryError("the query has no words to search for")
+    return Query(source, root)
+
+
+# ---- SQL --------------------------------------------------------------------------------
+
+PG_DOCUMENT = "to_tsvector('simple', coalesce(articles.title, '') || ' ' || coalesce(articles.summary, ''))"
+
+
+def query_condition(query: Query | str, db) -> ColumnElement:
+    """A condition on the `articles` table that holds for the articles the query matches."""
+    from monitor.store.schema import articles
+
+    if isinstance(query, str):
+        query = parse_query(query)
+    if query.root is None:
+        return true()
+    return _sql(query.root, db, articles)
+
+
+def _sql(node, db, articles) -> ColumnElement:
+    if isinstance(node, Term):
+        return _sql_term(node, db, articles)
+    if isinstance(node, And):
+        return and_(*(_sql(p, db, articles) for p in node.parts))
+    if isinstance(node, Or):
+        return or_(*(_sql(p, db, articles) for p in node.parts))
+    return not_(_sql(node.part, db, articles))
+
+
+def _sql_term(term: Term, db, articles) -> ColumnElement:
+    if db.is_sqlite:
+        # FTS5 string syntax: a quoted phrase, optionally a prefix. Tokens are letters and
+        # digits only, so nothing in them can be FTS syntax.
+        match = '"' + " ".join(term.tokens) + '"' + (" *" if term.prefix else "")
+        matcher = text("articles_fts MATCH :m").bindparams(bindparam("m", match, unique=True))
+        lookup = select(literal_column("rowid")).select_from(text("articles_fts")).where(matcher)
+        return articles.c.id.in_(lookup.scalar_subquery())
+    parts = [f"'{t}'" for t in term.tokens]
+    if term.prefix:
+        parts[-1] += ":*"
+    tsquery = " <-> ".join(parts)
+    return literal_column(PG_DOCUMENT).op("@@")(func.to_tsquery("simple", tsquery))
