@@ -1,0 +1,31 @@
+"""Helpers for the dashboard tests: run dashboard.py in AppTest against a given database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+REPO = Path(__file__).resolve().parent.parent
+PAGES = ("views/coverage.py", "views/articles.py", "views/alerts.py", "views/feeds.py", "views/models.py")
+
+
+def make_app(monkeypatch, db_url: str, *, seed: bool = False) -> AppTest:
+    """An AppTest of the real dashboard.py on `db_url`, with no background poller."""
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    monkeypatch.setenv("MONITOR_POLL_IN_DASHBOARD", "0")
+    monkeypatch.setenv("MONITOR_SEED_DEFAULT_FEEDS", "1" if seed else "0")
+    monkeypatch.chdir(REPO)
+    return AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=60)
+
+
+def texts(at: AppTest) -> str:
+    """Everything a reader sees as text on the page, for 'does it say X' assertions."""
+    parts = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success", "text"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    return "\n".join(parts)
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]

@@ -1,0 +1,518 @@
+"""Shared UI pieces for the dashboard pages: database, access, filters, downloads, safe links.
+
+UI only: every number and row comes from a function in `monitor/`. Parts of the product that are
+not installed yet show an honest notice instead of a page (`api()` returns None for them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import pandas as pd
+import streamlit as st
+
+from monitor.config import Settings
+from monitor.errors import MonitorError
+from monitor.store import Database
+
+QUERY_TTL_S = 30  # query results: fresh enough for a poller that adds articles every few minutes
+OPTIONS_TTL_S = 300  # filter choices (sources, topics) change rarely
+STANCES = ("FAVOR", "AGAINST", "NONE")
+
+# Widget keys double as URL query parameter names (bind="query-params"), so a link carries them.
+FILTER_KEYS = ("from", "to", "q", "topic", "source", "stance", "target")
+
+
+# --- the database and the background work --------------------------------------------------
+
+
+def database_url() -> str:
+    # Read fresh (not the process-wide cached settings) so tests can point each app at its own file.
+    return Settings.from_env().database_url
+
+
+@st.cache_resource(show_spinner=False)
+def _database(url: str) -> Database:
+    db = Database(url)
+    db.init()
+    return db
+
+
+def database() -> Database:
+    """The app's Database, opened and migrated once per process; stops the page on a store error."""
+    try:
+        return _database(database_url())
+    except MonitorError as e:
+        st.error(f"The database cannot be opened: {e}")
+        st.caption("Check MONITOR_DATABASE_URL (or data/monitor.db) and restart `streamlit run dashboard.py`.")
+        st.stop()
+        raise  # unreachable: st.stop raises
+
+
+def db_key(db: Database) -> str:
+    """The hashable handle cached query functions take instead of the Database itself."""
+    return db.url
+
+
+def api(module: str, name: str) -> Callable | None:
+    """A function of another part of the product, or None while that part is not installed."""
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return None
+    return getattr(mod, name, None)
+
+
+def missing_part(what: str, module: str) -> None:
+    st.info(f"{what} is not available in this installation yet (`{module}` is missing).", icon=":material/construction:")
+
+
+@dataclass(frozen=True)
+class Background:
+    seeded_feeds: int
+    poller_running: bool
+    poller_note: str
+
+
+@st.cache_resource(show_spinner=False)
+def _background(url: str) -> Background:
+    """Seed default feeds and start the poller once per process, not once per page rerun."""
+    settings = Settings.from_env()
+    db = _database(url)
+    seeded = 0
+    seed = api("monitor.feeds", "seed_default_feeds")
+    if settings.seed_default_feeds and seed is not None:
+        try:
+            seeded = int(seed(db) or 0)
+        except MonitorError:
+            seeded = 0
+    if not settings.poll_in_dashboard:
+        return Background(seeded, False, "The background poller is off (MONITOR_POLL_IN_DASHBOARD=0); run `python -m monitor poll --forever`.")
+    start = api("monitor.poller", "start_background_poller")
+    if start is None:
+        return Background(seeded, False, "The poller is not installed yet: articles arrive only through `python -m monitor ingest`.")
+    start(db)
+    return Background(seeded, True, "The background poller is running in this dashboard's process.")
+
+
+def background(db: Database) -> Background:
+    return _background(db.url)
+
+
+# --- who is using it -----------------------------------------------------------------------
+
+
+def _secrets() -> dict:
+    try:
+        return st.secrets.to_dict()
+    except Exception:  # no secrets.toml at all: the local, single-analyst case
+        return {}
+
+
+def require_access() -> str:
+    """Gate the app behind st.login when [auth] is configured; returns the analyst's name."""
+    from monitor.access import local_analyst, policy_from_secrets
+
+    try:
+        policy = policy_from_secrets(_secrets())
+    except MonitorError as e:
+        st.error(f"Sign-in is misconfigured: {e}")
+        st.stop()
+    if not policy.auth_required:
+        st.session_state["analyst"] = local_analyst()
+        return st.session_state["analyst"]
+    if not st.user.get("is_logged_in"):
+        st.title("Policing press monitor")
+        st.write("Sign in with your organisation's account to see the dashboard.")
+        st.button("Sign in", type="primary", on_click=st.login)
+        st.stop()
+    decision = policy.decide(st.user.get("email"), st.user.get("email_verified"))
+    if not decision.allowed:
+        st.title("Policing press monitor")
+        st.error(f"Access refused: {decision.reason}.")
+        st.caption("Ask the dashboard's administrator to add you to the allow-list.")
+        st.button("Sign out", on_click=st.logout)
+        st.stop()
+    st.session_state["analyst"] = str(st.user.get("email")).lower()
+    return st.session_state["analyst"]
+
+
+def analyst() -> str:
+    """The signed-in analyst (or the local user): the owner of labels, alerts and views."""
+    name = st.session_state.get("analyst")
+    if not name:
+        from monitor.access import local_analyst
+
+        name = local_analyst()
+    return name
+
+
+def auth_enabled() -> bool:
+    return bool(_secrets().get("auth"))
+
+
+# --- safe display of text that came from strangers' feeds -------------------------------------
+
+
+def safe_link(url: object) -> str | None:
+    """The URL if it is a plain http(s) link, else None (javascript:, data:, file: never link)."""
+    if not isinstance(url, str):
+        return None
+    candidate = url.strip()
+    if any(ord(c) < 0x21 for c in candidate):  # control chars and spaces hide schemes (jav\tascript:)
+        return None
+    try:
+        parts = urlsplit(candidate)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return candidate
+
+
+def show_error(e: Exception) -> None:
+    st.error(str(e) or type(e).__name__, icon=":material/error:")
+
+
+# --- filters, kept in the URL --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FilterState:
+    date_from: dt.date | None
+    date_to: dt.date | None
+    query: str
+    topics: tuple[str, ...]
+    sources: tuple[str, ...]
+    stance: str | None
+    target: str | None
+
+    def params(self) -> dict[str, list[str]]:
+        """The URL / saved-view form of these filters."""
+        out: dict[str, list[str]] = {}
+        if self.date_from:
+            out["from"] = [self.date_from.isoformat()]
+        if self.date_to:
+            out["to"] = [self.date_to.isoformat()]
+        if self.query:
+            out["q"] = [self.query]
+        if self.topics:
+            out["topic"] = list(self.topics)
+        if self.sources:
+            out["source"] = list(self.sources)
+        if self.stance:
+            out["stance"] = [self.stance]
+        if self.target:
+            out["target"] = [self.target]
+        return out
+
+    def key(self) -> tuple:
+        """Hashable, for st.cache_data."""
+        return (self.date_from, self.date_to, self.query, self.topics, self.sources, self.stance, self.target)
+
+    def to_filters(self):
+        """monitor.filters.Filters for the API, or None while that module is not installed."""
+        cls = api("monitor.filters", "Filters")
+        if cls is None:
+            return None
+        return cls(
+            date_from=self.date_from,
+            date_to=self.date_to,
+            query=self.query or None,
+            topics=self.topics,
+            sources=self.sources,
+            stance=self.stance,
+            target=self.target,
+        )
+
+    def describe(self) -> str:
+        bits = []
+        if self.date_from or self.date_to:
+            bits.append(f"{self.date_from or '…'} to {self.date_to or '…'}")
+        if self.query:
+            bits.append(f"query {self.query!r}")
+        if self.topics:
+            bits.append("topics " + ", ".join(self.topics))
+        if self.sources:
+            bits.append("sources " + ", ".join(self.sources))
+        if self.stance:
+            bits.append(f"stance {self.stance}" + (f" toward {self.target}" if self.target else ""))
+        return "; ".join(bits) or "all articles"
+
+
+@st.cache_data(ttl=OPTIONS_TTL_S, show_spinner=False)
+def _topic_options(url: str) -> list[str]:
+    db = _database(url)
+    load = api("monitor.classify", "load_taxonomy")
+    if load is not None:
+        try:
+            return sorted(_names(load(db), "topics"))
+        except MonitorError:
+            pass
+    from sqlalchemy import select
+
+    from monitor.store.schema import tags
+
+    with db.read() as conn:
+        return sorted(r[0] for r in conn.execute(select(tags.c.label).where(tags.c.kind == "topic").distinct()))
+
+
+@st.cache_data(ttl=OPTIONS_TTL_S, show_spinner=False)
+def _target_options(url: str) -> list[str]:
+    db = _database(url)
+    load = api("monitor.classify", "load_taxonomy")
+    if load is not None:
+        try:
+            return sorted(_names(load(db), "targets"))
+        except MonitorError:
+            pass
+    from sqlalchemy import select
+
+    from monitor.store.schema import tags
+
+    with db.read() as conn:
+        return sorted(r[0] for r in conn.execute(select(tags.c.target).where(tags.c.kind == "stance").distinct()) if r[0])
+
+
+def _names(taxonomy: Any, attr: str) -> list[str]:
+    """Names of a taxonomy's topics/targets, whatever container the classifier part uses."""
+    items = getattr(taxonomy, attr, None) or []
+    if isinstance(items, dict):
+        return [str(k) for k in items]
+    return [str(getattr(i, "name", i)) for i in items]
+
+
+@st.cache_data(ttl=OPTIONS_TTL_S, show_spinner=False)
+def _source_options(url: str) -> list[str]:
+    from sqlalchemy import select
+
+    from monitor.store.schema import articles
+
+    db = _database(url)
+    # DISTINCT over the (source, published_at) index: a skip scan, cheap even at a million rows.
+    with db.read() as conn:
+        return [r[0] for r in conn.execute(select(articles.c.source).distinct().order_by(articles.c.source).limit(2000))]
+
+
+def topic_options(db: Database) -> list[str]:
+    return _topic_options(db.url)
+
+
+def target_options(db: Database) -> list[str]:
+    return _target_options(db.url)
+
+
+def source_options(db: Database) -> list[str]:
+    return _source_options(db.url)
+
+
+def filter_sidebar(db: Database, *, stance: bool = True) -> FilterState:
+    """Date, query, topic, source and stance filters in the sidebar, bound to the page URL."""
+    sb = st.sidebar
+    sb.subheader("Filters")
+    c1, c2 = sb.columns(2)
+    date_from = c1.date_input("From", value=None, key="from", bind="query-params", persist_state="session", format="YYYY-MM-DD")
+    date_to = c2.date_input("To", value=None, key="to", bind="query-params", persist_state="session", format="YYYY-MM-DD")
+    query = sb.text_input(
+        "Search",
+        key="q",
+        bind="query-params",
+        persist_state="session",
+        placeholder='interpol AND (cyber OR "red notice")',
+        help='Words, "exact phrases", AND / OR / NOT and parentheses. Words next to each other mean AND.',
+    )
+    topics = sb.multiselect("Topics", topic_options(db), key="topic", bind="query-params", persist_state="session", placeholder="All topics")
+    sources = sb.multiselect("Sources", source_options(db), key="source", bind="query-params", persist_state="session", placeholder="All sources")
+    stance_value = target_value = None
+    if stance:
+        targets = target_options(db)
+        c3, c4 = sb.columns(2)
+        stance_value = c3.selectbox("Stance", STANCES, index=None, key="stance", bind="query-params", persist_state="session", placeholder="Any")
+        target_value = c4.selectbox("Toward", targets, index=None, key="target", bind="query-params", persist_state="session", placeholder="Any target")
+    if date_from and date_to and date_from > date_to:
+        sb.warning("“From” is after “To”: no article can match.")
+    state = FilterState(
+        date_from=date_from,
+        date_to=date_to,
+        query=(query or "").strip(),
+        topics=tuple(topics),
+        sources=tuple(sources),
+        stance=stance_value,
+        target=target_value,
+    )
+    saved_views_panel(db, state)
+    return state
+
+
+def _apply_params(params: dict[str, list[str]]) -> None:
+    """Callback: put a saved view's values into the bound widgets (and so into the URL)."""
+    for key in FILTER_KEYS:
+        values = params.get(key) or []
+        if key in ("from", "to"):
+            try:
+                st.session_state[key] = dt.date.fromisoformat(values[0]) if values else None
+            except ValueError:
+                st.session_state[key] = None
+        elif key in ("topic", "source"):
+            st.session_state[key] = list(values)
+        elif key == "q":
+            st.session_state[key] = values[0] if values else ""
+        else:
+            st.session_state[key] = values[0] if values else None
+
+
+def saved_views_panel(db: Database, state: FilterState) -> None:
+    from monitor import saved_views
+
+    with st.sidebar.expander("Saved views", icon=":material/bookmark:"):
+        try:
+            views = saved_views.list_views(db)
+        except MonitorError as e:
+            show_error(e)
+            return
+        if views:
+            labels = {v.id: f"{v.name} · {v.owner}" for v in views}
+            chosen = st.selectbox("Open a view", list(labels), format_func=labels.get, index=None, key="_view_pick", placeholder="Choose a view")
+            if chosen is not None:
+                view = next(v for v in views if v.id == chosen)
+                c1, c2 = st.columns(2)
+                c1.button("Open", key="_view_open", on_click=_apply_params, args=(view.params,), width="stretch")
+                if view.owner == analyst() and c2.button("Delete", key="_view_delete", width="stretch"):
+                    saved_views.delete_view(db, view.id, analyst())
+                    st.rerun()
+        else:
+            st.caption("No saved views yet. Set filters, name them below and save.")
+        with st.form("_view_save", clear_on_submit=True, border=False):
+            name = st.text_input("Save these filters as", placeholder="e.g. Interpol, last month")
+            if st.form_submit_button("Save view"):
+                try:
+                    saved_views.save_view(db, name, state.params(), owner=analyst())
+                    st.toast(f"Saved view “{name.strip()}”")
+                except MonitorError as e:
+                    show_error(e)
+        st.caption("The page address carries the filters too: copy it to share this view.")
+
+
+# --- downloads -------------------------------------------------------------------------------
+
+
+def table_csv(df: pd.DataFrame, *, title: str, filters: FilterState | None = None) -> bytes | None:
+    """CSV bytes of exactly this table, written by monitor.export (None while it is missing)."""
+    write = api("monitor.export", "write_table_csv")
+    if write is None:
+        return None
+    out = io.StringIO()
+    write(list(df.columns), df.itertuples(index=False, name=None), out, title=title, filters=filters.to_filters() if filters else None)
+    return out.getvalue().encode("utf-8")
+
+
+def download(df: pd.DataFrame, *, label: str, file_name: str, key: str, title: str, filters: FilterState | None = None) -> None:
+    """A CSV download of exactly the rows and columns shown above it."""
+    data = table_csv(df, title=title, filters=filters)
+    if data is None:
+        st.caption("CSV downloads arrive with the export module.")
+        return
+    st.download_button(label, data, file_name=file_name, mime="text/csv", key=key, icon=":material/download:", on_click="ignore")
+
+
+def columns_safe(rows: Sequence[dict], columns: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame(list(rows), columns=list(columns))
+
+
+# --- the store at a glance (empty states and the live status panel) ---------------------------
+
+
+@dataclass(frozen=True)
+class StoreStatus:
+    feeds: int
+    feeds_failing: int
+    articles: int
+    articles_24h: int
+    last_fetch_at: dt.datetime | None
+    untagged: int
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _store_status(url: str) -> StoreStatus:
+    from sqlalchemy import func, select
+
+    from monitor.store import utcnow
+    from monitor.store.schema import articles, feeds
+
+    db = _database(url)
+    since = utcnow() - dt.timedelta(hours=24)
+    with db.read() as conn:
+        n_feeds, failing, last_fetch = conn.execute(
+            select(func.count(), func.count().filter(feeds.c.status == "failing"), func.max(feeds.c.last_fetch_at))
+        ).one()
+        # published_at and tag_status are indexed: these stay cheap at a million articles.
+        n_articles = conn.execute(select(func.count()).select_from(articles)).scalar_one()
+        recent = conn.execute(select(func.count()).select_from(articles).where(articles.c.published_at >= since)).scalar_one()
+        untagged = conn.execute(select(func.count()).select_from(articles).where(articles.c.tag_status != "tagged")).scalar_one()
+    return StoreStatus(int(n_feeds), int(failing or 0), int(n_articles), int(recent), last_fetch, int(untagged))
+
+
+def store_status(db: Database) -> StoreStatus:
+    return _store_status(db.url)
+
+
+def no_articles_yet(db: Database, bg: Background | None = None) -> None:
+    """The empty state every article-based page shows before the first article is stored."""
+    status = store_status(db)
+    bg = bg or background(db)
+    st.info("No articles stored yet.", icon=":material/inbox:")
+    steps = []
+    if status.feeds == 0:
+        steps.append("Add feeds on the **Feeds** page (or import an OPML file): nothing is polled yet.")
+    elif bg.poller_running:
+        steps.append(f"{status.feeds} feeds are registered and the background poller is fetching them: articles appear within minutes.")
+    else:
+        steps.append(f"{status.feeds} feeds are registered. {bg.poller_note}")
+    steps.append("To load an archive of feed files: `python -m monitor ingest PATH…`.")
+    st.markdown("\n".join(f"- {s}" for s in steps))
+
+
+def _ago(when: dt.datetime | None) -> str:
+    if when is None:
+        return "never"
+    from monitor.store import utcnow
+
+    seconds = max(0, int((utcnow() - when).total_seconds()))
+    if seconds < 90:
+        return f"{seconds} s ago"
+    if seconds < 5400:
+        return f"{seconds // 60} min ago"
+    if seconds < 129600:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} days ago"
+
+
+def sidebar_footer(db: Database, bg: Background) -> None:
+    with st.sidebar:
+        st.divider()
+        _live_status(db.url, bg)
+        who = analyst()
+        if auth_enabled():
+            c1, c2 = st.columns([3, 2])
+            c1.caption(f"Signed in as {who}")
+            c2.button("Sign out", on_click=st.logout, key="_logout", type="tertiary")
+        else:
+            st.caption(f"Local analyst: {who}")
+
+
+@st.fragment(run_every=30)
+def _live_status(url: str, bg: Background) -> None:
+    """Refreshes by itself so a poller's progress shows without touching the page."""
+    status = _store_status(url)
+    poller = "polling" if bg.poller_running else "poller off"
+    st.caption(
+        f"{status.articles:,} articles ({status.articles_24h:,} in 24 h) · {status.feeds} feeds"
+        + (f", {status.feeds_failing} failing" if status.feeds_failing else "")
+        + f" · last fetch {_ago(status.last_fetch_at)} · {poller}"
+    )
