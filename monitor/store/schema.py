@@ -197,38 +197,49 @@ alerts = Table(
     Column("updated_at", DateTime, nullable=False),
 )
 
-# The inbox: one row per alert and article, ever. The unique key is what makes alerts fire once.
+# The inbox: one row per alert and article (or spike day), ever. The unique (alert_id, match_key)
+# is what makes an alert fire once: match_key is "a<article id>" or "d<YYYY-MM-DD>" (never NULL,
+# because NULLs never collide in a unique key on either database).
 alert_matches = Table(
     "alert_matches",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("alert_id", Integer, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("match_key", String(32), nullable=False),
     Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE")),
     Column("day", DateTime),  # spike alerts: the day that spiked
     Column("detail", Text),
+    Column("held_reason", Text),  # spike alerts: why it was not delivered (feed failures)
     Column("matched_at", DateTime, nullable=False),
     Column("state", String(16), nullable=False, default="new"),  # new|reviewed
-    Column("delivery_id", Integer),
-    UniqueConstraint("alert_id", "article_id", "day", name="uq_alert_matches"),
+    Column("batch", String(64)),  # the outbox message it went out in; NULL: not queued (yet)
+    UniqueConstraint("alert_id", "match_key", name="uq_alert_matches"),
     Index("ix_alert_matches_state", "state", "matched_at"),
+    Index("ix_alert_matches_alert_batch", "alert_id", "batch"),
 )
 
-# The outbox: one message per alert, target and batch, retried until sent.
+# The outbox: one message per alert, target and batch, retried until sent. (alert_id, target,
+# batch) is unique, so queueing a message twice is impossible.
 deliveries = Table(
     "deliveries",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("alert_id", Integer, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
-    Column("target", Text, nullable=False),
+    Column("target", Text, nullable=False),  # the Apprise URL, secrets included: never displayed
+    Column("target_display", Text, nullable=False),  # Apprise's privacy form, for UI and logs
+    Column("batch", String(64), nullable=False),
+    Column("match_count", Integer, nullable=False, default=0),
     Column("title", Text, nullable=False),
     Column("body", Text, nullable=False),
-    Column("status", String(16), nullable=False, default="queued"),  # queued|sending|sent|failed
+    Column("status", String(16), nullable=False, default="queued"),  # queued|sending|sent|cancelled
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", DateTime, nullable=False),
     Column("last_error", Text),
     Column("created_at", DateTime, nullable=False),
     Column("sent_at", DateTime),
+    Column("lease_owner", String(128)),
     Column("lease_until", DateTime),
+    UniqueConstraint("alert_id", "target", "batch", name="uq_deliveries_batch"),
     Index("ix_deliveries_due", "status", "next_attempt_at"),
 )
 

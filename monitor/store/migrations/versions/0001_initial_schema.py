@@ -138,6 +138,9 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('alert_id', sa.Integer(), nullable=False),
     sa.Column('target', sa.Text(), nullable=False),
+    sa.Column('target_display', sa.Text(), nullable=False),
+    sa.Column('batch', sa.String(length=64), nullable=False),
+    sa.Column('match_count', sa.Integer(), nullable=False),
     sa.Column('title', sa.Text(), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
@@ -146,9 +149,11 @@ def upgrade() -> None:
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('sent_at', sa.DateTime(), nullable=True),
+    sa.Column('lease_owner', sa.String(length=128), nullable=True),
     sa.Column('lease_until', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['alert_id'], ['alerts.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('alert_id', 'target', 'batch', name='uq_deliveries_batch')
     )
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.create_index('ix_deliveries_due', ['status', 'next_attempt_at'], unique=False)
@@ -174,18 +179,21 @@ def upgrade() -> None:
     op.create_table('alert_matches',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('alert_id', sa.Integer(), nullable=False),
+    sa.Column('match_key', sa.String(length=32), nullable=False),
     sa.Column('article_id', sa.Integer(), nullable=True),
     sa.Column('day', sa.DateTime(), nullable=True),
     sa.Column('detail', sa.Text(), nullable=True),
+    sa.Column('held_reason', sa.Text(), nullable=True),
     sa.Column('matched_at', sa.DateTime(), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
-    sa.Column('delivery_id', sa.Integer(), nullable=True),
+    sa.Column('batch', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['alert_id'], ['alerts.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['article_id'], ['articles.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('alert_id', 'article_id', 'day', name='uq_alert_matches')
+    sa.UniqueConstraint('alert_id', 'match_key', name='uq_alert_matches')
     )
     with op.batch_alter_table('alert_matches', schema=None) as batch_op:
+        batch_op.create_index('ix_alert_matches_alert_batch', ['alert_id', 'batch'], unique=False)
         batch_op.create_index('ix_alert_matches_state', ['state', 'matched_at'], unique=False)
 
     op.create_table('labels',
@@ -256,6 +264,7 @@ def downgrade() -> None:
     op.drop_table('labels')
     with op.batch_alter_table('alert_matches', schema=None) as batch_op:
         batch_op.drop_index('ix_alert_matches_state')
+        batch_op.drop_index('ix_alert_matches_alert_batch')
 
     op.drop_table('alert_matches')
     with op.batch_alter_table('fetch_events', schema=None) as batch_op:
