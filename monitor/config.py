@@ -122,6 +122,47 @@ class Settings:
         300,
         "A poller that dies leaves its claimed feeds; after this they return to the pool.",
     )
+    alert_retry_base_s: int = _setting(
+        "MONITOR_ALERT_RETRY_BASE_S",
+        60,
+        "A failed alert delivery is retried after a minute, then twice as long each time: a "
+        "webhook that is restarting is back within minutes, one that is down is not hammered.",
+    )
+    alert_retry_max_s: int = _setting(
+        "MONITOR_ALERT_RETRY_MAX_S",
+        3600,
+        "Retries never wait more than an hour, so a target that recovers gets its queue the same "
+        "hour; messages stay queued (never dropped) however long it is down.",
+    )
+    alert_lease_s: int = _setting(
+        "MONITOR_ALERT_LEASE_S",
+        120,
+        "A sender holds a message this long; one Apprise call is bounded by its own connect and "
+        "read timeouts (seconds), so an expired lease means the sender died and another may retry.",
+    )
+    spike_sensitivity: float = _setting(
+        "MONITOR_SPIKE_SENSITIVITY",
+        3.0,
+        "A day's share must exceed the baseline mean by this many standard deviations: 3 fires "
+        "on real news surges and rarely on noise (Meltwater-style 'medium' sensitivity).",
+    )
+    spike_baseline_days: int = _setting(
+        "MONITOR_SPIKE_BASELINE_DAYS",
+        14,
+        "Two weeks of prior days: long enough to average out weekdays, short enough to follow "
+        "a topic's drift (the window commercial tools use).",
+    )
+    spike_min_count: int = _setting(
+        "MONITOR_SPIKE_MIN_COUNT",
+        5,
+        "A topic going from 0 to 2 articles is not a spike worth a message.",
+    )
+    spike_failure_fraction: float = _setting(
+        "MONITOR_SPIKE_FAILURE_FRACTION",
+        0.2,
+        "When a fifth of the feeds failed that day the denominator is broken: a share spike that "
+        "vanishes at the usual daily volume is held back and the reason shown.",
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
