@@ -185,65 +185,54 @@ def show_error(e: Exception) -> None:
 
 @dataclass(frozen=True)
 class FilterState:
-    date_from: dt.date | None
-    date_to: dt.date | None
-    query: str
-    topics: tuple[str, ...]
-    sources: tuple[str, ...]
-    stance: str | None
-    target: str | None
+    """What the sidebar holds: valid Filters, or the one-line reason they are not valid."""
+
+    filters: Any  # monitor.filters.Filters, or None when `error` says why not
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
 
     def params(self) -> dict[str, list[str]]:
-        """The URL / saved-view form of these filters."""
-        out: dict[str, list[str]] = {}
-        if self.date_from:
-            out["from"] = [self.date_from.isoformat()]
-        if self.date_to:
-            out["to"] = [self.date_to.isoformat()]
-        if self.query:
-            out["q"] = [self.query]
-        if self.topics:
-            out["topic"] = list(self.topics)
-        if self.sources:
-            out["source"] = list(self.sources)
-        if self.stance:
-            out["stance"] = [self.stance]
-        if self.target:
-            out["target"] = [self.target]
-        return out
+        if self.filters is None:
+            return {}
+        return {k: ([v] if isinstance(v, str) else list(v)) for k, v in self.filters.to_params().items()}
 
     def key(self) -> tuple:
-        """Hashable, for st.cache_data."""
-        return (self.date_from, self.date_to, self.query, self.topics, self.sources, self.stance, self.target)
-
-    def to_filters(self):
-        """monitor.filters.Filters for the API, or None while that module is not installed."""
-        cls = api("monitor.filters", "Filters")
-        if cls is None:
-            return None
-        return cls(
-            date_from=self.date_from,
-            date_to=self.date_to,
-            query=self.query or None,
-            topics=self.topics,
-            sources=self.sources,
-            stance=self.stance,
-            target=self.target,
-        )
+        """Hashable form for st.cache_data (see `thaw`)."""
+        return tuple(sorted((k, tuple(v)) for k, v in self.params().items()))
 
     def describe(self) -> str:
+        f = self.filters
+        if f is None:
+            return "invalid filters"
         bits = []
-        if self.date_from or self.date_to:
-            bits.append(f"{self.date_from or '…'} to {self.date_to or '…'}")
-        if self.query:
-            bits.append(f"query {self.query!r}")
-        if self.topics:
-            bits.append("topics " + ", ".join(self.topics))
-        if self.sources:
-            bits.append("sources " + ", ".join(self.sources))
-        if self.stance:
-            bits.append(f"stance {self.stance}" + (f" toward {self.target}" if self.target else ""))
+        if f.date_from or f.date_to:
+            bits.append(f"{f.date_from or '…'} to {f.date_to or '…'}")
+        if f.query:
+            bits.append(f"query {f.query!r}")
+        if f.topics:
+            bits.append("topics " + ", ".join(f.topics))
+        if f.sources:
+            bits.append("sources " + ", ".join(f.sources))
+        if f.stance or f.target:
+            bits.append(f"stance {f.stance or 'any'}" + (f" toward {f.target}" if f.target else ""))
         return "; ".join(bits) or "all articles"
+
+
+def thaw(key: tuple):
+    """FilterState.key() back to monitor.filters.Filters (inside cached functions)."""
+    from monitor.filters import Filters
+
+    return Filters.from_params({k: list(v) for k, v in key})
+
+
+def stop_on_filter_error(state: FilterState) -> None:
+    if not state.ok:
+        st.error(state.error, icon=":material/search_off:")
+        st.caption('Queries use words, "exact phrases", AND, OR, NOT and parentheses, e.g. `interpol AND ("red notice" OR extradition)`.')
+        st.stop()
 
 
 @st.cache_data(ttl=OPTIONS_TTL_S, show_spinner=False)
@@ -335,17 +324,25 @@ def filter_sidebar(db: Database, *, stance: bool = True) -> FilterState:
         c3, c4 = sb.columns(2)
         stance_value = c3.selectbox("Stance", STANCES, index=None, key="stance", bind="query-params", persist_state="session", placeholder="Any")
         target_value = c4.selectbox("Toward", targets, index=None, key="target", bind="query-params", persist_state="session", placeholder="Any target")
-    if date_from and date_to and date_from > date_to:
-        sb.warning("“From” is after “To”: no article can match.")
-    state = FilterState(
-        date_from=date_from,
-        date_to=date_to,
-        query=(query or "").strip(),
-        topics=tuple(topics),
-        sources=tuple(sources),
-        stance=stance_value,
-        target=target_value,
-    )
+    from monitor.filters import Filters
+
+    try:
+        filters, error = (
+            Filters(
+                date_from=date_from,
+                date_to=date_to,
+                query=(query or "").strip(),
+                topics=tuple(topics),
+                sources=tuple(sources),
+                stance=stance_value,
+                target=target_value,
+            ),
+            None,
+        )
+    except MonitorError as e:
+        filters, error = None, str(e)
+        sb.error(error)
+    state = FilterState(filters, error)
     saved_views_panel(db, state)
     return state
 
@@ -408,7 +405,7 @@ def table_csv(df: pd.DataFrame, *, title: str, filters: FilterState | None = Non
     if write is None:
         return None
     out = io.StringIO()
-    write(list(df.columns), df.itertuples(index=False, name=None), out, title=title, filters=filters.to_filters() if filters else None)
+    write(list(df.columns), df.itertuples(index=False, name=None), out, title=title, filters=filters.filters if filters else None)
     return out.getvalue().encode("utf-8")
 
 

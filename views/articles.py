@@ -1,13 +1,184 @@
 """Articles: search with the query language, read tags and their reasons, correct a tag."""
 
+import math
+
+import pandas as pd
 import streamlit as st
 
+from monitor.errors import MonitorError
 from views import _common as ui
+
+PAGE_SIZE = 50
 
 db = ui.database()
 st.title("Articles")
-filters = ui.filter_sidebar(db)
+state = ui.filter_sidebar(db)
 
 if ui.store_status(db).articles == 0:
     ui.no_articles_yet(db)
     st.stop()
+ui.stop_on_filter_error(state)
+
+
+@st.cache_data(ttl=ui.QUERY_TTL_S, show_spinner=False)
+def _count(url: str, key: tuple) -> int:
+    from monitor.browse import count_articles
+
+    return count_articles(ui._database(url), ui.thaw(key))
+
+
+@st.cache_data(ttl=ui.QUERY_TTL_S, show_spinner=False)
+def _page(url: str, key: tuple, page: int):
+    from monitor.browse import article_page
+
+    return article_page(ui._database(url), ui.thaw(key), offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+
+
+def _topics_cell(row) -> str:
+    return ", ".join(f"{t.label} {t.score:.2f}" for t in row.topics)
+
+
+def _stance_cell(row) -> str:
+    return ", ".join(f"{t.target}: {t.label} {t.score:.2f}" for t in row.stances)
+
+
+total = _count(db.url, state.key())
+if total == 0:
+    st.info("No article matches these filters. Widen the dates, remove a topic or simplify the search.", icon=":material/search_off:")
+    st.stop()
+
+pages = max(1, math.ceil(total / PAGE_SIZE))
+st.caption(f"{total:,} articles match: {state.describe()}. Newest first, {PAGE_SIZE} a page.")
+page = st.pagination(pages, key="page", bind="query-params") if pages > 1 else 1
+rows = _page(db.url, state.key(), int(page or 1))
+
+# Feed text is shown as data-grid cells (plain text, never markdown or HTML); links only http(s).
+table = pd.DataFrame(
+    {
+        "published (UTC)": [r.published_at for r in rows],
+        "source": [r.source for r in rows],
+        "title": [r.title for r in rows],
+        "link": [ui.safe_link(r.link) for r in rows],
+        "topics": [_topics_cell(r) for r in rows],
+        "stance": [_stance_cell(r) for r in rows],
+        "id": [r.id for r in rows],
+    }
+)
+st.dataframe(
+    table,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "published (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", width="small"),
+        "title": st.column_config.TextColumn(width="large"),
+        "link": st.column_config.LinkColumn(display_text="open", width="small"),
+        "id": st.column_config.NumberColumn(width="small", format="%d"),
+    },
+)
+ui.download(table, label="Download this page (CSV)", file_name=f"articles-page-{page}.csv", key="dl_articles_page", title="Articles (shown page)", filters=state)
+
+# --- one article: its tags, why, and a correction ------------------------------------------------
+
+st.subheader("Article details")
+titles = {r.id: f"{r.published_at:%Y-%m-%d} · {r.source} · {r.title[:120]}" for r in rows}
+chosen = st.selectbox("Article", list(titles), format_func=titles.get, key="article", placeholder="Choose an article on this page")
+if chosen is None:
+    st.stop()
+
+from monitor.browse import article_detail  # noqa: E402
+
+detail = article_detail(db, int(chosen))
+if detail is None:
+    st.warning("That article is no longer stored.")
+    st.stop()
+
+with st.container(border=True):
+    st.text(detail.row.title)  # plain text: a title with <img onerror> or [x](javascript:) stays literal
+    st.caption(f"{detail.row.source} · published {detail.row.published_at:%Y-%m-%d %H:%M} UTC · article {detail.row.id}")
+    if detail.summary:
+        st.text(detail.summary[:2000] + ("…" if len(detail.summary) > 2000 else ""))
+    link = ui.safe_link(detail.row.link)
+    if link:
+        st.link_button("Open the article", link, icon=":material/open_in_new:")
+    else:
+        st.caption("No web link (the feed gave none, or not an http(s) one).")
+
+if detail.row.tag_status == "failed":
+    st.warning(f"This article could not be tagged: {detail.tag_error or 'no reason recorded'}. It is tagged again with the next model.")
+elif detail.row.tag_status == "pending":
+    st.info("Not tagged yet: tagging runs after each ingest and after training.")
+
+explain = ui.api("monitor.classify", "explain")
+tag_table = pd.DataFrame(
+    [{"kind": t.kind, "target": t.target, "label": t.label, "score": round(t.score, 3), "model": t.model_version} for t in detail.row.tags],
+    columns=["kind", "target", "label", "score", "model"],
+)
+if tag_table.empty:
+    st.caption("No tags above the models' thresholds.")
+else:
+    st.dataframe(tag_table, hide_index=True, width="content")
+    ui.download(tag_table, label="Download tags (CSV)", file_name=f"article-{detail.row.id}-tags.csv", key="dl_tags", title=f"Tags of article {detail.row.id}")
+    if explain is not None:
+        pick = {i: f"{t.kind}: {t.target + ' ' if t.target else ''}{t.label}" for i, t in enumerate(detail.row.tags)}
+        which = st.selectbox("Why this tag?", list(pick), format_func=pick.get, key="explain_tag")
+        tag = detail.row.tags[which]
+        try:
+            terms = explain(db, detail.row.id, tag.kind, tag.label, target=tag.target)
+        except MonitorError as e:
+            ui.show_error(e)
+            terms = []
+        if terms:
+            why = pd.DataFrame([(str(term), float(weight)) for term, weight in terms], columns=["term", "weight"])
+            st.bar_chart(why, x="term", y="weight", horizontal=True, height=min(400, 40 + 24 * len(why)), sort="-weight")
+            ui.download(why, label="Download explanation (CSV)", file_name=f"article-{detail.row.id}-why.csv", key="dl_why", title=f"Explanation of {pick[which]} for article {detail.row.id}")
+        else:
+            st.caption("No terms of this article weigh on that tag.")
+
+st.subheader("Correct a tag")
+add_label = ui.api("monitor.classify", "add_label")
+if add_label is None:
+    ui.missing_part("Label correction", "monitor.classify (add_label)")
+    st.stop()
+
+topic_col, stance_col = st.columns(2)
+with topic_col.form("label_topic", border=True):
+    st.caption("Topic")
+    current = {t.label for t in detail.row.topics}
+    topic = st.selectbox("Topic", ui.topic_options(db), key="label_topic_name")
+    belongs = st.radio("This article", ["is about it", "is not about it"], horizontal=True, key="label_topic_value")
+    if st.form_submit_button("Save topic label", type="primary") and topic:
+        try:
+            add_label(db, detail.row.id, "topic", topic, 1 if belongs == "is about it" else 0, target="", analyst=ui.analyst())
+            st.success(f"Saved: {'about' if belongs == 'is about it' else 'not about'} {topic}. The next training learns from it (see Models).")
+        except MonitorError as e:
+            ui.show_error(e)
+with stance_col.form("label_stance", border=True):
+    st.caption("Stance")
+    targets = ui.target_options(db)
+    target = st.selectbox("Toward", targets, key="label_stance_target")
+    stance = st.radio("Stance", ui.STANCES, horizontal=True, key="label_stance_value")
+    if st.form_submit_button("Save stance label", type="primary") and target:
+        try:
+            add_label(db, detail.row.id, "stance", stance, 1, target=target, analyst=ui.analyst())
+            st.success(f"Saved: {stance} toward {target}. The next training learns from it (see Models).")
+        except MonitorError as e:
+            ui.show_error(e)
+
+given_labels = article_detail(db, detail.row.id).labels  # read again: includes a label just saved
+if given_labels:
+    st.caption("Labels analysts gave this article")
+    given = pd.DataFrame(
+        [
+            {
+                "kind": lab.kind,
+                "target": lab.target,
+                "label": lab.label,
+                "value": "yes" if lab.value else "no",
+                "analyst": lab.analyst or "",
+                "given (UTC)": lab.created_at,
+                "used in": lab.used_in_version or "waiting for training",
+            }
+            for lab in given_labels
+        ]
+    )
+    st.dataframe(given, hide_index=True, width="stretch")
