@@ -509,7 +509,7 @@ def _live_status(url: str, bg: Background) -> None:
     status = _store_status(url)
     poller = "polling" if bg.poller_running else "poller off"
     st.caption(
-        f"{status.articles:,} articles ({status.articles_24h:,} in 24 h) · {status.feeds} feeds"
+        f"{status.articles:,} articles ({status.articles_24h:,} in 24 h) · {status.feeds} feed{'s' if status.feeds != 1 else ''}"
         + (f", {status.feeds_failing} failing" if status.feeds_failing else "")
         + f" · last fetch {_ago(status.last_fetch_at)} · {poller}"
     )
