@@ -1,0 +1,413 @@
+"""Feed documents -> stored, deduplicated articles; then tagging and alerts.
+
+One document is one write transaction: after a crash only whole documents remain, and a
+re-run stores what is missing and nothing twice. Deduplication, in this order:
+
+1. (source, guid_key) — the item was seen in this source before (re-poll, re-ingest);
+2. url_key — the same story, reached through another feed or a tracking-laden link;
+3. title hash within the source over `title_dedup_days` — re-published under a new URL.
+
+Every sighting is recorded (`sightings`), also for duplicates, so "seen in N feeds" is known.
+Writes use INSERT … ON CONFLICT DO NOTHING, and on PostgreSQL a per-source advisory lock, so two
+pollers storing the same story at once keep one copy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import func, select, update
+
+from monitor.errors import InputError, ParseError
+from monitor.models import Article, IngestStats, ParsedFeed
+from monitor.normalize import Limits, Rejected, guid_key, normalize_entry
+from monitor.parse import parse_feed
+from monitor.store import Database, utcnow
+from monitor.store.schema import articles, sightings
+
+log = logging.getLogger(__name__)
+
+FEED_SUFFIXES = (".xml", ".rss", ".atom", ".rdf", ".feed")  # what a folder walk picks up
+_CHUNK = 400  # keys per IN (...) lookup: well under SQLite's variable limit
+_HOOK_BATCH = 2000  # new articles handed to tagging/alerts at once by ingest_paths
+
+Progress = Callable[[int, int, str], None]  # (documents done, documents total, current path)
+
+
+@dataclass(frozen=True)
+class _Item:
+    article: Article
+    guid_key: str
+
+
+def ingest_document(
+    db: Database,
+    body: bytes,
+    *,
+    source: str | None = None,
+    feed_id: int | None = None,
+    fetched_at: datetime | None = None,
+    content_type: str | None = None,
+    default_source: str | None = None,
+) -> IngestStats:
+    """Parse (in a sandboxed worker), normalise, deduplicate and store one feed document, then
+    tag and alert on the new articles. Raises ParseError when the bytes are not a feed.
+
+    The source (outlet) is `source`, else the feed's own title, else `default_source`."""
+    parsed = parse_feed(body, content_type)
+    stats = store_parsed(db, parsed, source=source, feed_id=feed_id, fetched_at=fetched_at, default_source=default_source)
+    run_hooks(db, stats.new_article_ids)
+    return stats
+
+
+def store_parsed(
+    db: Database,
+    parsed: ParsedFeed,
+    *,
+    source: str | None = None,
+    feed_id: int | None = None,
+    fetched_at: datetime | None = None,
+    default_source: str | None = None,
+) -> IngestStats:
+    """Normalise, deduplicate and store an already parsed document (no hooks)."""
+    from monitor.config import settings
+
+    cfg = settings()
+    fetched_at = _naive_utc(fetched_at) if fetched_at else utcnow()
+    name = _source_name(source, parsed, default_source)
+    stats = IngestStats(documents=1, entries=len(parsed.entries))
+    entries = parsed.entries
+    if len(entries) > cfg.max_items_per_feed:
+        for _ in entries[cfg.max_items_per_feed :]:
+            stats.reject("over_item_cap")
+        entries = entries[: cfg.max_items_per_feed]
+
+    limits = Limits.from_settings()
+    normalized: list[Article] = []
+    for entry in entries:
+        try:
+            normalized.append(normalize_entry(entry, fetched_at=fetched_at, feed_language=parsed.language, limits=limits))
+        except Rejected as r:
+            stats.reject(r.reason)
+    items = _with_guid_keys(normalized)
+    if not items:
+        return stats
+    window = timedelta(days=cfg.title_dedup_days)
+    with db.write() as conn:
+        new_ids, duplicates = _store(conn, db, items, name, feed_id, fetched_at, window)
+    stats.new_articles = len(new_ids)
+    stats.duplicates = duplicates
+    stats.new_article_ids = new_ids
+    return stats
+
+
+def run_hooks(db: Database, new_ids: list[int]) -> None:
+    """Tag, then evaluate alerts on, freshly committed articles. Neither may break ingest."""
+    if not new_ids:
+        return
+    from monitor import alerts, classify
+
+    for hook in (classify.tag_articles, alerts.evaluate_new_articles):
+        try:
+            hook(db, list(new_ids))
+        except Exception:  # their contract is never to raise; a bug there must not lose articles
+            log.exception("%s failed after ingest", hook.__module__)
+
+
+def ingest_paths(
+    db: Database, paths: Iterable[str | os.PathLike], source: str | None = None, progress: Progress | None = None
+) -> IngestStats:
+    """Ingest files and folders (recursively: files ending in .xml/.rss/.atom/.rdf/.feed).
+
+    Documents that fail are counted with a one-line reason; the run goes on. Parsing runs in
+    the worker pool ahead of storing, so both cores stay busy."""
+    from monitor.config import settings
+    from monitor.parse import pool_size
+
+    files = list(_expand(paths))
+    total = len(files)
+    stats = IngestStats()
+    pending_hooks: list[int] = []
+    max_bytes = settings().max_body_bytes
+    lookahead = pool_size() * 2
+    with ThreadPoolExecutor(max_workers=pool_size(), thread_name_prefix="parse") as executor:
+        futures: list[tuple[Path, Future]] = []
+        it = iter(files)
+        done = 0
+
+        def refill() -> None:
+            while len(futures) < lookahead:
+                path = next(it, None)
+                if path is None:
+                    return
+                futures.append((path, executor.submit(_read_and_parse, path, max_bytes)))
+
+        refill()
+        while futures:
+            path, future = futures.pop(0)
+            refill()
+            try:
+                parsed = future.result()
+                one = store_parsed(db, parsed, source=source, default_source=path.stem)
+            except (ParseError, InputError) as e:
+                one = IngestStats(documents=1)
+                one.failed_documents[str(path)] = _reason_line(e)
+            stats.add(one)
+            pending_hooks.extend(one.new_article_ids)
+            if len(pending_hooks) >= _HOOK_BATCH:
+                run_hooks(db, pending_hooks)
+                pending_hooks = []
+            done += 1
+            if progress:
+                progress(done, total, str(path))
+    run_hooks(db, pending_hooks)
+    return stats
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _read_and_parse(path: Path, max_bytes: int) -> ParsedFeed:
+    try:
+        with open(path, "rb") as f:
+            body = f.read(max_bytes + 1)
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror or e}") from None
+    if len(body) > max_bytes:
+        raise ParseError(f"larger than {max_bytes} bytes (MONITOR_MAX_BODY_BYTES)", reason="too_large")
+    return parse_feed(body)
+
+
+def _reason_line(e: Exception) -> str:
+    reason = getattr(e, "reason", None)
+    message = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return f"{reason}: {message}" if reason and not message.startswith(reason) else message
+
+
+def _expand(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
+    seen: set[Path] = set()
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in FEED_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        elif path.is_file():
+            found = [path]
+        else:
+            raise InputError(f"no such file or folder: {raw}")
+        for p in found:
+            if p not in seen:
+                seen.add(p)
+                yield p
+
+
+def _source_name(source: str | None, parsed: ParsedFeed, default_source: str | None) -> str:
+    from monitor.normalize import plain_text
+
+    for candidate in (source, parsed.title, default_source):
+        name = plain_text(candidate, 200) if candidate else ""
+        if name:
+            return name
+    return "unknown"
+
+
+def _naive_utc(value: datetime) -> datetime:
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def _with_guid_keys(normalized: list[Article]) -> list[_Item]:
+    """Pair each article with its identity in the source, dropping repeats inside the document.
+
+    Identities a feed proves unreliable are not used: a guid shared by items with different
+    links (some feeds give every item the same guid) gives way to the link, and a link shared by
+    items with different text (day pages, a sponsor post and its review) is not their URL key."""
+    links_per_guid: dict[str, set] = {}
+    texts_per_url: dict[str, set] = {}
+    for a in normalized:
+        if a.guid:
+            links_per_guid.setdefault(a.guid, set()).add(a.url_key or a.title)
+        if a.url_key:
+            texts_per_url.setdefault(a.url_key, set()).add((a.title, a.summary[:200]))
+    items: list[_Item] = []
+    seen: set[str] = set()
+    for a in normalized:
+        if a.url_key and len(texts_per_url[a.url_key]) > 1:
+            a = dataclasses.replace(a, url_key=None)
+        guid = a.guid if a.guid and len(links_per_guid[a.guid]) == 1 else None
+        key = guid_key(guid, a.url_key, a.title, a.summary)
+        if key in seen:
+            continue  # the same item twice in one document
+        seen.add(key)
+        items.append(_Item(a, key))
+    return items
+
+
+def _chunks(values: list, size: int = _CHUNK) -> Iterator[list]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def _dialect_insert(db: Database):
+    if db.is_sqlite:
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert
+    return insert
+
+
+def _store(conn, db: Database, items: list[_Item], source: str, feed_id: int | None, fetched_at: datetime, window: timedelta):
+    """Inside one write transaction: returns (ids of new articles, number of duplicates)."""
+    if not db.is_sqlite:
+        # Serialise writers of one source (SQLite's BEGIN IMMEDIATE already serialises all).
+        conn.execute(select(func.pg_advisory_xact_lock(7303312, func.hashtext(source))))
+    insert = _dialect_insert(db)
+
+    # 1. Seen in this source before?
+    keys = [it.guid_key for it in items]
+    seen: dict[str, int] = {}
+    for chunk in _chunks(keys):
+        rows = conn.execute(
+            select(sightings.c.guid_key, sightings.c.id).where(sightings.c.source == source, sightings.c.guid_key.in_(chunk))
+        )
+        seen.update({k: i for k, i in rows})
+    if seen:
+        ids = list(seen.values())
+        for chunk in _chunks(ids):
+            conn.execute(update(sightings).where(sightings.c.id.in_(chunk)).values(last_seen_at=fetched_at))
+    fresh = [it for it in items if it.guid_key not in seen]
+    if not fresh:
+        return [], len(items)
+
+    # 2. The same URL stored from anywhere?
+    by_url: dict[str, int] = {}
+    url_keys = sorted({it.article.url_key for it in fresh if it.article.url_key})
+    for chunk in _chunks(url_keys):
+        rows = conn.execute(select(articles.c.url_key, articles.c.id).where(articles.c.url_key.in_(chunk)))
+        by_url.update({k: i for k, i in rows})
+
+    # 3. The same headline from this source within the window?
+    by_title: dict[str, list[tuple[datetime, int]]] = {}
+    hashes = sorted({it.article.title_hash for it in fresh if it.article.title_hash and it.article.url_key not in by_url})
+    for chunk in _chunks(hashes):
+        rows = conn.execute(
+            select(articles.c.title_hash, articles.c.published_at, articles.c.id).where(
+                articles.c.source == source, articles.c.title_hash.in_(chunk)
+            )
+        )
+        for h, when, article_id in rows:
+            by_title.setdefault(h, []).append((when, article_id))
+
+    def title_match(a: Article) -> int | None:
+        for when, article_id in by_title.get(a.title_hash, ()):
+            if abs(when - a.published_at) <= window:
+                return article_id
+        return None
+
+    # Decide, in document order, which items are new; repeats inside the batch count as well.
+    sighting_for: list[tuple[_Item, int | None]] = []  # article id, or None = the new one at index
+    to_insert: list[_Item] = []
+    batch_url: dict[str, _Item] = {}
+    batch_title: dict[str, list[_Item]] = {}
+    link_to: dict[str, _Item] = {}  # guid_key -> the new item whose article it will share
+    for it in fresh:
+        a = it.article
+        existing = by_url.get(a.url_key) if a.url_key else None
+        if existing is None and a.title_hash:
+            existing = title_match(a)
+        if existing is not None:
+            sighting_for.append((it, existing))
+            continue
+        twin = batch_url.get(a.url_key) if a.url_key else None
+        if twin is None and a.title_hash:
+            twin = next((o for o in batch_title.get(a.title_hash, ()) if abs(o.article.published_at - a.published_at) <= window), None)
+        if twin is not None:
+            link_to[it.guid_key] = twin
+            sighting_for.append((it, None))
+            continue
+        to_insert.append(it)
+        if a.url_key:
+            batch_url[a.url_key] = it
+        if a.title_hash:
+            batch_title.setdefault(a.title_hash, []).append(it)
+        sighting_for.append((it, None))
+
+    new_id_of = _insert_articles(conn, db, insert, to_insert, source, feed_id, fetched_at)
+
+    # Items that lost a race on url_key to another writer point at the winner's article.
+    lost = [it for it in to_insert if it.guid_key not in new_id_of]
+    if lost:
+        for chunk in _chunks([it.article.url_key for it in lost]):
+            for k, i in conn.execute(select(articles.c.url_key, articles.c.id).where(articles.c.url_key.in_(chunk))):
+                by_url[k] = i
+
+    sighting_rows = []
+    for it, article_id in sighting_for:
+        if article_id is None:
+            owner = link_to.get(it.guid_key, it)
+            article_id = new_id_of.get(owner.guid_key) or by_url.get(owner.article.url_key)
+        if article_id is None:
+            continue
+        sighting_rows.append(
+            {
+                "article_id": article_id,
+                "feed_id": feed_id,
+                "source": source,
+                "guid_key": it.guid_key,
+                "first_seen_at": fetched_at,
+                "last_seen_at": fetched_at,
+            }
+        )
+    if sighting_rows:
+        conn.execute(insert(sightings).on_conflict_do_nothing(index_elements=["source", "guid_key"]), sighting_rows)
+    new_ids = sorted(new_id_of.values())
+    return new_ids, len(items) - len(new_ids)
+
+
+def _insert_articles(conn, db, insert, to_insert: list[_Item], source, feed_id, fetched_at) -> dict[str, int]:
+    """Insert new articles in two bulk statements; returns guid_key -> new article id."""
+
+    def row(it: _Item) -> dict:
+        a = it.article
+        return {
+            "url_key": a.url_key,
+            "link": a.link,
+            "guid": a.guid,
+            "title": a.title,
+            "summary": a.summary,
+            "content": a.content,
+            "author": a.author,
+            "source": source,
+            "feed_id": feed_id,
+            "published_at": a.published_at,
+            "fetched_at": fetched_at,
+            "lang": a.lang,
+            "title_hash": a.title_hash,
+            "tag_status": "pending",
+        }
+
+    new_id_of: dict[str, int] = {}
+    keyed = [it for it in to_insert if it.article.url_key]
+    if keyed:
+        by_key = {it.article.url_key: it.guid_key for it in keyed}
+        stmt = insert(articles).on_conflict_do_nothing(index_elements=["url_key"]).returning(articles.c.id, articles.c.url_key)
+        for article_id, key in conn.execute(stmt, [row(it) for it in keyed]):
+            new_id_of[by_key[key]] = article_id
+    unkeyed = [it for it in to_insert if not it.article.url_key]
+    if unkeyed:
+        stmt = insert(articles).returning(articles.c.id, sort_by_parameter_order=True)
+        ids = conn.execute(stmt, [row(it) for it in unkeyed]).scalars().all()
+        for it, article_id in zip(unkeyed, ids):
+            new_id_of[it.guid_key] = article_id
+    return new_id_of

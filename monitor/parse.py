@@ -1,0 +1,426 @@
+"""Feed bytes -> `ParsedFeed`, with feedparser confined to worker processes.
+
+feedparser is the only parser we trust with RSS/Atom's many dialects, and the one we trust least
+with hostile bytes: crafted entities blow it up quadratically (62 KB -> 600 MB) and a long
+`<author>` can pin a core for seconds (hardening items 14-15). So it never runs in our process:
+
+- Each worker is a long-lived `python -m monitor.parse --worker` child with `RLIMIT_AS` set, fed
+  documents over a pipe. Starting a Python that imports feedparser costs ~0.2 s, far more than
+  parsing a typical feed, so workers are reused and only replaced when they die, overrun the
+  wall-clock limit, or have parsed `RECYCLE_AFTER` documents (bounding heap fragmentation).
+- The parent waits at most `parse_timeout_s`; past that the worker is killed and the document
+  fails with `reason="parse_timeout"`. A worker killed by its memory limit fails the document
+  with `reason="parse_memory"`; the next document gets a fresh worker.
+- Only primitives cross the pipe (`marshal`, never pickle), so a confused worker cannot make the
+  parent run code; they become `Entry`/`ParsedFeed` dataclasses here.
+
+feedparser is given bytes only: handed a `str` it would open a local path or `file://` URL.
+"""
+
+from __future__ import annotations
+
+import atexit
+import marshal
+import os
+import selectors
+import struct
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+
+from monitor.errors import ParseError
+from monitor.models import Entry, ParsedFeed
+
+RECYCLE_AFTER = 2000  # documents per worker before a fresh one replaces it
+_HEADER = struct.Struct("!I")
+_MAX_REPLY = 512 * 1024 * 1024  # a sanity bound on what a worker may send back
+_STRING_CAP = 4_000_000  # chars per field shipped back; normalisation truncates far below this
+
+
+def parse_feed(body: bytes, content_type: str | None = None, *, timeout_s: float | None = None) -> ParsedFeed:
+    """Parse one feed document in a sandboxed worker. Raises ParseError(reason=...) when it is not a
+    feed we can read (not XML/a feed at all, or the worker hit its memory or time limit)."""
+    if not isinstance(body, (bytes, bytearray, memoryview)):
+        raise TypeError("parse_feed takes the document's bytes, never a str or path")
+    body = bytes(body)
+    if not body.strip():
+        raise ParseError("the document is empty", reason="empty")
+    from monitor.config import settings
+
+    cfg = settings()
+    if timeout_s is None:
+        timeout_s = cfg.parse_timeout_s
+    reply = _pool().run((body, content_type or ""), timeout_s, cfg.parse_memory_mb)
+    return _to_parsed_feed(reply)
+
+
+def shutdown_workers() -> None:
+    """Stop every idle worker (tests and short-lived tools; workers are also stopped at exit)."""
+    pool = _POOL
+    if pool is not None:
+        pool.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Parent side: a small pool of long-lived workers
+
+
+class _Worker:
+    def __init__(self, memory_mb: int):
+        env = dict(os.environ)
+        env["MONITOR_PARSE_WORKER_MEMORY_MB"] = str(memory_mb)
+        # The worker must import this very package even when the caller's cwd is elsewhere.
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor.parse", "--worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            close_fds=True,
+        )
+        self.used = 0
+
+    def run(self, request: tuple, timeout_s: float) -> dict:
+        payload = marshal.dumps(request)
+        deadline = time.monotonic() + timeout_s
+        try:
+            self.proc.stdin.write(_HEADER.pack(len(payload)) + payload)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise _WorkerDied() from None
+        header = self._read_exact(_HEADER.size, deadline)
+        (size,) = _HEADER.unpack(header)
+        if size > _MAX_REPLY:
+            raise _WorkerDied()
+        reply = marshal.loads(self._read_exact(size, deadline))
+        self.used += 1
+        return reply
+
+    def _read_exact(self, n: int, deadline: float) -> bytes:
+        fd = self.proc.stdout.fileno()
+        chunks, got = [], 0
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            while got < n:
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    raise _WorkerTimeout()
+                chunk = os.read(fd, min(n - got, 1 << 20))
+                if not chunk:
+                    raise _WorkerDied()
+                chunks.append(chunk)
+                got += len(chunk)
+        return b"".join(chunks)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        try:
+            self.proc.kill()
+        except OSError:
+            pass
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+class _WorkerDied(Exception):
+    pass
+
+
+class _WorkerTimeout(Exception):
+    pass
+
+
+class _Pool:
+    """At most `size` workers; callers on several threads (the poller) each borrow one."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.pid = os.getpid()
+        self.idle: list[_Worker] = []
+        self.count = 0
+        self.cond = threading.Condition()
+        self.closed = False
+
+    def _acquire(self, memory_mb: int) -> _Worker:
+        with self.cond:
+            while not self.idle and self.count >= self.size:
+                self.cond.wait()
+            if self.idle:
+                return self.idle.pop()
+            self.count += 1
+        try:
+            return _Worker(memory_mb)
+        except BaseException:
+            with self.cond:
+                self.count -= 1
+                self.cond.notify()
+            raise
+
+    def _release(self, worker: _Worker, keep: bool) -> None:
+        if not keep or worker.used >= RECYCLE_AFTER or not worker.alive():
+            worker.kill()
+            keep = False
+        with self.cond:
+            if keep and not self.closed:
+                self.idle.append(worker)
+            else:
+                if keep:
+                    worker.kill()
+                self.count -= 1
+            self.cond.notify()
+
+    def run(self, request: tuple, timeout_s: float, memory_mb: int) -> dict:
+        worker = self._acquire(memory_mb)
+        keep = False
+        try:
+            reply = worker.run(request, timeout_s)
+            keep = reply.get("keep", True)
+            return reply
+        except _WorkerTimeout:
+            raise ParseError(
+                f"the parser took longer than {timeout_s:g} s (MONITOR_PARSE_TIMEOUT_S) and was stopped",
+                reason="parse_timeout",
+            ) from None
+        except _WorkerDied:
+            worker.kill()
+            code = worker.proc.returncode
+            raise ParseError(
+                f"the parser ran out of its memory limit or crashed (exit {code}); the document was skipped",
+                reason="parse_memory",
+            ) from None
+        finally:
+            self._release(worker, keep)
+
+    def close(self) -> None:
+        with self.cond:
+            self.closed = True
+            idle, self.idle = self.idle, []
+            self.count -= len(idle)
+            self.cond.notify_all()
+        for worker in idle:
+            worker.kill()
+
+
+_POOL: _Pool | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> _Pool:
+    global _POOL
+    with _POOL_LOCK:
+        # A forked child must not share its parent's workers (their pipes are the parent's).
+        if _POOL is None or _POOL.pid != os.getpid() or _POOL.closed:
+            _POOL = _Pool(pool_size())
+        return _POOL
+
+
+def pool_size() -> int:
+    """Parse workers at most: one per core (up to 4), since parsing is CPU-bound."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+@atexit.register
+def _stop_at_exit() -> None:
+    pool = _POOL
+    if pool is not None and pool.pid == os.getpid():
+        pool.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Reply -> dataclasses
+
+
+def _text(value) -> str | None:
+    return value if isinstance(value, str) and value != "" else None
+
+
+def _when(value) -> datetime | None:
+    if not isinstance(value, int):
+        return None
+    try:
+        return datetime.fromtimestamp(value, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _to_parsed_feed(reply: dict) -> ParsedFeed:
+    if reply.get("error"):
+        raise ParseError(str(reply.get("message") or "not a feed"), reason=str(reply["error"]))
+    entries = [
+        Entry(
+            guid=_text(e.get("guid")),
+            link=_text(e.get("link")),
+            title=_text(e.get("title")),
+            summary=_text(e.get("summary")),
+            content=_text(e.get("content")),
+            published=_when(e.get("published")),
+            author=_text(e.get("author")),
+        )
+        for e in reply.get("entries", ())
+        if isinstance(e, dict)
+    ]
+    ttl = reply.get("ttl_minutes")
+    return ParsedFeed(
+        title=_text(reply.get("title")),
+        link=_text(reply.get("link")),
+        entries=entries,
+        warning=_text(reply.get("warning")),
+        ttl_minutes=ttl if isinstance(ttl, int) and ttl > 0 else None,
+        language=_text(reply.get("language")),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Worker side (runs in the child process only)
+
+
+def _feedparser_parse(body: bytes, content_type: str):
+    """The one call into feedparser. Its sanitizer and URI resolver are off: normalisation cleans
+    every field with nh3 anyway, and feedparser's own pass roughly doubles the parse time."""
+    import io
+
+    import feedparser
+
+    headers = {"content-type": content_type} if content_type else {}
+    return feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
+
+
+def _cap(value) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return value[:_STRING_CAP]
+
+
+def _timestamp(parsed) -> int | None:
+    import calendar
+
+    if not parsed:
+        return None
+    try:
+        return int(calendar.timegm(tuple(parsed)[:6] + (0, 0, 0)))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _ttl_minutes(feed) -> int | None:
+    try:
+        ttl = int(str(feed.get("ttl", "")).strip())
+        if ttl > 0:
+            return ttl
+    except ValueError:
+        pass
+    period = str(feed.get("sy_updateperiod", "")).strip().lower()
+    minutes = {"hourly": 60, "daily": 1440, "weekly": 10080, "monthly": 43200, "yearly": 525600}.get(period)
+    if minutes:
+        try:
+            freq = max(1, int(str(feed.get("sy_updatefrequency", "1")).strip() or 1))
+        except ValueError:
+            freq = 1
+        return max(1, minutes // freq)
+    return None
+
+
+def _one_line(exc) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
+
+
+def _entry_record(e) -> dict:
+    content = None
+    for part in e.get("content") or ():
+        value = part.get("value") if hasattr(part, "get") else None
+        if isinstance(value, str) and value.strip():
+            content = value if content is None else content + "\n" + value
+    published = None
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        published = _timestamp(e.get(key))
+        if published is not None:
+            break
+    guid = e.get("id") or e.get("guid")
+    return {
+        "guid": _cap(guid),
+        "link": _cap(e.get("link")),
+        "title": _cap(e.get("title")),
+        "summary": _cap(e.get("summary")),
+        "content": _cap(content),
+        "published": published,
+        "author": _cap(e.get("author")),
+    }
+
+
+def _handle(body: bytes, content_type: str) -> dict:
+    try:
+        d = _feedparser_parse(body, content_type)
+    except MemoryError:
+        return {"error": "parse_memory", "message": "the parser ran out of its memory limit", "keep": False}
+    except RecursionError:
+        return {"error": "malformed", "message": "the document nests too deeply to parse", "keep": False}
+    except Exception as exc:  # feedparser's own bugs on odd input: report, do not crash
+        return {"error": "malformed", "message": f"the parser failed: {_one_line(exc)}", "keep": False}
+    feed = d.get("feed", {}) or {}
+    entries = d.get("entries", []) or []
+    version = d.get("version") or ""
+    warning = None
+    if d.get("bozo"):
+        warning = _one_line(d.get("bozo_exception", "ill-formed document"))
+    if not entries and not version:
+        if warning:
+            return {"error": "malformed", "message": f"not a feed we can read: {warning}"}
+        return {"error": "not_a_feed", "message": "not an RSS or Atom feed"}
+    return {
+        "title": _cap(feed.get("title")),
+        "link": _cap(feed.get("link")),
+        "language": _cap(feed.get("language")),
+        "ttl_minutes": _ttl_minutes(feed),
+        "warning": warning,
+        "entries": [_entry_record(e) for e in entries],
+    }
+
+
+def _worker_main() -> None:
+    import resource
+
+    memory_mb = int(os.environ.get("MONITOR_PARSE_WORKER_MEMORY_MB", "1024"))
+    limit = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    # Let feedparser import once, before the first document, so its cost is paid at start-up.
+    import feedparser  # noqa: F401
+
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    # Nothing else may write to the reply channel.
+    sys.stdout = sys.stderr
+    while True:
+        header = stdin.read(_HEADER.size)
+        if len(header) < _HEADER.size:
+            return
+        (size,) = _HEADER.unpack(header)
+        body, content_type = marshal.loads(stdin.read(size))
+        try:
+            reply = _handle(body, content_type)
+            data = marshal.dumps(reply)
+        except MemoryError:
+            reply = {"error": "parse_memory", "message": "the parser ran out of its memory limit", "keep": False}
+            data = marshal.dumps(reply)
+        stdout.write(_HEADER.pack(len(data)) + data)
+        stdout.flush()
+        if reply.get("keep", True) is False:
+            # After a MemoryError or a parser crash the interpreter may be in an odd state:
+            # finish, and let a fresh worker take the next document.
+            return
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--worker"]:
+    _worker_main()
