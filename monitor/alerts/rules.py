@@ -1,0 +1,341 @@
+"""Alert rules: add, edit, remove, list. Everything an analyst types is validated here, once, so
+the matcher, the CLI and the dashboard can trust what is stored.
+
+Delivery URLs are stored as typed (they must be, to send) and leave this module only in Apprise's
+privacy form (`Alert.targets`), so no page, command or log line shows a token or password.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import case, delete, func, insert, or_, select, update
+
+from monitor.alerts.targets import Target, display_form, parse_targets
+from monitor.errors import InputError
+from monitor.filters import STANCES, Filters
+from monitor.query import parse_query
+from monitor.store import utcnow
+from monitor.store.schema import alert_matches, alerts, deliveries
+
+CADENCES = ("immediate", "hourly", "daily")
+KINDS = ("keyword", "spike")
+MAX_NAME_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: int
+    name: str
+    kind: str  # keyword|spike
+    query: str
+    topic: str | None
+    stance: str | None
+    target: str | None  # the stance target (e.g. Interpol); None: any
+    source: str | None
+    targets: tuple[str, ...]  # delivery targets, privacy form only
+    cadence: str
+    sensitivity: float | None
+    owner: str | None
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+    # filled by list_alerts for the Alerts page
+    matches: int = 0
+    new: int = 0
+    queued: int = 0  # messages waiting in the outbox
+    failing: int = 0  # of those, how many have failed at least once
+    sent: int = 0
+    last_error: str | None = None
+
+    def filters(self) -> Filters:
+        """The same filters the Articles page uses, so "test this alert" shows what a search would."""
+        return Filters(
+            query=self.query,
+            topics=(self.topic,) if self.topic else (),
+            sources=(self.source,) if self.source else (),
+            stance=self.stance,
+            target=self.target,
+        )
+
+    def describe(self) -> str:
+        parts = [f'"{self.query}"' if self.query else "(any words)"]
+        if self.topic:
+            parts.append(f"topic={self.topic}")
+        if self.stance or self.target:
+            parts.append(f"stance={self.target + ':' if self.target else ''}{self.stance or 'any'}")
+        if self.source:
+            parts.append(f"source={self.source}")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class AlertSpec:
+    """A validated alert as the analyst described it (what add/update store)."""
+
+    name: str
+    kind: str = "keyword"
+    query: str = ""
+    topic: str | None = None
+    stance: str | None = None
+    target: str | None = None
+    source: str | None = None
+    notify: tuple[Target, ...] = field(default=())
+    cadence: str = "immediate"
+    sensitivity: float | None = None
+    owner: str | None = None
+    enabled: bool = True
+
+
+def _clean(value) -> str | None:
+    if value is None:
+        return None
+    value = str(value).strip()
+    return value or None
+
+
+def validate(
+    db,
+    name: str,
+    query: str = "",
+    *,
+    topic: str | None = None,
+    stance: str | None = None,
+    target: str | None = None,
+    source: str | None = None,
+    notify=(),
+    cadence: str = "immediate",
+    owner: str | None = None,
+    kind: str = "keyword",
+    sensitivity: float | None = None,
+    enabled: bool = True,
+    allow_private: bool | None = None,
+) -> AlertSpec:
+    """Check everything and return the spec; raises InputError (QueryError for queries) with a
+    one-line message naming the field."""
+    from monitor.config import settings
+
+    name = (name or "").strip()
+    if not name:
+        raise InputError("an alert needs a name")
+    if len(name) > MAX_NAME_CHARS:
+        raise InputError(f"an alert name is at most {MAX_NAME_CHARS} characters")
+    kind = (kind or "keyword").strip().lower()
+    if kind not in KINDS:
+        raise InputError(f"alert kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    query = (query or "").strip()
+    parse_query(query)  # QueryError: a one-line message, raised before anything is stored
+    topic, source, target, owner = _clean(topic), _clean(source), _clean(target), _clean(owner)
+    stance = _clean(stance)
+    if stance is not None:
+        stance = stance.upper()
+        if stance not in STANCES:
+            raise InputError(f"stance must be one of {', '.join(STANCES)}, not {stance!r}")
+    if topic is not None:
+        known = _known_topics(db)
+        if known and topic not in known:
+            raise InputError(f"unknown topic {topic!r}; topics are: {', '.join(sorted(known))}")
+    cadence = (cadence or "immediate").strip().lower()
+    if cadence not in CADENCES:
+        raise InputError(f"--every must be one of {', '.join(CADENCES)}, not {cadence!r}")
+    if kind == "keyword" and not (query or topic or stance or target or source):
+        raise InputError("an alert needs a query or at least one filter (topic, stance, source)")
+    if kind == "spike":
+        if not (query or topic):
+            raise InputError("a spike alert watches a topic or a query: give --topic or --query")
+        if sensitivity is None:
+            sensitivity = settings().spike_sensitivity
+    if sensitivity is not None:
+        try:
+            sensitivity = float(sensitivity)
+        except (TypeError, ValueError):
+            raise InputError(f"sensitivity must be a number, not {sensitivity!r}") from None
+        if not 0 < sensitivity <= 20:
+            raise InputError("sensitivity is the number of standard deviations above the baseline: 0 < k ≤ 20")
+    if isinstance(notify, str):
+        notify = [notify]
+    allow = settings().allow_private_networks if allow_private is None else allow_private
+    targets = tuple(parse_targets(notify, allow_private=allow))
+    return AlertSpec(name, kind, query, topic, stance, target, source, targets, cadence, sensitivity, owner, bool(enabled))
+
+
+def _known_topics(db) -> set[str] | None:
+    """Topic names from the taxonomy, or None while the classifier package cannot say (then any
+    topic is accepted: an unknown one simply never matches)."""
+    try:
+        from monitor.classify import load_taxonomy
+
+        taxonomy = load_taxonomy(db)
+        topics = getattr(taxonomy, "topics", None)
+        if isinstance(topics, dict):
+            return set(topics)
+        return {getattr(t, "name", t) for t in topics or ()} or None
+    except Exception:
+        return None
+
+
+def _row_values(spec: AlertSpec) -> dict:
+    return {
+        "name": spec.name,
+        "kind": spec.kind,
+        "query": spec.query,
+        "topic": spec.topic,
+        "stance": spec.stance,
+        "target": spec.target,
+        "source": spec.source,
+        "notify": [t.url for t in spec.notify],
+        "cadence": spec.cadence,
+        "sensitivity": spec.sensitivity,
+        "owner": spec.owner,
+        "enabled": spec.enabled,
+    }
+
+
+def add_alert(db, name: str, query: str = "", **options) -> int:
+    """Create an alert; returns its id. Options: topic, stance, target, source, notify (Apprise
+    URLs), cadence (immediate|hourly|daily), owner, kind (keyword|spike), sensitivity, enabled,
+    allow_private (default: the MONITOR_ALLOW_PRIVATE_NETWORKS setting)."""
+    spec = validate(db, name, query, **options)
+    now = utcnow()
+    with db.write() as conn:
+        if conn.execute(select(alerts.c.id).where(alerts.c.name == spec.name)).first():
+            raise InputError(f"an alert named {spec.name!r} already exists")
+        return conn.execute(insert(alerts).values(**_row_values(spec), created_at=now, updated_at=now).returning(alerts.c.id)).scalar_one()
+
+
+def _find(conn, alert: int | str):
+    if isinstance(alert, int) or (isinstance(alert, str) and alert.strip().isdigit()):
+        row = conn.execute(select(alerts).where(alerts.c.id == int(alert))).mappings().first()
+        if row is not None or isinstance(alert, int):
+            if row is None:
+                raise InputError(f"no alert #{alert}")
+            return row
+    row = conn.execute(select(alerts).where(alerts.c.name == str(alert).strip())).mappings().first()
+    if row is None:
+        raise InputError(f"no alert named {alert!r} (see `alerts list`)")
+    return row
+
+
+def update_alert(db, alert: int | str, **changes) -> None:
+    """Change some fields of an alert. `notify` entries may be the privacy form shown by
+    `list_alerts` (unchanged targets, whose secrets the caller never saw) or new URLs."""
+    allow_private = changes.pop("allow_private", None)
+    unknown = set(changes) - {"name", "query", "topic", "stance", "target", "source", "notify", "cadence", "owner", "kind", "sensitivity", "enabled"}
+    if unknown:
+        raise InputError(f"cannot change {', '.join(sorted(unknown))} of an alert")
+    with db.read() as conn:
+        row = dict(_find(conn, alert))
+    current = {k: row[k] for k in ("name", "query", "topic", "stance", "target", "source", "cadence", "owner", "kind", "sensitivity", "enabled")}
+    notify = list(row["notify"] or [])
+    if "notify" in changes:
+        by_display = {display_form(url): url for url in notify}
+        new = changes.pop("notify") or []
+        notify = [by_display.get(entry.strip(), entry) if isinstance(entry, str) else entry for entry in ([new] if isinstance(new, str) else new)]
+    current.update(changes)
+    spec = validate(db, current.pop("name"), current.pop("query"), notify=notify, allow_private=allow_private, **current)
+    with db.write() as conn:
+        clash = conn.execute(select(alerts.c.id).where(alerts.c.name == spec.name, alerts.c.id != row["id"])).first()
+        if clash:
+            raise InputError(f"an alert named {spec.name!r} already exists")
+        conn.execute(update(alerts).where(alerts.c.id == row["id"]).values(**_row_values(spec), updated_at=utcnow()))
+
+
+def remove_alert(db, alert: int | str) -> str:
+    """Delete an alert with its inbox and its unsent messages; returns its name."""
+    with db.write() as conn:
+        row = _find(conn, alert)
+        # explicit deletes: SQLite enforces ON DELETE CASCADE only with foreign keys on, and
+        # being explicit keeps the outbox from ever sending for an alert that is gone
+        conn.execute(delete(deliveries).where(deliveries.c.alert_id == row["id"]))
+        conn.execute(delete(alert_matches).where(alert_matches.c.alert_id == row["id"]))
+        conn.execute(delete(alerts).where(alerts.c.id == row["id"]))
+        return row["name"]
+
+
+def _to_alert(row, **counts) -> Alert:
+    return Alert(
+        id=row["id"],
+        name=row["name"],
+        kind=row["kind"],
+        query=row["query"] or "",
+        topic=row["topic"],
+        stance=row["stance"],
+        target=row["target"],
+        source=row["source"],
+        targets=tuple(display_form(url) for url in row["notify"] or ()),
+        cadence=row["cadence"],
+        sensitivity=row["sensitivity"],
+        owner=row["owner"],
+        enabled=bool(row["enabled"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        **counts,
+    )
+
+
+def get_alert(db, alert: int | str) -> Alert:
+    with db.read() as conn:
+        return _to_alert(_find(conn, alert))
+
+
+def list_alerts(db, *, owner: str | None = None) -> list[Alert]:
+    """Every alert with its inbox and outbox counts (the Alerts page's table)."""
+    with db.read() as conn:
+        query = select(alerts).order_by(alerts.c.name)
+        if owner is not None:
+            query = query.where(alerts.c.owner == owner)
+        rows = conn.execute(query).mappings().all()
+        match_counts = {
+            r.alert_id: (r.total, r.new or 0)
+            for r in conn.execute(
+                select(
+                    alert_matches.c.alert_id,
+                    func.count().label("total"),
+                    func.sum(case((alert_matches.c.state == "new", 1), else_=0)).label("new"),
+                ).group_by(alert_matches.c.alert_id)
+            )
+        }
+        outbox: dict[int, dict] = {}
+        for r in conn.execute(
+            select(deliveries.c.alert_id, deliveries.c.status, func.count().label("n"))
+            .group_by(deliveries.c.alert_id, deliveries.c.status)
+        ):
+            outbox.setdefault(r.alert_id, {})[r.status] = r.n
+        failing = {
+            r.alert_id: r.n
+            for r in conn.execute(
+                select(deliveries.c.alert_id, func.count().label("n"))
+                .where(or_(deliveries.c.status == "queued", deliveries.c.status == "sending"), deliveries.c.attempts > 0)
+                .group_by(deliveries.c.alert_id)
+            )
+        }
+        last_errors = {
+            r.alert_id: r.last_error
+            for r in conn.execute(
+                select(deliveries.c.alert_id, func.max(deliveries.c.last_error).label("last_error"))
+                .where(deliveries.c.status != "sent", deliveries.c.last_error.is_not(None))
+                .group_by(deliveries.c.alert_id)
+            )
+        }
+    result = []
+    for row in rows:
+        total, new = match_counts.get(row["id"], (0, 0))
+        box = outbox.get(row["id"], {})
+        result.append(
+            _to_alert(
+                row,
+                matches=total,
+                new=int(new),
+                queued=box.get("queued", 0) + box.get("sending", 0),
+                failing=failing.get(row["id"], 0),
+                sent=box.get("sent", 0),
+                last_error=last_errors.get(row["id"]),
+            )
+        )
+    return result
+
+
+def load_enabled(conn, kind: str) -> list[dict]:
+    """Raw rows of enabled alerts of one kind, secrets included: for the matcher and outbox only."""
+    return [dict(r) for r in conn.execute(select(alerts).where(alerts.c.enabled.is_(True), alerts.c.kind == kind).order_by(alerts.c.id)).mappings()]

@@ -1,0 +1,235 @@
+"""Delivery targets: Apprise URLs checked at input, shown only in Apprise's privacy form, and sent
+to through an address guard.
+
+The guard has two halves. At input, every host an Apprise URL names (the webhook host, an SMTP
+server) that resolves must resolve to public addresses only, unless private networks are allowed
+(`MONITOR_ALLOW_PRIVATE_NETWORKS`, `--allow-private-networks`), the same rule as feed URLs. At send
+time the check is repeated on the connection itself: while we send, urllib3's connect step (used by
+`requests`, which Apprise's HTTP services use) resolves the host, refuses any non-public address and
+connects to the address it checked, so a DNS answer that changes after the check cannot reach the
+local network. Redirects are never followed: a webhook that answers 3xx is a failed delivery (kept
+queued, the reason shown), so a redirect to 169.254.169.254 or 127.0.0.1 is never requested.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import threading
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+from monitor.errors import InputError
+
+log = logging.getLogger("monitor.alerts")
+
+MAX_TARGETS = 10  # per alert: more is a mailing list, not an alert
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str  # as typed, secrets included: stored for sending, never displayed
+    display: str  # Apprise's privacy form: what the UI, the CLI and logs show
+
+
+@dataclass(frozen=True)
+class SendResult:
+    ok: bool
+    error: str | None = None
+
+
+def _asset():
+    import apprise
+
+    # Redirects off for every service: see the module docstring.
+    return apprise.AppriseAsset(http_redirects=False)
+
+
+def _instantiate(url: str):
+    import apprise
+
+    try:
+        plugin = apprise.Apprise.instantiate(url, asset=_asset())
+    except Exception:  # a plugin that chokes on odd input is the same as "not a URL we can use"
+        plugin = None
+    if plugin is not None:
+        plugin.redirects = False  # even when the URL itself says redirect=yes
+    return plugin
+
+
+def _scheme(url: str) -> str:
+    head = url.split("://", 1)[0] if "://" in url else ""
+    return head if re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]{0,20}", head or "") else "?"
+
+
+def display_form(url: str) -> str:
+    """The privacy form of an Apprise URL (secrets masked), or a placeholder that reveals nothing."""
+    plugin = _instantiate(url)
+    if plugin is None:
+        return f"{_scheme(url)}://…"
+    return _tidy_privacy_url(plugin.url(privacy=True), url)
+
+
+def _tidy_privacy_url(private: str, raw: str) -> str:
+    """Apprise appends every default option (`?method=POST&overflow=upstream…`); keep only the
+    options the analyst wrote, in their masked form."""
+    parts = urlsplit(private)
+    asked = {k.lower() for k, _ in parse_qsl(urlsplit(raw).query, keep_blank_values=True)}
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() in asked]
+    query = "&".join(f"{k}={v}" for k, v in kept)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def parse_target(url: str, *, allow_private: bool) -> Target:
+    """Validate one Apprise URL; raises InputError naming it only in its privacy form."""
+    url = (url or "").strip()
+    if not url:
+        raise InputError("a notification URL is empty")
+    if len(url) > 2048:
+        raise InputError("a notification URL is longer than 2048 characters")
+    plugin = _instantiate(url)
+    if plugin is None:
+        raise InputError(
+            f"not a notification URL Apprise can send to: {_scheme(url)}://… "
+            "(e.g. json://host/path, mailto://user:pass@example.org, slack://…, tgram://…)"
+        )
+    display = _tidy_privacy_url(plugin.url(privacy=True), url)
+    if not allow_private:
+        problem = _private_host(plugin)
+        if problem:
+            raise InputError(
+                f"{display}: {problem}; delivery targets must be public "
+                "(allow intranet targets with MONITOR_ALLOW_PRIVATE_NETWORKS=1 or --allow-private-networks)"
+            )
+    return Target(url, display)
+
+
+def parse_targets(urls, *, allow_private: bool) -> list[Target]:
+    targets: list[Target] = []
+    seen: set[str] = set()
+    for url in urls or ():
+        target = parse_target(url, allow_private=allow_private)
+        if target.url not in seen:
+            seen.add(target.url)
+            targets.append(target)
+    if len(targets) > MAX_TARGETS:
+        raise InputError(f"an alert can notify at most {MAX_TARGETS} targets")
+    return targets
+
+
+def _hosts(plugin) -> list[str]:
+    hosts = []
+    for attr in ("host", "smtp_host"):
+        value = getattr(plugin, attr, None)
+        if isinstance(value, str) and value and value not in hosts:
+            hosts.append(value)
+    return hosts
+
+
+def _is_public(ip: str) -> bool:
+    from monitor.netguard import is_public_ip
+
+    return bool(is_public_ip(ip))
+
+
+def _resolve(host: str) -> list[str] | None:
+    """The addresses a host name resolves to, or None when it does not resolve (many services put
+    a token where the host would be: those are fixed public APIs)."""
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError, ValueError):
+        return None
+    return sorted({info[4][0] for info in infos})
+
+
+def _private_host(plugin) -> str | None:
+    for host in _hosts(plugin):
+        addresses = _resolve(host)
+        for ip in addresses or ():
+            if not _is_public(ip):
+                return f"{host} is a non-public address ({ip})"
+    return None
+
+
+# ---- sending ----------------------------------------------------------------------------
+
+_guard_state = threading.local()
+_install_lock = threading.Lock()
+_installed = False
+
+
+def _install_connection_guard() -> None:
+    """Wrap urllib3's connect step once; the wrapper acts only inside `_guarded_send` on this thread."""
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        from urllib3.util import connection
+
+        original = connection.create_connection
+
+        def guarded_create_connection(address, *args, **kwargs):
+            policy = getattr(_guard_state, "policy", None)
+            if policy is None:
+                return original(address, *args, **kwargs)
+            host, port = address
+            addresses = _resolve(host)
+            if not addresses:
+                policy["refused"] = f"cannot resolve {host}"
+                raise OSError(policy["refused"])
+            for ip in addresses:
+                if not _is_public(ip):
+                    policy["refused"] = f"refused: {host} resolves to a non-public address ({ip})"
+                    raise OSError(policy["refused"])
+            # Connect to the address we checked, not to a second DNS answer.
+            return original((addresses[0], port), *args, **kwargs)
+
+        connection.create_connection = guarded_create_connection
+        _installed = True
+
+
+def send(url: str, title: str, body: str, *, allow_private: bool) -> SendResult:
+    """Send one message to one target with Apprise. Never raises; errors never carry secrets."""
+    import apprise
+
+    plugin = _instantiate(url)
+    if plugin is None:
+        return SendResult(False, "not a notification URL Apprise can send to")
+    if not allow_private:
+        problem = _private_host(plugin)
+        if problem:
+            return SendResult(False, f"refused: {problem}")
+        _install_connection_guard()
+    policy: dict = {}
+    _guard_state.policy = None if allow_private else policy
+    try:
+        with apprise.LogCapture(level=logging.WARNING) as captured:
+            ok = bool(plugin.notify(body=body, title=title))
+        logs = captured.getvalue()
+    except Exception as e:  # a plugin bug must not stop the outbox
+        ok, logs = False, f"{type(e).__name__}: {e}"
+    finally:
+        _guard_state.policy = None
+    if ok:
+        return SendResult(True)
+    reason = policy.get("refused") or _last_line(logs) or "the target did not accept the message"
+    return SendResult(False, redact(reason, url))
+
+
+def _last_line(logs: str) -> str:
+    lines = [line.strip() for line in (logs or "").splitlines() if line.strip()]
+    if not lines:
+        return ""
+    # "2026-… - WARNING - Failed to send JSON POST notification: Internal Server Error, error=500."
+    return lines[-1].split(" - ", 2)[-1][:300]
+
+
+def redact(message: str, url: str) -> str:
+    """Remove from a message every piece of the raw URL that its privacy form hides."""
+    shown = display_form(url)
+    pieces = set(re.split(r"[:/@?&=#,]+", url))
+    for piece in sorted(pieces, key=len, reverse=True):
+        if len(piece) >= 4 and piece not in shown:
+            message = message.replace(piece, "****")
+    return message
