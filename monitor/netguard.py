@@ -197,8 +197,17 @@ def validate_feed_url(url: str, *, allow_private: bool, resolve: bool = True, re
 class GuardedBackend(AsyncNetworkBackend):
     """httpcore network backend that resolves, checks and connects to the checked address only."""
 
-    def __init__(self, *, allow_private: bool, resolver: Resolver | None = None, inner: AsyncNetworkBackend | None = None):
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        resolver: Resolver | None = None,
+        inner: AsyncNetworkBackend | None = None,
+        trusted_hosts: Iterable[str] = (),
+    ):
         self.allow_private = allow_private
+        # Host names an operator trusts to be private (one intranet feed) without opening all.
+        self.trusted_hosts = frozenset(h.lower() for h in trusted_hosts)
         self.resolver = resolver or system_resolver
         self.inner = inner or httpcore.AnyIOBackend()
 
@@ -214,7 +223,7 @@ class GuardedBackend(AsyncNetworkBackend):
                 raise ResolveError(f"cannot resolve {host}: {e.strerror or e}", temporary=temporary) from None
             except OSError as e:
                 raise ResolveError(f"cannot resolve {host}: {e}", temporary=True) from None
-        if self.allow_private:
+        if self.allow_private or host.lower() in self.trusted_hosts:
             if not addresses:
                 raise ResolveError(f"{host} resolved to no address", temporary=True)
             return addresses
