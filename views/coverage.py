@@ -36,31 +36,39 @@ def _frame(rows) -> pd.DataFrame:
 
 @st.cache_data(ttl=ui.QUERY_TTL_S, show_spinner=False)
 def _counts(url: str, key: tuple, by: str, group: tuple[str, ...]) -> pd.DataFrame:
-    return _frame(coverage_counts(ui._database(url), ui.thaw(key), by=by, group=group))
+    """The CountRows as a table with exactly `export summary`'s columns for this grouping."""
+    from monitor.coverage import columns
+
+    rows = coverage_counts(ui._database(url), ui.thaw(key), by=by, group=group)
+    return pd.DataFrame([dataclasses.asdict(r) for r in rows], columns=columns(group))
 
 
 @st.cache_data(ttl=ui.QUERY_TTL_S, show_spinner=False)
-def _failing_days(url: str, key: tuple) -> pd.DataFrame:
-    fn = ui.api("monitor.coverage", "feed_failure_days")
-    if fn is None:
+def _failing(url: str, key: tuple, by: str) -> pd.DataFrame:
+    from monitor.coverage_marks import failing_periods
+
+    if ui.api("monitor.coverage", "failing_feeds") is None:
         return pd.DataFrame()
-    return _frame(fn(ui._database(url), ui.thaw(key)))
+    return _frame(failing_periods(ui._database(url), ui.thaw(key), by=by))
 
 
 @st.cache_data(ttl=ui.QUERY_TTL_S, show_spinner=False)
-def _spikes(url: str, key: tuple, group: tuple[str, ...]) -> pd.DataFrame:
-    fn = ui.api("monitor.coverage", "spike_days")
+def _spikes(url: str, key: tuple) -> pd.DataFrame:
+    from monitor.coverage import coverage_counts as counts
+    from monitor.coverage_marks import spike_marks
+
+    db = ui._database(url)
+    return _frame(spike_marks(db, counts(db, ui.thaw(key), by="day", group=("topic",))))
+
+
+@st.cache_data(ttl=ui.QUERY_TTL_S, show_spinner=False)
+def _top(url: str, key: tuple, what: str) -> tuple[pd.DataFrame, bool]:
+    fn = ui.api("monitor.coverage", "top_sources" if what == "source" else "top_terms")
     if fn is None:
-        return pd.DataFrame()
-    return _frame(fn(ui._database(url), ui.thaw(key), group=group))
-
-
-@st.cache_data(ttl=ui.QUERY_TTL_S, show_spinner=False)
-def _top_terms(url: str, key: tuple) -> tuple[pd.DataFrame, int]:
-    from monitor.terms import top_terms
-
-    result = top_terms(ui._database(url), ui.thaw(key))
-    return pd.DataFrame([dataclasses.asdict(t) for t in result.terms], columns=["term", "articles"]), result.sampled
+        return None, False
+    result = fn(ui._database(url), ui.thaw(key), limit=15 if what == "source" else 20)
+    column = "articles"
+    return pd.DataFrame(result.items, columns=[what, column]), result.cut
 
 
 c1, c2 = st.columns([1, 2])
@@ -93,25 +101,30 @@ else:
         )
     )
     layers = [lines]
-    failing = _failing_days(db.url, state.key())
+    failing = _failing(db.url, state.key(), by)
     if not failing.empty:
-        day_col = "day" if "day" in failing.columns else failing.columns[0]
-        layers.append(
+        layers.insert(
+            0,
             alt.Chart(failing)
-            .mark_rule(color="#b0b0b0", strokeDash=[4, 3], size=2)
-            .encode(x=alt.X(f"{day_col}:T"), tooltip=[alt.Tooltip(f"{c}", title=c.replace("_", " ")) for c in failing.columns])
+            .mark_rule(color="#9aa5b1", strokeDash=[4, 3], size=2)
+            .encode(x=alt.X("period:T"), tooltip=[alt.Tooltip("period:T", title=PERIODS[by]), alt.Tooltip("note:N", title="Feeds")]),
         )
-    spikes = _spikes(db.url, state.key(), ("topic",)) if by == "day" else pd.DataFrame()
+    spikes = _spikes(db.url, state.key()) if by == "day" else pd.DataFrame()
     if not spikes.empty:
         layers.append(
             alt.Chart(spikes)
-            .mark_point(shape="triangle-up", size=140, filled=True, color="#c0392b")
-            .encode(x=alt.X("period:T"), y=alt.Y(f"{measure}:Q"), tooltip=[alt.Tooltip(c) for c in spikes.columns])
+            .mark_point(shape="triangle-up", size=150, filled=True, opacity=1)
+            .encode(
+                x=alt.X("period:T"),
+                y=alt.Y(f"{measure}:Q"),
+                color=alt.Color("topic:N"),
+                tooltip=[alt.Tooltip("period:T", title="Day"), "topic:N", alt.Tooltip("count:Q", format=",d"), alt.Tooltip("share:Q", format=".1%"), alt.Tooltip("threshold:Q", format=".1%"), alt.Tooltip("detail:N")],
+            )
         )
     st.altair_chart(alt.layer(*layers).properties(height=360), width="stretch")
     notes = []
     if not spikes.empty:
-        notes.append("▲ a spike: far above the topic's recent baseline")
+        notes.append("▲ a spike: the topic's share far above its 14-day baseline (hover for the figures)")
     if not failing.empty:
         notes.append("dashed lines: days when many feeds failed, so a dip may be missing articles rather than news")
     if notes:
@@ -129,7 +142,7 @@ else:
 # --- stance over time ------------------------------------------------------------------------
 
 st.subheader("Stance over time")
-stance = _counts(db.url, state.key(), by, ("target", "stance"))
+stance = _counts(db.url, state.key(), by, ("stance",))
 if stance.empty:
     st.info("No stance tags in this range. Stance targets (e.g. Interpol) are tagged when an article mentions them.")
 else:
@@ -157,31 +170,36 @@ else:
 left, right = st.columns(2)
 with left:
     st.subheader("Top sources")
-    sources = _counts(db.url, state.key(), "month", ("source",))
-    if sources.empty:
+    top, cut = _top(db.url, state.key(), "source")
+    if top is None:
+        ui.missing_part("Top sources", "monitor.coverage (top_sources)")
+    elif top.empty:
         st.caption("No articles in this range.")
     else:
-        top = sources.groupby("source", as_index=False)["count"].sum().sort_values("count", ascending=False).head(15)
         st.altair_chart(
             alt.Chart(top)
             .mark_bar(color="#1f4e79")
-            .encode(x=alt.X("count:Q", title="Articles"), y=alt.Y("source:N", sort="-x", title=None), tooltip=["source:N", alt.Tooltip("count:Q", format=",d")])
+            .encode(x=alt.X("articles:Q", title="Articles"), y=alt.Y("source:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220)), tooltip=["source:N", alt.Tooltip("articles:Q", format=",d")])
             .properties(height=max(120, 24 * len(top))),
             width="stretch",
         )
+        if cut:
+            st.caption(f"The {len(top)} sources with the most matching articles.")
         ui.download(top, label="Download top sources (CSV)", file_name="top-sources.csv", key="dl_sources", title="Top sources", filters=state)
 with right:
     st.subheader("Top terms")
-    terms, sampled = _top_terms(db.url, state.key())
-    if terms.empty:
+    terms, _ = _top(db.url, state.key(), "term")
+    if terms is None:
+        ui.missing_part("Top terms", "monitor.coverage (top_terms)")
+    elif terms.empty:
         st.caption("No words to count in this range.")
     else:
         st.altair_chart(
             alt.Chart(terms)
             .mark_bar(color="#5b7fa6")
             .encode(x=alt.X("articles:Q", title="Articles using it"), y=alt.Y("term:N", sort="-x", title=None), tooltip=["term:N", "articles:Q"])
-            .properties(height=max(120, 20 * len(terms))),
+            .properties(height=max(120, 22 * len(terms))),
             width="stretch",
         )
-        st.caption(f"In the newest {sampled:,} matching articles (titles and summaries).")
-        ui.download(terms, label="Download top terms (CSV)", file_name="top-terms.csv", key="dl_terms", title=f"Top terms in the newest {sampled} matching articles", filters=state)
+        st.caption("Counted in the titles and summaries of the newest 2,000 matching articles.")
+        ui.download(terms, label="Download top terms (CSV)", file_name="top-terms.csv", key="dl_terms", title="Top terms in the newest 2,000 matching articles", filters=state)

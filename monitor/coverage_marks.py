@@ -1,0 +1,70 @@
+"""Markers drawn over the Coverage chart (no Streamlit): spikes, and days when many feeds failed.
+
+Both reuse the alerts' own rules (monitor.alerts.spikes.assess and the failure-fraction setting),
+so a triangle on the chart means what a spike alert would have said about that day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from monitor.config import settings
+from monitor.coverage import CountRow
+from monitor.filters import Filters
+from monitor.store import Database
+
+
+@dataclass(frozen=True)
+class FailingPeriod:
+    period: date
+    failing_feeds: int
+    polled_feeds: int
+    note: str
+
+
+@dataclass(frozen=True)
+class SpikeMark:
+    period: date
+    topic: str
+    count: int
+    total: int
+    share: float
+    threshold: float
+    held_back: bool  # spiked only because feeds failed: shown, but flagged as such
+    detail: str
+
+
+def failing_periods(db: Database, filters: Filters, by: str = "day") -> list[FailingPeriod]:
+    """Periods when at least the spike rule's fraction of polled feeds failed."""
+    from monitor.coverage import failing_feeds
+
+    fraction = settings().spike_failure_fraction
+    out = []
+    for f in failing_feeds(db, filters, by=by):
+        if f.polled and f.failing / f.polled >= fraction:
+            out.append(FailingPeriod(f.period, f.failing, f.polled, f"{f.failing} of {f.polled} feeds failed: a dip here may be missing articles, not news"))
+    return out
+
+
+def spike_marks(db: Database, rows: Iterable[CountRow], *, sensitivity: float | None = None) -> list[SpikeMark]:
+    """Days on which a topic's share is far above its baseline, from per-day topic CountRows."""
+    from monitor.alerts.spikes import SpikeSettings, assess, feed_failures
+
+    series: dict[str, dict[date, tuple[int, int]]] = {}
+    for r in rows:
+        if r.topic is not None:
+            series.setdefault(r.topic, {})[r.period] = (r.count, r.total)
+    days = sorted({d for s in series.values() for d in s})
+    if not days:
+        return []
+    cfg = SpikeSettings.current(sensitivity)
+    failures = feed_failures(db, days[0] - timedelta(days=cfg.baseline_days), days[-1])
+    marks = []
+    for topic, counts in series.items():
+        for day in days:
+            verdict = assess(day, counts, failures, cfg)
+            if verdict.spike:
+                marks.append(SpikeMark(day, topic, verdict.count, verdict.total, verdict.share, verdict.threshold, verdict.held_reason is not None, verdict.held_reason or verdict.detail))
+    return sorted(marks, key=lambda m: (m.period, m.topic))
