@@ -129,6 +129,8 @@ tags = Table(
     Column("published_at", DateTime, nullable=False),
     Index("ix_tags_kind_label_published", "kind", "label", "published_at"),
     Index("ix_tags_kind_target_published", "kind", "target", "published_at"),
+    # stance over time per target and label: one index range count per day (monitor.coverage)
+    Index("ix_tags_kind_target_label_published", "kind", "target", "label", "published_at"),
 )
 
 # What analysts said: training labels. value is 1 (has this topic / has this stance) or 0 (not).

@@ -1,0 +1,477 @@
+"""Coverage over time: counts per period and group, with the period's denominator and the share.
+
+The Coverage page's charts and `export summary` both call `coverage_counts`, so a chart and its
+CSV always agree.
+
+What the numbers mean (Media Cloud's normalisation: query count ÷ all stories from the same
+sources and dates):
+
+- `count`: articles in the period that pass *every* filter and belong to the row's group
+  (have that topic; have that stance toward that target; come from that source). An article
+  with two topics counts once under each, so counts of a period need not add up to its total.
+- `total`: the denominator, *all* articles stored for the period from the same sources (the
+  sources filter applies; with none, every source) whatever their topic, stance or search
+  match. The query, topic and stance filters narrow the numerator only, so the share answers
+  "what part of everything these outlets published that period was this?", and a dip caused
+  by fewer articles overall (a feed outage) does not look like a dip in attention.
+- `share` = count ÷ total (0.0 for a period with no article at all).
+
+Periods run from the start of the date range (or the first stored article) to its end (or the
+last one) with a row for every period and group, zero when nothing matched. Days are UTC
+calendar days; weeks start on Monday (ISO 8601); a period is named by its first day. When the
+date range cuts a week or month, the first and last periods hold only the days inside the range
+(their totals too, so the share stays comparable).
+
+How it stays fast at a million articles: the common views (per topic, per stance target, or
+overall, filtered by dates and sources only) are computed as one index range count per period
+and group (`count(*) … WHERE kind = ? AND target = ? AND label = ? AND published_at >= ? AND
+published_at < ?`) on the tags table, which carries the article's `published_at` for this;
+each count reads only the index. A GROUP BY over a date function would sort every row instead.
+Anything else (a search query, combinations, per-source rows) is one SQL GROUP BY per dialect
+(`date()`/`strftime` on SQLite, `date_trunc` on PostgreSQL, whose weeks start on Monday too).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import DateTime, case, distinct, func, literal_column, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from monitor.errors import InputError
+from monitor.filters import Filters, article_conditions, day_start
+from monitor.store.schema import articles, fetch_events, tags
+
+PERIODS = ("day", "week", "month")
+GROUPS = ("topic", "stance", "source")
+MAX_PERIODS = 20_000  # about 55 years of days: more is a typo in a date, not a chart
+_CHUNK = 400  # scalar subqueries per statement (SQLite allows 500 compound terms, 32 766 params)
+FAILED_OUTCOMES = ("SOFT", "HARD", "TEMP")
+
+
+@dataclass(frozen=True)
+class CountRow:
+    """One period and group. Group fields not asked for stay None."""
+
+    period: date
+    count: int
+    total: int
+    share: float
+    topic: str | None = field(default=None, kw_only=True)
+    target: str | None = field(default=None, kw_only=True)
+    stance: str | None = field(default=None, kw_only=True)
+    source: str | None = field(default=None, kw_only=True)
+
+    def as_dict(self, group: tuple[str, ...] | list[str]) -> dict:
+        """Ordered as `columns(group)`: what a table or CSV of these rows shows."""
+        out: dict = {"period": self.period}
+        for name in group_columns(group):
+            out[name] = getattr(self, name)
+        out.update(count=self.count, total=self.total, share=self.share)
+        return out
+
+
+def group_columns(group: tuple[str, ...] | list[str]) -> list[str]:
+    """The columns that name a group: stance is per target, so it takes two."""
+    out: list[str] = []
+    for g in group:
+        out.extend(("target", "stance") if g == "stance" else (g,))
+    return out
+
+
+def columns(group: tuple[str, ...] | list[str]) -> list[str]:
+    return ["period", *group_columns(group), "count", "total", "share"]
+
+
+def normalise_group(group) -> tuple[str, ...]:
+    """('topic',) from 'topic', ['topic'], … ; () or ('none',) for overall counts."""
+    if isinstance(group, str):
+        group = (group,)
+    out: list[str] = []
+    for g in group or ():
+        g = g.strip().lower()
+        if g in ("none", ""):
+            continue
+        if g not in GROUPS:
+            raise InputError(f"cannot group by {g!r}: use topic, stance or source")
+        if g not in out:
+            out.append(g)
+    # a fixed order keeps columns stable however the options were typed
+    return tuple(g for g in GROUPS if g in out)
+
+
+# ---- periods ----------------------------------------------------------------------------
+
+
+def period_start(d: date | datetime, by: str) -> date:
+    if isinstance(d, datetime):
+        d = d.date()
+    if by == "day":
+        return d
+    if by == "week":
+        return d - timedelta(days=d.weekday())
+    return d.replace(day=1)
+
+
+def next_period(d: date, by: str) -> date:
+    if by == "day":
+        return d + timedelta(days=1)
+    if by == "week":
+        return d + timedelta(days=7)
+    return date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+
+
+def _check_by(by: str) -> str:
+    if by not in PERIODS:
+        raise InputError(f"cannot count by {by!r}: use day, week or month")
+    return by
+
+
+def _bounds(filters: Filters) -> tuple[datetime | None, datetime | None]:
+    """The half-open datetime range of the filters' inclusive dates (as filters.py applies them)."""
+    lo = day_start(filters.date_from) if filters.date_from else None
+    hi = day_start(filters.date_to + timedelta(days=1)) if filters.date_to else None
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class _Period:
+    start: date
+    lo: datetime  # clipped to the filters' range
+    hi: datetime
+
+
+def _periods(first: date, last: date, by: str, lo: datetime | None, hi: datetime | None) -> list[_Period]:
+    out: list[_Period] = []
+    p = period_start(first, by)
+    end = period_start(last, by)
+    while p <= end:
+        n = next_period(p, by)
+        start_dt, end_dt = day_start(p), day_start(n)
+        out.append(_Period(p, max(start_dt, lo) if lo else start_dt, min(end_dt, hi) if hi else end_dt))
+        if len(out) > MAX_PERIODS:
+            raise InputError(f"more than {MAX_PERIODS} {by}s in the date range: narrow it or count by week or month")
+        p = n
+    return out
+
+
+def _bucket(db, by: str, column) -> ColumnElement:
+    """The SQL expression naming the period of a timestamp (per dialect)."""
+    if db.is_sqlite:
+        if by == "day":
+            return func.date(column)
+        if by == "week":
+            # 'weekday 0' moves to the next Sunday (or stays on one); 6 days back is its Monday
+            return func.date(column, literal_column("'weekday 0'"), literal_column("'-6 days'"))
+        return func.strftime(literal_column("'%Y-%m-01'"), column)
+    # literal units: a bound parameter would differ between SELECT and GROUP BY for PostgreSQL
+    return func.date_trunc(literal_column(f"'{by}'"), column)
+
+
+def _as_date(value) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _as_datetime(value) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+# ---- the counts -------------------------------------------------------------------------
+
+
+def coverage_counts(
+    db,
+    filters: Filters | None = None,
+    by: str = "day",
+    group=("topic",),
+    *,
+    strategy: str = "auto",
+) -> list[CountRow]:
+    """Counts per period and group with the period's denominator and share (see the module doc).
+
+    `group` is any combination of "topic", "stance" (per target) and "source", or () for one row
+    per period (the articles that pass every filter: Media Cloud's `date,count,total_count,ratio`).
+    `strategy` is for tests: "index" or "groupby" forces one way of counting.
+    """
+    filters = filters or Filters()
+    by = _check_by(by)
+    group = normalise_group(group)
+    lo, hi = _bounds(filters)
+    with db.read() as conn:
+        first, last = _data_span(conn, filters, lo, hi)
+        if first is None:
+            return []
+        periods = _periods(first, last, by, lo, hi)
+        totals = _range_counts(conn, periods, _total_conditions(filters), articles.c.published_at)
+        counts: dict[tuple, dict[date, int]]
+        use_index = _index_countable(filters, group) if strategy == "auto" else strategy == "index"
+        if use_index and strategy != "groupby":
+            counts = _counts_by_index(conn, db, filters, group, periods, lo, hi)
+        else:
+            counts = _counts_by_groupby(conn, db, filters, group, by, lo, hi)
+    keys = set(counts)
+    keys.update(_selected_groups(filters, group))
+    if not group:
+        keys = {()}
+    names = group_columns(group)
+    rows: list[CountRow] = []
+    for p in periods:
+        total = totals[p.start]
+        for key in sorted(keys, key=lambda k: tuple("" if v is None else str(v) for v in k)):
+            n = counts.get(key, {}).get(p.start, 0)
+            rows.append(
+                CountRow(p.start, n, total, (n / total) if total else 0.0, **dict(zip(names, key)))
+            )
+    return rows
+
+
+def _total_conditions(filters: Filters) -> list[ColumnElement]:
+    """The denominator: same sources (and dates, applied per period), nothing else."""
+    return [articles.c.source.in_(filters.sources)] if filters.sources else []
+
+
+def _data_span(conn, filters: Filters, lo, hi) -> tuple[date | None, date | None]:
+    """The first and last day to show: the date range, or the stored articles' span."""
+    first = filters.date_from
+    last = filters.date_to
+    if first is None or last is None:
+        conds = _total_conditions(filters)
+        if lo:
+            conds.append(articles.c.published_at >= lo)
+        if hi:
+            conds.append(articles.c.published_at < hi)
+        # two queries, so each is one step down the published_at index
+        if first is None:
+            v = conn.execute(select(func.min(articles.c.published_at)).where(*conds)).scalar()
+            if v is None:
+                return None, None
+            first = _as_datetime(v).date()
+        if last is None:
+            v = conn.execute(select(func.max(articles.c.published_at)).where(*conds)).scalar()
+            if v is None:
+                return None, None
+            last = _as_datetime(v).date()
+    return first, last
+
+
+def _range_counts(conn, periods: list[_Period], conds: list[ColumnElement], column) -> dict[date, int]:
+    """One index range count per period, many per statement."""
+    table = column.table
+    out: dict[date, int] = {}
+    for i in range(0, len(periods), _CHUNK):
+        chunk = periods[i : i + _CHUNK]
+        subqueries = [
+            select(func.count())
+            .select_from(table)
+            .where(*conds, column >= p.lo, column < p.hi)
+            .scalar_subquery()
+            .label(f"c{j}")
+            for j, p in enumerate(chunk)
+        ]
+        values = conn.execute(select(*subqueries)).one()
+        for p, v in zip(chunk, values):
+            out[p.start] = int(v or 0)
+    return out
+
+
+def _index_countable(filters: Filters, group: tuple[str, ...]) -> bool:
+    """Whether every count is a range on one index (the common, unfiltered views)."""
+    if filters.query or filters.sources:
+        return False
+    if group == ("topic",):
+        return not (filters.stance or filters.target)
+    if group == ("stance",):
+        return not filters.topics
+    return False
+
+
+def _selected_groups(filters: Filters, group: tuple[str, ...]) -> set[tuple]:
+    """Groups the analyst picked in the filters: shown (as zeros) even when nothing matched."""
+    if group == ("topic",):
+        return {(t,) for t in filters.topics}
+    if group == ("source",):
+        return {(s,) for s in filters.sources}
+    if group == ("stance",) and filters.target:
+        from monitor.filters import STANCES
+
+        return {(filters.target, s) for s in ([filters.stance] if filters.stance else STANCES)}
+    return set()
+
+
+def _tag_conditions(t, kind: str, filters: Filters) -> list[ColumnElement]:
+    conds = [t.c.kind == kind]
+    if kind == "topic" and filters.topics:
+        conds.append(t.c.label.in_(filters.topics))
+    if kind == "stance":
+        if filters.stance:
+            conds.append(t.c.label == filters.stance)
+        if filters.target:
+            conds.append(t.c.target == filters.target)
+    return conds
+
+
+def _counts_by_index(conn, db, filters: Filters, group, periods, lo, hi) -> dict[tuple, dict[date, int]]:
+    if not group:
+        return {(): _range_counts(conn, periods, [], articles.c.published_at)}
+    kind = "topic" if group == ("topic",) else "stance"
+    conds = _tag_conditions(tags, kind, filters)
+    if lo:
+        conds.append(tags.c.published_at >= lo)
+    if hi:
+        conds.append(tags.c.published_at < hi)
+    if kind == "topic":
+        keys = [(v,) for v in conn.execute(select(tags.c.label).where(*conds).distinct()).scalars()]
+    else:
+        keys = [tuple(r) for r in conn.execute(select(tags.c.target, tags.c.label).where(*conds).distinct())]
+    keys = sorted(set(keys) | _selected_groups(filters, group))
+    out: dict[tuple, dict[date, int]] = {}
+    for key in keys:
+        if kind == "topic":
+            where = [tags.c.kind == "topic", tags.c.label == key[0]]
+        else:
+            where = [tags.c.kind == "stance", tags.c.target == key[0], tags.c.label == key[1]]
+        out[key] = _range_counts(conn, periods, where, tags.c.published_at)
+    return out
+
+
+def _counts_by_groupby(conn, db, filters: Filters, group, by, lo, hi) -> dict[tuple, dict[date, int]]:
+    skip = ["dates"]
+    topic_t = tags.alias("topic_tag")
+    stance_t = tags.alias("stance_tag")
+    where: list[ColumnElement] = []
+    group_cols: list[ColumnElement] = []
+    source = articles
+    if "topic" in group:
+        skip.append("topics")
+        where += _tag_conditions(topic_t, "topic", filters)
+        source = source.join(topic_t, topic_t.c.article_id == articles.c.id)
+        group_cols.append(topic_t.c.label)
+    if "stance" in group:
+        skip.append("stance")
+        where += _tag_conditions(stance_t, "stance", filters)
+        source = source.join(stance_t, stance_t.c.article_id == articles.c.id)
+        group_cols += [stance_t.c.target, stance_t.c.label]
+    if "source" in group:
+        group_cols.append(articles.c.source)
+    where += article_conditions(filters, db, skip=tuple(skip))
+    if lo:
+        where.append(articles.c.published_at >= lo)
+    if hi:
+        where.append(articles.c.published_at < hi)
+    bucket = _bucket(db, by, articles.c.published_at).label("period")
+    stmt = (
+        select(bucket, *group_cols, func.count().label("n"))
+        .select_from(source)
+        .where(*where)
+        .group_by(bucket, *group_cols)
+    )
+    out: dict[tuple, dict[date, int]] = {}
+    for row in conn.execute(stmt):
+        key = tuple(row[1:-1])
+        out.setdefault(key, {})[_as_date(row[0])] = int(row[-1])
+    return out
+
+
+# ---- lists beside the chart -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TopList:
+    """The top items and whether the list was cut (more items exist than shown)."""
+
+    items: list[tuple[str, int]]
+    cut: bool
+
+
+def top_sources(db, filters: Filters | None = None, limit: int = 10) -> TopList:
+    """Sources with the most articles passing the filters (GROUP BY … LIMIT n+1)."""
+    filters = filters or Filters()
+    conds = article_conditions(filters, db, skip=("dates",))
+    lo, hi = _bounds(filters)
+    # On SQLite a bare published_at range makes the planner read every row through the date
+    # index; `+published_at` (no index) lets it scan the (source, published_at) index alone.
+    when = literal_column("+articles.published_at", DateTime) if db.is_sqlite else articles.c.published_at
+    if lo:
+        conds.append(when >= lo)
+    if hi:
+        conds.append(when < hi)
+    n = func.count().label("n")
+    stmt = (
+        select(articles.c.source, n)
+        .where(*conds)
+        .group_by(articles.c.source)
+        .order_by(n.desc(), articles.c.source)
+        .limit(limit + 1)
+    )
+    with db.read() as conn:
+        rows = [(r[0], int(r[1])) for r in conn.execute(stmt)]
+    return TopList(rows[:limit], len(rows) > limit)
+
+
+@dataclass(frozen=True)
+class FeedFailures:
+    day: date  # the period's first day
+    failing: int  # feeds with at least one failed fetch (SOFT, HARD or TEMP) in the period
+    polled: int  # feeds fetched at all in the period
+
+
+def feed_failures(db, filters: Filters | None = None, by: str = "day") -> list[FeedFailures]:
+    """Per period with any fetch, how many feeds were polled and how many failed."""
+    filters = filters or Filters()
+    by = _check_by(by)
+    lo, hi = _bounds(filters)
+    bucket = _bucket(db, by, fetch_events.c.at).label("period")
+    conds = []
+    if lo:
+        conds.append(fetch_events.c.at >= lo)
+    if hi:
+        conds.append(fetch_events.c.at < hi)
+    stmt = (
+        select(bucket, func.count(distinct(_case_failed())), func.count(distinct(fetch_events.c.feed_id)))
+        .where(*conds)
+        .group_by(bucket)
+        .order_by(bucket)
+    )
+    with db.read() as conn:
+        return [FeedFailures(_as_date(r[0]), int(r[1]), int(r[2])) for r in conn.execute(stmt)]
+
+
+MANY_FAILING_SHARE = 0.2  # a fifth of the polled feeds failing visibly thins a day's coverage
+MANY_FAILING_MIN = 2  # one flaky feed is not worth a marker
+
+
+def feed_failure_days(
+    db, filters: Filters | None = None, *, min_share: float = MANY_FAILING_SHARE, min_failing: int = MANY_FAILING_MIN
+) -> list[FeedFailures]:
+    """The days to mark on coverage charts: many feeds failed, so a dip may be missing articles."""
+    return [
+        f
+        for f in feed_failures(db, filters, "day")
+        if f.failing >= min_failing and f.polled and f.failing / f.polled >= min_share
+    ]
+
+
+def _case_failed():
+    return case((fetch_events.c.outcome.in_(FAILED_OUTCOMES), fetch_events.c.feed_id), else_=None)
+
+
+__all__ = [
+    "CountRow",
+    "FeedFailures",
+    "TopList",
+    "columns",
+    "coverage_counts",
+    "feed_failure_days",
+    "feed_failures",
+    "group_columns",
+    "normalise_group",
+    "period_start",
+    "top_sources",
+]
