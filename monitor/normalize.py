@@ -70,8 +70,11 @@ _CONTENT_CLEANER = nh3.Cleaner(
 # number of continuation characters, as they look after that mistake.
 _CP1252_HIGH = "€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ\x81\x8d\x8f\x90\x9d"
 _CONT = "[\x80-\xbf" + re.escape(_CP1252_HIGH) + "]"
-_MOJIBAKE = re.compile(f"(?:[\xc2-\xdf]{_CONT}|[\xe0-\xef]{_CONT}{{2}}|[\xf0-\xf4]{_CONT}{{3}})+")
-_MOJIBAKE_HINT = re.compile(f"[\xc2-\xf4]{_CONT}|\\SÂ(?:\\s|$)")
+# Two-byte leads are limited to those of Latin-1, Latin Extended-A, Greek, Cyrillic, Hebrew and
+# Arabic: the others (É, Ç, Ü…) begin real words followed by « » ° and would be "repaired" wrongly.
+_LEAD2 = "\xc2\xc3\xc4\xc5\xce\xcf\xd0\xd1\xd7\xd8\xd9"
+_MOJIBAKE = re.compile(f"(?:[{_LEAD2}]{_CONT}|[\xe0-\xef]{_CONT}{{2}}|[\xf0-\xf4]{_CONT}{{3}})+")
+_MOJIBAKE_HINT = re.compile(f"[{_LEAD2}\xe0-\xf4]{_CONT}|\\SÂ(?:\\s|$)")
 _LONE_A_CIRC = re.compile(r"(?<=\S)Â(?=\s|$)")
 
 
@@ -122,7 +125,7 @@ def plain_text(value: str | None, limit: int) -> str:
         return ""
     # Truncate generously first so a 10 MB field costs no more than a 1 MB one.
     text = value[: max(limit * 8, 4096)]
-    text = repair_mojibake(text)
+    text = strip_controls(repair_mojibake(text))
     if "<" in text or "&" in text:
         text = _BLOCK.sub(" ", text)
         text = html.unescape(_TEXT_CLEANER.clean(text))
@@ -139,7 +142,7 @@ def clean_html(value: str | None, limit: int) -> str:
     """Sanitised HTML for display: no scripts, handlers, forms, SVG, images; links http(s)."""
     if not value:
         return ""
-    text = repair_mojibake(value[:limit])
+    text = strip_controls(repair_mojibake(value[:limit]))
     text = strip_controls(_CONTENT_CLEANER.clean(text))
     return text[:limit]
 

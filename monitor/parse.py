@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import marshal
 import os
+import re
 import selectors
 import struct
 import subprocess
@@ -39,21 +40,69 @@ _MAX_REPLY = 512 * 1024 * 1024  # a sanity bound on what a worker may send back
 _STRING_CAP = 4_000_000  # chars per field shipped back; normalisation truncates far below this
 
 
-def parse_feed(body: bytes, content_type: str | None = None, *, timeout_s: float | None = None) -> ParsedFeed:
+def parse_feed(
+    body: bytes, content_type: str | None = None, *, timeout_s: float | None = None, memory_mb: int | None = None
+) -> ParsedFeed:
     """Parse one feed document in a sandboxed worker. Raises ParseError(reason=...) when it is not a
-    feed we can read (not XML/a feed at all, or the worker hit its memory or time limit)."""
+    feed we can read (not XML/a feed at all, or the worker hit its memory or time limit).
+
+    `timeout_s` and `memory_mb` default to MONITOR_PARSE_TIMEOUT_S and MONITOR_PARSE_MEMORY_MB."""
     if not isinstance(body, (bytes, bytearray, memoryview)):
         raise TypeError("parse_feed takes the document's bytes, never a str or path")
     body = bytes(body)
     if not body.strip():
         raise ParseError("the document is empty", reason="empty")
+    if b"<!ENTITY" in body or b"<!entity" in body:
+        _check_entity_expansion(body)
     from monitor.config import settings
 
     cfg = settings()
     if timeout_s is None:
         timeout_s = cfg.parse_timeout_s
-    reply = _pool().run((body, content_type or ""), timeout_s, cfg.parse_memory_mb)
+    reply = _pool().run((body, content_type or ""), timeout_s, memory_mb or cfg.parse_memory_mb)
     return _to_parsed_feed(reply)
+
+
+MAX_ENTITY_EXPANSION = 1_000_000  # characters that a document's own entities may expand to
+
+_ENTITY_DECL = re.compile(rb"""<!ENTITY\s+(%?\s*[\w.:-]+)\s+(?:"([^"]*)"|'([^']*)')""", re.I)
+_ENTITY_REF = re.compile(rb"&([\w.:-]+);")
+
+
+def _check_entity_expansion(body: bytes) -> None:
+    """Refuse documents whose declared entities would expand past MAX_ENTITY_EXPANSION: feedparser
+    turns a 10 KB document of nested `&a;` references into megabytes and spends seconds on it.
+    Expat caps billion laughs itself; this catches the quadratic case before a worker burns on it."""
+    values = {}
+    for m in _ENTITY_DECL.finditer(body):
+        values[m.group(1).strip()] = m.group(2) if m.group(2) is not None else m.group(3)
+    if not values:
+        return
+    sizes: dict[bytes, int] = {}
+
+    def size(name: bytes, depth: int = 0) -> int:
+        if name in sizes:
+            return sizes[name]
+        if depth > 20 or name not in values:
+            return len(name) + 2
+        total = len(values[name])
+        for ref in _ENTITY_REF.findall(values[name]):
+            total += size(ref, depth + 1)
+            if total > MAX_ENTITY_EXPANSION:
+                break
+        sizes[name] = total
+        return total
+
+    expanded = 0
+    for ref in _ENTITY_REF.findall(body):
+        if ref in values:
+            expanded += size(ref)
+            if expanded > MAX_ENTITY_EXPANSION:
+                raise ParseError(
+                    "the document's entity declarations expand to more than "
+                    f"{MAX_ENTITY_EXPANSION:,} characters (an entity-expansion attack)",
+                    reason="entity_expansion",
+                )
 
 
 def shutdown_workers() -> None:
@@ -74,6 +123,7 @@ class _Worker:
         # The worker must import this very package even when the caller's cwd is elsewhere.
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        self.memory_mb = memory_mb
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "monitor.parse", "--worker"],
             stdin=subprocess.PIPE,
@@ -159,8 +209,12 @@ class _Pool:
             while not self.idle and self.count >= self.size:
                 self.cond.wait()
             if self.idle:
-                return self.idle.pop()
-            self.count += 1
+                worker = self.idle.pop()
+                if worker.memory_mb == memory_mb:
+                    return worker
+                worker.kill()  # started under another limit: replace it
+            else:
+                self.count += 1
         try:
             return _Worker(memory_mb)
         except BaseException:
@@ -376,7 +430,7 @@ def _handle(body: bytes, content_type: str) -> dict:
     warning = None
     if d.get("bozo"):
         warning = _one_line(d.get("bozo_exception", "ill-formed document"))
-    if not entries and not version:
+    if not entries and not version and (warning or not feed):
         if warning:
             return {"error": "malformed", "message": f"not a feed we can read: {warning}"}
         return {"error": "not_a_feed", "message": "not an RSS or Atom feed"}
