@@ -415,6 +415,24 @@ def _entry_record(e) -> dict:
     }
 
 
+_ROOT = re.compile(rb"\s*<\s*([A-Za-z_][\w.:-]*)")
+_SKIP = re.compile(rb"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>)", re.S | re.I)
+
+
+def _feed_root(body: bytes) -> bool:
+    """Is the document element one a feed has (rss, RDF, feed, CDF channel)? feedparser reports an
+    HTML page as a feed with no version, so an empty result needs this to tell the two apart."""
+    head = body[:65536].replace(b"\x00", b"").lstrip(b"\xef\xbb\xbf\xff\xfe")
+    pos = 0
+    while (m := _SKIP.match(head, pos)) and m.end() > pos:
+        pos = m.end()
+    m = _ROOT.match(head, pos)
+    if not m:
+        return False
+    name = m.group(1).split(b":")[-1].lower()
+    return name in {b"rss", b"rdf", b"feed", b"channel"}
+
+
 def _handle(body: bytes, content_type: str) -> dict:
     try:
         d = _feedparser_parse(body, content_type)
@@ -430,7 +448,7 @@ def _handle(body: bytes, content_type: str) -> dict:
     warning = None
     if d.get("bozo"):
         warning = _one_line(d.get("bozo_exception", "ill-formed document"))
-    if not entries and not version and (warning or not feed):
+    if not entries and not version and (warning or not _feed_root(body)):
         if warning:
             return {"error": "malformed", "message": f"not a feed we can read: {warning}"}
         return {"error": "not_a_feed", "message": "not an RSS or Atom feed"}
