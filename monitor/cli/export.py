@@ -1,13 +1,143 @@
-"""`export` commands. (Being built: see the issue that owns this group.)"""
+"""`export articles` and `export summary`: thin wrappers over monitor.export.
+
+Output goes to --output FILE (written to a temporary file beside it and moved into place, so a
+failed export never leaves half a file under the real name) or to stdout. Either way the file
+starts with its provenance block (see monitor.export).
+"""
 
 from __future__ import annotations
 
-from monitor.errors import MonitorError
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from monitor.errors import InputError
+from monitor.filters import Filters, parse_date
 
 
 def register(sub) -> None:
-    pass
+    p = sub.add_parser(
+        "export",
+        help="CSV (or JSON Lines) of articles or of coverage counts",
+        description="Exports start with a provenance block (query, filters, date range, model versions, "
+        "database, time of export); CSV cells are all quoted and formula-looking text is prefixed with '.",
+    )
+    group = p.add_subparsers(dest="export_command", metavar="SUBCOMMAND")
+    group.required = True
+
+    art = group.add_parser(
+        "articles",
+        help="the filtered articles, one row each, with topics and stance",
+        description="Columns: id, published_at (UTC), source, title, link, guid, topics, topic_scores, "
+        "stance (target:LABEL;…), stance_scores, author, lang, tag_status, summary. Oldest first.",
+    )
+    _filter_options(art)
+    art.add_argument("--limit", type=int, metavar="N", help="at most N articles")
+    _output_options(art)
+    art.set_defaults(handler=run_articles)
+
+    summ = group.add_parser(
+        "summary",
+        help="counts per period and group with the denominator and share",
+        description="One row per period and group (zero rows included): count = articles passing every "
+        "filter in the group; total = all articles of the period from the same sources; share = count/total. "
+        "Repeat --group for combinations (e.g. --group topic --group source); --group none gives one row per period.",
+    )
+    summ.add_argument("--by", choices=("day", "week", "month"), default="day", help="period (default day; weeks start on Monday)")
+    summ.add_argument(
+        "--group", action="append", choices=("topic", "stance", "source", "none"), metavar="GROUP",
+        help="topic, stance (per target), source or none; repeatable (default topic)",
+    )
+    _filter_options(summ)
+    _output_options(summ)
+    summ.set_defaults(handler=run_summary)
 
 
-def _not_built(args, db) -> int:
-    raise MonitorError("this command is not built yet")
+def _filter_options(p) -> None:
+    p.add_argument("--from", dest="date_from", metavar="DATE", help="first day, YYYY-MM-DD (UTC)")
+    p.add_argument("--to", dest="date_to", metavar="DATE", help="last day, YYYY-MM-DD, included")
+    p.add_argument("--query", "-q", default="", metavar="Q", help='search query: words, "phrases", prefix*, AND/OR/NOT, ()')
+    p.add_argument("--topic", action="append", default=[], metavar="T", help="only articles with this topic (repeatable: any of them)")
+    p.add_argument("--source", action="append", default=[], metavar="S", help="only articles from this source (repeatable)")
+    p.add_argument("--stance", metavar="S", help="only articles with this stance: FAVOR, AGAINST or NONE")
+    p.add_argument("--target", metavar="T", help="stance target for --stance (default: any)")
+
+
+def _output_options(p) -> None:
+    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    p.add_argument("--format", choices=("csv", "jsonl"), help="csv (default) or jsonl (default when FILE ends in .jsonl)")
+    p.add_argument("--bom", action="store_true", help="start with a UTF-8 byte order mark (for Excel)")
+
+
+def _filters(args) -> Filters:
+    return Filters(
+        date_from=parse_date(args.date_from, "--from"),
+        date_to=parse_date(args.date_to, "--to"),
+        query=args.query or "",
+        topics=tuple(args.topic),
+        sources=tuple(args.source),
+        stance=args.stance.upper() if args.stance else None,
+        target=args.target,
+    )
+
+
+def _format(args) -> str:
+    if args.format:
+        return args.format
+    if args.output and Path(args.output).suffix.lower() in (".jsonl", ".ndjson"):
+        return "jsonl"
+    return "csv"
+
+
+def _write(args, write) -> int:
+    """Run write(out) into --output (atomically) or stdout; returns what write returned."""
+    if not args.output:
+        if hasattr(sys.stdout, "reconfigure"):
+            sys.stdout.reconfigure(encoding="utf-8")
+        return write(sys.stdout)
+    target = Path(args.output)
+    if target.is_dir():
+        raise InputError(f"--output {target} is a folder: give a file name")
+    folder = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+    except OSError as e:
+        raise InputError(f"cannot write {target}: {e.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            n = write(out)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except OSError as e:
+        raise InputError(f"cannot write {target}: {e.strerror}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return n
+
+
+def run_articles(args, db) -> int:
+    from monitor.export import write_articles_csv
+
+    filters = _filters(args)
+    if args.limit is not None and args.limit < 0:
+        raise InputError("--limit must be 0 or more")
+    fmt = _format(args)
+    n = _write(args, lambda out: write_articles_csv(db, filters, out, bom=args.bom, limit=args.limit, fmt=fmt))
+    if args.output:
+        print(f"exported {n} articles to {args.output}")
+    return 0
+
+
+def run_summary(args, db) -> int:
+    from monitor.coverage import normalise_group
+    from monitor.export import write_summary_csv
+
+    filters = _filters(args)
+    group = normalise_group(args.group or ["topic"])
+    fmt = _format(args)
+    n = _write(args, lambda out: write_summary_csv(db, filters, out, by=args.by, group=group, bom=args.bom, fmt=fmt))
+    if args.output:
+        print(f"exported {n} rows ({args.by} × {', '.join(group) or 'all articles'}) to {args.output}")
+    return 0

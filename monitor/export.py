@@ -1,0 +1,403 @@
+"""Exports an analyst can trust: safe CSV (or JSON Lines), streamed, saying what they are.
+
+Safe CSV: the `csv` module writes every cell quoted (quotes, commas and newlines inside text
+survive); a text cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a `'`
+in front, so a spreadsheet shows it as text instead of running it as a formula (CSV injection).
+Numbers stay numbers (a negative score is not prefixed). Text is UTF-8, optionally with a BOM,
+which Excel needs to read UTF-8 as such.
+
+Provenance travels inside the file, so a download, a file and a pipe all carry it: a CSV starts
+with a block of `PROVENANCE_LINES` lines, each one quoted cell `# key: <JSON value>` (the query,
+filters, date range, active model versions, database, time of export, product version), then the
+header row. Being quoted cells, the lines are valid CSV and cannot smuggle a formula into a
+spreadsheet either. Read one back with `read_export()`, or `pandas.read_csv(path,
+skiprows=PROVENANCE_LINES)`. A JSON Lines export starts with one `{"provenance": {…}}` line.
+
+Streaming: articles are read through a server-side cursor (PostgreSQL) or a stepping cursor
+(SQLite) in batches of `BATCH`, with their tags fetched per batch, and written as they come; a
+million-row export holds one batch in memory, never the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import IO, Any
+
+from sqlalchemy import select
+
+from monitor import __version__
+from monitor.coverage import CountRow, columns as summary_columns, coverage_counts, normalise_group
+from monitor.filters import Filters, article_conditions
+from monitor.store.schema import articles, classifier_models, tags
+
+PRODUCT = "policing-press-monitor"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+BATCH = 1000  # articles per cursor fetch and per tag lookup: small enough to stay flat in memory
+FORMATS = ("csv", "jsonl")
+ARTICLE_COLUMNS = (
+    "id",
+    "published_at",
+    "source",
+    "title",
+    "link",
+    "guid",
+    "topics",
+    "topic_scores",
+    "stance",
+    "stance_scores",
+    "author",
+    "lang",
+    "tag_status",
+    "summary",
+)
+PROVENANCE_KEYS = ("export", "exported_at", "product", "database", "query", "filters", "date_range", "models", "options", "notes")
+PROVENANCE_LINES = 1 + len(PROVENANCE_KEYS)  # an introduction line, then one line per key
+NOTES = (
+    "Times are UTC. Text cells starting with = + - @ tab or CR carry a leading ' (CSV injection "
+    "guard); drop it to get the original text."
+)
+
+
+# ---- cells ------------------------------------------------------------------------------
+
+
+def safe_cell(value: Any) -> str:
+    """One value as the text of a CSV cell, with formula-looking text neutralised."""
+    if value is None:
+        return ""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars from pandas
+        try:
+            value = value.item()
+        except (TypeError, ValueError):
+            pass
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return "" if math.isnan(value) or math.isinf(value) else repr(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    if type(value).__name__ == "NaTType":  # pandas' missing time
+        return ""
+    if isinstance(value, (dict, list, tuple)):
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    else:
+        text = str(value)
+    text = text.replace("\x00", "")  # NUL ends strings in too many readers
+    return "'" + text if _needs_guard(text) else text
+
+
+def _needs_guard(text: str) -> bool:
+    # Text that merely looks guarded already ("'=1") gets one more ', so unprotect() is exact.
+    return text.lstrip("'").startswith(FORMULA_START)
+
+
+def unprotect(text: str) -> str:
+    """The original text of a cell written by safe_cell (for readers of our own CSV)."""
+    if text.startswith("'") and _needs_guard(text[1:]):
+        return text[1:]
+    return text
+
+
+def _writer(out: IO[str], bom: bool):
+    if bom:
+        out.write("\ufeff")
+    return csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+
+
+# ---- provenance -------------------------------------------------------------------------
+
+
+def active_models(db) -> list[dict]:
+    """The model versions that made the tags (the active one per kind)."""
+    if db is None:
+        return []
+    with db.read() as conn:
+        rows = conn.execute(
+            select(classifier_models.c.kind, classifier_models.c.version, classifier_models.c.created_at)
+            .where(classifier_models.c.active.is_(True))
+            .order_by(classifier_models.c.kind, classifier_models.c.id)
+        ).all()
+    return [{"kind": r.kind, "version": r.version, "trained_at": safe_cell(r.created_at)} for r in rows]
+
+
+def provenance(db, *, export: str, filters: Filters | None = None, options: dict | None = None) -> dict:
+    """What an export is: enough to reproduce it or to judge whether it is still current."""
+    filters = filters or Filters()
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    return {
+        "export": export,
+        "exported_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "product": f"{PRODUCT} {__version__}",
+        "database": db.display_url() if db is not None else None,
+        "query": filters.query,
+        "filters": filters.describe(),
+        "date_range": {
+            "from": filters.date_from.isoformat() if filters.date_from else None,
+            "to": filters.date_to.isoformat() if filters.date_to else None,
+            "inclusive": True,
+            "timezone": "UTC",
+        },
+        "models": active_models(db),
+        "options": options or {},
+        "notes": NOTES,
+    }
+
+
+def _write_provenance_csv(writer, record: dict) -> None:
+    writer.writerow(
+        [f"# {PRODUCT} export: the first {PROVENANCE_LINES} lines (starting with #) describe it, the header row follows"]
+    )
+    for key in PROVENANCE_KEYS:
+        # ensure_ascii=False keeps Cyrillic queries readable; JSON escapes newlines, so one line each
+        writer.writerow([f"# {key}: {json.dumps(record.get(key), ensure_ascii=False, default=str)}"])
+
+
+def read_export(stream: IO[str]) -> tuple[dict, list[str], Iterator[list[str]]]:
+    """Read one of our CSV exports (opened with newline=""): (provenance, header, rows with the
+    ' guard removed)."""
+    reader = csv.reader(_without_bom(stream))
+    record: dict = {}
+    header: list[str] = []
+    for row in reader:
+        if len(row) == 1 and row[0].startswith("# "):
+            key, sep, value = row[0][2:].partition(": ")
+            if sep and key in PROVENANCE_KEYS:
+                record[key] = json.loads(value)
+            continue
+        header = row
+        break
+    return record, header, ([unprotect(c) for c in row] for row in reader)
+
+
+def _without_bom(lines: Iterable[str]) -> Iterator[str]:
+    first = True
+    for line in lines:
+        yield line.removeprefix("\ufeff") if first else line
+        first = False
+
+
+# ---- any table (dashboard downloads) ----------------------------------------------------
+
+
+def write_table_csv(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    out: IO[str],
+    *,
+    title: str,
+    filters: Filters | None = None,
+    db=None,
+    options: dict | None = None,
+    bom: bool = False,
+) -> int:
+    """Exactly these rows and columns (what a table or chart shows), with provenance. Returns rows."""
+    writer = _writer(out, bom)
+    _write_provenance_csv(writer, provenance(db, export=title, filters=filters, options=options))
+    writer.writerow([safe_cell(c) for c in columns])
+    n = 0
+    for row in rows:
+        writer.writerow([safe_cell(v) for v in row])
+        n += 1
+    return n
+
+
+# ---- articles ---------------------------------------------------------------------------
+
+
+@dataclass
+class ArticleRecord:
+    id: int
+    published_at: datetime
+    source: str
+    title: str
+    link: str | None
+    guid: str | None
+    author: str | None
+    lang: str | None
+    tag_status: str
+    summary: str
+    topics: dict[str, float] = field(default_factory=dict)  # topic -> score, highest first
+    stance: dict[str, tuple[str, float]] = field(default_factory=dict)  # target -> (label, score)
+
+    def csv_values(self) -> list[str]:
+        return [
+            safe_cell(self.id),
+            safe_cell(self.published_at),
+            safe_cell(self.source),
+            safe_cell(self.title),
+            safe_cell(self.link),
+            safe_cell(self.guid),
+            safe_cell(";".join(self.topics)),
+            safe_cell(";".join(f"{t}:{round(s, 4)}" for t, s in self.topics.items())),
+            safe_cell(";".join(f"{t}:{label}" for t, (label, _) in self.stance.items())),
+            safe_cell(";".join(f"{t}:{round(s, 4)}" for t, (_, s) in self.stance.items())),
+            safe_cell(self.author),
+            safe_cell(self.lang),
+            safe_cell(self.tag_status),
+            safe_cell(self.summary),
+        ]
+
+    def json_value(self) -> dict:
+        return {
+            "id": self.id,
+            "published_at": safe_cell(self.published_at),
+            "source": self.source,
+            "title": self.title,
+            "link": self.link,
+            "guid": self.guid,
+            "topics": list(self.topics),
+            "topic_scores": self.topics,
+            "stance": {t: label for t, (label, _) in self.stance.items()},
+            "stance_scores": {t: s for t, (_, s) in self.stance.items()},
+            "author": self.author,
+            "lang": self.lang,
+            "tag_status": self.tag_status,
+            "summary": self.summary,
+        }
+
+
+def iter_articles(db, filters: Filters | None = None, *, limit: int | None = None, batch: int = BATCH) -> Iterator[ArticleRecord]:
+    """The filtered articles, oldest first, with their tags, one batch in memory at a time."""
+    filters = filters or Filters()
+    stmt = (
+        select(
+            articles.c.id,
+            articles.c.published_at,
+            articles.c.source,
+            articles.c.title,
+            articles.c.link,
+            articles.c.guid,
+            articles.c.author,
+            articles.c.lang,
+            articles.c.tag_status,
+            articles.c.summary,
+        )
+        .where(*article_conditions(filters, db))
+        .order_by(articles.c.published_at, articles.c.id)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    with db.read() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
+        for part in result.partitions(batch):
+            records = {r.id: ArticleRecord(*r) for r in part}
+            tag_rows = conn.execute(
+                select(tags.c.article_id, tags.c.kind, tags.c.target, tags.c.label, tags.c.score)
+                .where(tags.c.article_id.in_(list(records)))
+                .order_by(tags.c.article_id, tags.c.kind, tags.c.score.desc(), tags.c.target, tags.c.label)
+            )
+            for article_id, kind, target, label, score in tag_rows:
+                record = records[article_id]
+                if kind == "topic":
+                    record.topics[label] = score
+                elif target not in record.stance:
+                    record.stance[target] = (label, score)
+            yield from records.values()
+
+
+def write_articles_csv(
+    db,
+    filters: Filters | None,
+    out: IO[str],
+    *,
+    bom: bool = False,
+    limit: int | None = None,
+    fmt: str = "csv",
+    title: str = "articles",
+) -> int:
+    """Stream the filtered articles (CSV or JSON Lines) with provenance; returns the row count."""
+    filters = filters or Filters()
+    record = provenance(db, export=title, filters=filters, options={"format": fmt, "limit": limit, "order": "published_at, id"})
+    n = 0
+    if fmt == "jsonl":
+        if bom:
+            out.write("\ufeff")
+        out.write(json.dumps({"provenance": record}, ensure_ascii=False) + "\n")
+        for article in iter_articles(db, filters, limit=limit):
+            out.write(json.dumps(article.json_value(), ensure_ascii=False) + "\n")
+            n += 1
+        return n
+    writer = _writer(out, bom)
+    _write_provenance_csv(writer, record)
+    writer.writerow(ARTICLE_COLUMNS)
+    for article in iter_articles(db, filters, limit=limit):
+        writer.writerow(article.csv_values())
+        n += 1
+    return n
+
+
+# ---- summaries --------------------------------------------------------------------------
+
+
+def write_summary_csv(
+    db,
+    filters: Filters | None,
+    out: IO[str],
+    *,
+    by: str = "day",
+    group=("topic",),
+    rows: list[CountRow] | None = None,
+    bom: bool = False,
+    fmt: str = "csv",
+    title: str = "summary",
+) -> int:
+    """Counts per period and group, with the denominator and share: `coverage_counts` as a file.
+
+    Pass `rows` to write exactly the rows a chart already holds (same filters, by and group)."""
+    filters = filters or Filters()
+    group = normalise_group(group)
+    if rows is None:
+        rows = coverage_counts(db, filters, by=by, group=group)
+    options = {
+        "format": fmt,
+        "by": by,
+        "group": list(group),
+        "count": "articles in the period that pass every filter and belong to the group",
+        "total": "all articles in the period from the same sources (query, topic and stance filters not applied)",
+        "share": "count / total (0 when the period has no article)",
+        "period": "first day of the period; weeks start on Monday (ISO 8601); UTC",
+    }
+    record = provenance(db, export=title, filters=filters, options=options)
+    if fmt == "jsonl":
+        if bom:
+            out.write("\ufeff")
+        out.write(json.dumps({"provenance": record}, ensure_ascii=False) + "\n")
+        for row in rows:
+            out.write(json.dumps({k: safe_json(v) for k, v in row.as_dict(group).items()}, ensure_ascii=False) + "\n")
+        return len(rows)
+    writer = _writer(out, bom)
+    _write_provenance_csv(writer, record)
+    writer.writerow(summary_columns(group))
+    for row in rows:
+        writer.writerow([safe_cell(v) for v in row.as_dict(group).values()])
+    return len(rows)
+
+
+def safe_json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, (date, datetime)) else value
+
+
+__all__ = [
+    "ARTICLE_COLUMNS",
+    "PROVENANCE_LINES",
+    "ArticleRecord",
+    "iter_articles",
+    "provenance",
+    "read_export",
+    "safe_cell",
+    "unprotect",
+    "write_articles_csv",
+    "write_summary_csv",
+    "write_table_csv",
+]
