@@ -1,0 +1,676 @@
+"""Keeping the store current: which feeds are due, who polls them, and what happens after.
+
+A *round* (`poll_once`) claims due feeds in small batches, fetches them concurrently (at most one
+request at a time per host), ingests what changed, and writes each feed's health and next poll.
+
+- **Leases.** A claim sets `lease_owner`/`lease_until` on the feed row. On PostgreSQL the claim is
+  `SELECT … FOR UPDATE SKIP LOCKED`, so any number of pollers on any machines share the due feeds
+  without waiting on each other; on SQLite it runs inside `BEGIN IMMEDIATE`, which serialises
+  claims. A poller that dies leaves its leases; they expire after `lease_seconds` and the feeds
+  return to the pool. A round only claims feeds due at its start, so no feed is fetched twice in
+  one round, and every feed's result is written with `WHERE lease_owner = me`.
+- **Order of writes.** Articles are stored (one transaction per document, dedup in ingest) before
+  the feed row is updated, so a crash between the two re-fetches the feed later and re-ingesting
+  adds nothing: nothing is lost, nothing is doubled.
+- **Schedule.** After a success the interval adapts to how much was new (Media Cloud: ≥ 67 %
+  already known -> longer, < 33 % -> shorter), never below the feed's own hint (`ttl`,
+  `sy:updatePeriod`, Cache-Control, Expires) and always within [min, max]. Failures back off
+  exponentially from the minimum by weight (HARD 2, SOFT 1, TEMP 0.5), capped at the maximum;
+  Retry-After is honoured up to a day. 410 disables the feed with its reason.
+- **Redirects.** A 301/308 chain to the same target on `REDIRECTS_TO_MOVE` polls in a row moves
+  the stored URL; 302/307 never do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import random
+import re
+import socket
+import threading
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+
+from monitor.config import Settings, settings as current_settings
+from monitor.errors import InputError, MonitorError, ParseError
+from monitor.fetch import FetchResult, Fetcher, sniff_not_a_feed
+from monitor.netguard import validate_feed_url
+from monitor.store import Database, utcnow
+from monitor.store.schema import feeds, fetch_events
+
+log = logging.getLogger(__name__)
+
+EVENTS_KEPT = 30  # fetch events per feed (Media Cloud keeps the last 30)
+REDIRECTS_TO_MOVE = 2  # consistent permanent redirects before the stored URL changes
+RARE_AFTER_FAILURES = 30  # after this many failures in a row a feed is tried once per max interval
+FAILURE_WEIGHT = {"HARD": 2.0, "SOFT": 1.0, "TEMP": 0.5}
+JITTER = 0.1  # ±10 % so that feeds added together do not stay in lock-step
+MAX_RETRY_AFTER_S = 86400
+
+
+@dataclass(frozen=True)
+class ClaimedFeed:
+    id: int
+    url: str
+    name: str | None
+    status: str
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    poll_interval_s: int | None
+    consecutive_failures: int
+    redirect_url: str | None
+    redirect_count: int
+
+    @property
+    def host(self) -> str:
+        return (urlsplit(self.url).hostname or "").lower()
+
+
+@dataclass
+class PollSummary:
+    """What a round (or a whole `poll --forever` run) did; printed by the CLI."""
+
+    feeds: int = 0
+    ok: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    disabled: int = 0
+    moved: int = 0
+    entries: int = 0
+    new_articles: int = 0
+    duplicates: int = 0
+    abandoned: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+    def add(self, other: "PollSummary") -> None:
+        for name in ("feeds", "ok", "unchanged", "failed", "disabled", "moved", "entries", "new_articles", "duplicates", "abandoned"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for reason, n in other.failures.items():
+            self.failures[reason] = self.failures.get(reason, 0) + n
+        self.elapsed_s += other.elapsed_s
+
+    def __str__(self) -> str:
+        text = (
+            f"polled {self.feeds} feed{'s' if self.feeds != 1 else ''} in {self.elapsed_s:.1f} s: "
+            f"{self.ok} ok, {self.unchanged} unchanged, {self.failed} failed"
+        )
+        if self.failures:
+            text += " (" + ", ".join(f"{r} {n}" for r, n in sorted(self.failures.items(), key=lambda kv: (-kv[1], kv[0]))) + ")"
+        if self.disabled:
+            text += f", {self.disabled} disabled"
+        if self.moved:
+            text += f", {self.moved} moved"
+        text += f"; {self.entries} entries, {self.new_articles} new articles, {self.duplicates} duplicates"
+        if self.abandoned:
+            text += f"; {self.abandoned} left for the next run"
+        return text
+
+
+# --- schedule --------------------------------------------------------------------------------
+
+_TTL = re.compile(rb"<ttl>\s*(\d{1,7})\s*</ttl>", re.I)
+_SY_PERIOD = re.compile(rb"<sy:updatePeriod>\s*(hourly|daily|weekly|monthly|yearly)\s*</sy:updatePeriod>", re.I)
+_SY_FREQUENCY = re.compile(rb"<sy:updateFrequency>\s*(\d{1,6})\s*</sy:updateFrequency>", re.I)
+_PERIOD_S = {b"hourly": 3600, b"daily": 86400, b"weekly": 7 * 86400, b"monthly": 30 * 86400, b"yearly": 365 * 86400}
+
+
+def feed_hint_seconds(body: bytes | None) -> int | None:
+    """The feed's own polling hint: RSS `<ttl>` (minutes) or `sy:updatePeriod`/`updateFrequency`.
+
+    Channel-level elements come before the items, so the first 64 KB are enough; a regex here
+    avoids a second parse of the document.
+    """
+    if not body:
+        return None
+    head = body[:65536]
+    m = _TTL.search(head)
+    if m:
+        return int(m.group(1)) * 60
+    m = _SY_PERIOD.search(head)
+    if m:
+        freq = _SY_FREQUENCY.search(head)
+        per = max(1, int(freq.group(1))) if freq else 1
+        return _PERIOD_S[m.group(1).lower()] // per
+    return None
+
+
+def _jitter(seconds: float) -> float:
+    return seconds * (1 + random.uniform(-JITTER, JITTER))
+
+
+def success_interval(cfg: Settings, previous_s: int | None, *, first: bool, entries: int, new: int, hint_s: int | None) -> int:
+    """Next interval after a good poll: adapted to the change rate, floored by the feed's hint."""
+    interval = float(previous_s or cfg.default_poll_interval_s)
+    if not first:
+        known_share = 1.0 if entries == 0 else 1.0 - new / entries
+        if known_share >= 0.67:
+            interval *= 1.5
+        elif known_share < 0.33:
+            interval /= 1.5
+    floor = max(cfg.min_poll_interval_s, min(hint_s or 0, cfg.max_poll_interval_s))
+    return int(min(max(interval, floor), cfg.max_poll_interval_s))
+
+
+def failure_delay(cfg: Settings, kind: str, failures: int, retry_after_s: float | None) -> float:
+    """Seconds until the next try after `failures` failures in a row (this one included)."""
+    if failures >= RARE_AFTER_FAILURES:
+        delay = float(cfg.max_poll_interval_s)
+    else:
+        delay = cfg.min_poll_interval_s * FAILURE_WEIGHT.get(kind, 1.0) * (2 ** (max(failures, 1) - 1))
+        delay = min(delay, cfg.max_poll_interval_s)
+    if retry_after_s is not None:  # the server's own word wins, up to a day
+        delay = max(delay, min(retry_after_s, MAX_RETRY_AFTER_S))
+    return delay
+
+
+# --- leases ----------------------------------------------------------------------------------
+
+
+def new_owner() -> str:
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def claim_due(
+    db: Database, owner: str, limit: int, *, lease_s: int, due_before: datetime, feed_ids: list[int] | None = None
+) -> list[ClaimedFeed]:
+    """Lease up to `limit` due feeds for `owner` (SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite)."""
+    now = utcnow()
+    cond = [feeds.c.enabled.is_(True), or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now)]
+    if feed_ids is not None:
+        cond.append(feeds.c.id.in_(list(feed_ids)))
+        cond.append(or_(feeds.c.last_fetch_at.is_(None), feeds.c.last_fetch_at < due_before))
+    else:
+        cond.append(or_(feeds.c.next_poll_at.is_(None), feeds.c.next_poll_at <= due_before))
+    query = (
+        select(
+            feeds.c.id,
+            feeds.c.url,
+            feeds.c.name,
+            feeds.c.status,
+            feeds.c.etag,
+            feeds.c.last_modified,
+            feeds.c.body_hash,
+            feeds.c.poll_interval_s,
+            feeds.c.consecutive_failures,
+            feeds.c.redirect_url,
+            feeds.c.redirect_count,
+        )
+        .where(and_(*cond))
+        .order_by(feeds.c.next_poll_at.asc().nulls_first(), feeds.c.id)
+        .limit(limit)
+    )
+    if not db.is_sqlite:
+        query = query.with_for_update(skip_locked=True, of=feeds)
+    with db.write() as conn:
+        rows = conn.execute(query).all()
+        if not rows:
+            return []
+        conn.execute(
+            update(feeds)
+            .where(feeds.c.id.in_([r.id for r in rows]))
+            .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_s))
+        )
+    return [
+        ClaimedFeed(
+            id=r.id,
+            url=r.url,
+            name=r.name,
+            status=r.status,
+            etag=r.etag,
+            last_modified=r.last_modified,
+            body_hash=r.body_hash,
+            poll_interval_s=r.poll_interval_s,
+            consecutive_failures=r.consecutive_failures or 0,
+            redirect_url=r.redirect_url,
+            redirect_count=r.redirect_count or 0,
+        )
+        for r in rows
+    ]
+
+
+def release(db: Database, owner: str, feed_ids: list[int]) -> None:
+    """Give back leases without polling (stop requested): the feeds stay due."""
+    if not feed_ids:
+        return
+    with db.write() as conn:
+        conn.execute(
+            update(feeds)
+            .where(feeds.c.id.in_(feed_ids), feeds.c.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+        )
+
+
+# --- one feed's result -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    outcome: str  # ok|not_modified|unchanged|SOFT|HARD|TEMP
+    reason: str | None
+    detail: str | None
+    entries: int = 0
+    new_articles: int = 0
+    duplicates: int = 0
+    body_refused: bool = False  # the bytes came but were not a usable feed
+
+
+def _ingest(db: Database, feed: ClaimedFeed, result: FetchResult, fetched_at: datetime) -> _Outcome:
+    """Store the articles of a fetched body; failures to parse become a SOFT outcome."""
+    if result.outcome != "ok":
+        return _Outcome(result.outcome, result.reason, result.detail)
+    not_feed = sniff_not_a_feed(result.body or b"")
+    if not_feed:
+        return _Outcome("SOFT", "not_a_feed", not_feed, body_refused=True)
+    from monitor.ingest import ingest_document
+
+    try:
+        stats = ingest_document(
+            db, result.body, source=feed.name, feed_id=feed.id, fetched_at=fetched_at, content_type=result.content_type
+        )
+    except ParseError as e:
+        reason = e.reason if e.reason else "parse_error"
+        return _Outcome("SOFT", reason[:64], str(e)[:500], body_refused=True)
+    warning = None
+    if stats.rejected:
+        warning = "rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.rejected.items()))
+    return _Outcome("ok", None, warning, stats.entries, stats.new_articles, stats.duplicates)
+
+
+def record(
+    db: Database,
+    cfg: Settings,
+    owner: str,
+    feed: ClaimedFeed,
+    result: FetchResult,
+    outcome: _Outcome,
+    fetched_at: datetime,
+    *,
+    allow_private: bool,
+) -> dict:
+    """Write the feed's health, schedule and fetch event in one transaction; release the lease."""
+    now = utcnow()
+    values: dict = {"last_fetch_at": fetched_at, "lease_owner": None, "lease_until": None}
+    effects = {"disabled": False, "moved": False}
+    if outcome.outcome in ("ok", "not_modified", "unchanged"):
+        hint = feed_hint_seconds(result.body) if outcome.outcome == "ok" else None
+        if result.cache_hint_s:
+            hint = max(hint or 0, result.cache_hint_s)
+        interval = success_interval(
+            cfg,
+            feed.poll_interval_s,
+            first=feed.status == "new" or feed.poll_interval_s is None,
+            entries=outcome.entries,
+            new=outcome.new_articles,
+            hint_s=hint,
+        )
+        values.update(
+            status="ok",
+            last_success_at=fetched_at,
+            consecutive_failures=0,
+            poll_interval_s=interval,
+            next_poll_at=now + timedelta(seconds=_jitter(interval)),
+            etag=result.etag if result.etag is not None else feed.etag,
+            last_modified=result.last_modified if result.last_modified is not None else feed.last_modified,
+            body_hash=result.body_hash or feed.body_hash,
+        )
+    else:
+        failures = feed.consecutive_failures + 1
+        values.update(
+            consecutive_failures=failures,
+            error_count=feeds.c.error_count + 1,
+            last_error_reason=(outcome.reason or "error")[:64],
+            last_error=(outcome.detail or "")[:1000],
+            next_poll_at=now + timedelta(seconds=_jitter(failure_delay(cfg, outcome.outcome, failures, result.retry_after_s))),
+            status="failing",
+        )
+        if outcome.body_refused:
+            # The body could not be used: forget validators and hash so the next poll reads it whole.
+            values.update(etag=None, last_modified=None, body_hash=None)
+        if outcome.reason == "gone":
+            values.update(enabled=False, status="disabled", disabled_reason=outcome.detail or "410 Gone")
+            effects["disabled"] = True
+
+    redirect_target = result.permanent_redirect if outcome.outcome in ("ok", "not_modified", "unchanged") else None
+    with db.write() as conn:
+        if redirect_target and redirect_target != feed.url:
+            count = feed.redirect_count + 1 if feed.redirect_url == redirect_target else 1
+            values.update(redirect_url=redirect_target, redirect_count=count)
+            if count >= REDIRECTS_TO_MOVE:
+                try:
+                    target = validate_feed_url(redirect_target, allow_private=allow_private, resolve=False)
+                except InputError:
+                    target = None
+                taken = target and conn.execute(select(feeds.c.id).where(feeds.c.url == target, feeds.c.id != feed.id)).scalar()
+                if target and not taken:
+                    values.update(url=target, redirect_url=None, redirect_count=0)
+                    effects["moved"] = True
+        else:
+            values.update(redirect_url=None, redirect_count=0)
+        done = conn.execute(update(feeds).where(feeds.c.id == feed.id, feeds.c.lease_owner == owner).values(**values))
+        if done.rowcount == 0:
+            # Our lease expired and another poller took the feed, or the feed was removed:
+            # its articles are stored already; the other poller writes the health.
+            return effects
+        detail = outcome.detail
+        if effects["moved"]:
+            detail = f"moved permanently to {values['url']}" + (f"; {detail}" if detail else "")
+        conn.execute(
+            insert(fetch_events).values(
+                feed_id=feed.id,
+                at=fetched_at,
+                outcome=outcome.outcome,
+                http_status=result.status,
+                reason=outcome.reason,
+                detail=(detail or None) and detail[:1000],
+                duration_ms=result.duration_ms,
+                entries=outcome.entries if outcome.outcome == "ok" else None,
+                new_articles=outcome.new_articles if outcome.outcome == "ok" else None,
+            )
+        )
+        keep = select(fetch_events.c.id).where(fetch_events.c.feed_id == feed.id).order_by(fetch_events.c.id.desc()).limit(EVENTS_KEPT)
+        oldest_kept = select(func.min(keep.subquery().c.id)).scalar_subquery()
+        conn.execute(delete(fetch_events).where(fetch_events.c.feed_id == feed.id, fetch_events.c.id < oldest_kept))
+    return effects
+
+
+# --- a round ---------------------------------------------------------------------------------
+
+
+def _interleave_hosts(batch: list[ClaimedFeed]) -> list[ClaimedFeed]:
+    """Round-robin over hosts so one big site does not hold up everyone behind its host lock."""
+    by_host: dict[str, list[ClaimedFeed]] = defaultdict(list)
+    for f in batch:
+        by_host[f.host].append(f)
+    out: list[ClaimedFeed] = []
+    queues = list(by_host.values())
+    while queues:
+        queues = [q for q in queues if q]
+        for q in queues:
+            out.append(q.pop(0))
+    return out
+
+
+async def _round(
+    db: Database,
+    cfg: Settings,
+    *,
+    concurrency: int,
+    allow_private: bool,
+    feed_ids: list[int] | None,
+    stop_event: threading.Event | None,
+    fetcher_options: dict,
+    grace_s: float,
+) -> PollSummary:
+    started = time.monotonic()
+    summary = PollSummary()
+    owner = new_owner()
+    due_before = utcnow()
+    loop = asyncio.get_running_loop()
+    from monitor.parse import pool_size
+
+    # Ingest parses in worker processes and writes to the database: a few threads keep the
+    # parse workers busy while the event loop keeps fetching.
+    workers = concurrent.futures.ThreadPoolExecutor(max_workers=max(2, pool_size() + 1), thread_name_prefix="poll-ingest")
+    host_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+    queue: asyncio.Queue[ClaimedFeed] = asyncio.Queue()
+    in_flight: set[int] = set()
+    claimed_ids: set[int] = set()
+    finished_ids: set[int] = set()
+    exhausted = False
+
+    def stopping() -> bool:
+        return stop_event is not None and stop_event.is_set()
+
+    async def produce() -> None:
+        nonlocal exhausted
+        batch_size = max(4, concurrency * 2)
+        while not stopping():
+            if queue.qsize() >= concurrency:
+                await asyncio.sleep(0.02)
+                continue
+            batch = await loop.run_in_executor(
+                workers, lambda: claim_due(db, owner, batch_size, lease_s=cfg.lease_seconds, due_before=due_before, feed_ids=feed_ids)
+            )
+            if not batch:
+                break
+            for f in _interleave_hosts(batch):
+                claimed_ids.add(f.id)
+                queue.put_nowait(f)
+        exhausted = True
+
+    async def work() -> None:
+        while True:
+            if stopping():
+                return
+            try:
+                feed = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                if exhausted:
+                    return
+                await asyncio.sleep(0.01)
+                continue
+            in_flight.add(feed.id)
+            try:
+                async with host_locks[feed.host]:
+                    result = await fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified, previous_hash=feed.body_hash)
+                fetched_at = utcnow()
+                outcome = await loop.run_in_executor(workers, _ingest, db, feed, result, fetched_at)
+                effects = await loop.run_in_executor(
+                    workers, lambda: record(db, cfg, owner, feed, result, outcome, fetched_at, allow_private=allow_private)
+                )
+                _count(summary, outcome, effects)
+                finished_ids.add(feed.id)
+            except MonitorError as e:  # the store refused (disk full, read-only): say so, keep going
+                log.error("poll of feed %s failed: %s", feed.id, e)
+                summary.failures["store_error"] = summary.failures.get("store_error", 0) + 1
+            finally:
+                in_flight.discard(feed.id)
+
+    async with Fetcher(allow_private=allow_private, settings=cfg, max_connections=max(concurrency * 2, 10), **fetcher_options) as fetcher:
+        producer = asyncio.create_task(produce())
+        tasks = [asyncio.create_task(work()) for _ in range(concurrency)]
+        pending = {producer, *tasks}
+        while pending:
+            done, pending = await asyncio.wait(pending, timeout=0.1)
+            if stopping() and pending:
+                # Let in-flight fetches finish within the grace period, then abandon them: their
+                # leases are released below, so the feeds are simply due again next time.
+                _done, pending = await asyncio.wait(pending, timeout=grace_s)
+                for t in pending:
+                    t.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+                pending = set()
+        for t in (producer, *tasks):
+            if t.done() and not t.cancelled() and t.exception() is not None:
+                log.error("poller task failed", exc_info=t.exception())
+    # Threads already storing a document finish it (whole transactions only) before we return.
+    workers.shutdown(wait=True)
+    leftover = sorted(claimed_ids - finished_ids)
+    if leftover:
+        try:
+            release(db, owner, leftover)
+        except MonitorError as e:
+            log.error("could not release leases (they expire by themselves): %s", e)
+        summary.abandoned = len(leftover)
+    summary.elapsed_s = time.monotonic() - started
+    return summary
+
+
+def _count(summary: PollSummary, outcome: _Outcome, effects: dict) -> None:
+    summary.feeds += 1
+    if outcome.outcome == "ok":
+        summary.ok += 1
+    elif outcome.outcome in ("not_modified", "unchanged"):
+        summary.unchanged += 1
+    else:
+        summary.failed += 1
+        reason = outcome.reason or "error"
+        summary.failures[reason] = summary.failures.get(reason, 0) + 1
+    summary.disabled += int(effects.get("disabled", False))
+    summary.moved += int(effects.get("moved", False))
+    summary.entries += outcome.entries
+    summary.new_articles += outcome.new_articles
+    summary.duplicates += outcome.duplicates
+
+
+def poll_once(
+    db: Database,
+    *,
+    concurrency: int | None = None,
+    allow_private: bool = False,
+    feed_ids: list[int] | None = None,
+    stop_event: threading.Event | None = None,
+    settings: Settings | None = None,
+    grace_s: float | None = None,
+    fetcher_options: dict | None = None,
+) -> PollSummary:
+    """Poll every feed due now (or exactly `feed_ids`, due or not) once; returns the summary.
+
+    `allow_private` (or MONITOR_ALLOW_PRIVATE_NETWORKS) lets feeds on private addresses be
+    fetched. `fetcher_options` go to `monitor.fetch.Fetcher` (tests: a resolver, a CA to trust).
+    """
+    cfg = settings or current_settings()
+    concurrency = max(1, int(concurrency or cfg.poll_concurrency))
+    coro = _round(
+        db,
+        cfg,
+        concurrency=concurrency,
+        allow_private=allow_private or cfg.allow_private_networks,
+        feed_ids=list(feed_ids) if feed_ids is not None else None,
+        stop_event=stop_event,
+        fetcher_options=dict(fetcher_options or {}),
+        grace_s=cfg.fetch_timeout_s if grace_s is None else grace_s,
+    )
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    # Called from inside an event loop (a notebook, an async app): run the round on its own thread.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def seconds_until_due(db: Database, cap: float) -> float:
+    """How long until the next feed is due (or a lease expires), at most `cap`."""
+    now = utcnow()
+    with db.read() as conn:
+        nxt = conn.execute(select(func.min(feeds.c.next_poll_at)).where(feeds.c.enabled.is_(True))).scalar()
+        lease = conn.execute(select(func.min(feeds.c.lease_until)).where(feeds.c.lease_until.is_not(None))).scalar()
+    candidates = [t for t in (nxt, lease) if t is not None]
+    if not candidates:
+        return cap
+    return max(0.5, min(cap, (min(candidates) - now).total_seconds() + 0.05))
+
+
+def poll_forever(
+    db: Database,
+    stop_event: threading.Event,
+    *,
+    concurrency: int | None = None,
+    allow_private: bool = False,
+    settings: Settings | None = None,
+    idle_s: float = 60.0,
+    on_round=None,
+) -> PollSummary:
+    """Poll rounds until `stop_event` is set; sleeps until the next feed is due (at most idle_s).
+
+    When the event is set mid-round, in-flight fetches get the fetch deadline to finish and the
+    rest of the claimed feeds are handed back, so nothing is lost.
+    """
+    total = PollSummary()
+    while not stop_event.is_set():
+        try:
+            summary = poll_once(db, concurrency=concurrency, allow_private=allow_private, stop_event=stop_event, settings=settings)
+        except MonitorError as e:
+            log.error("poll round failed: %s", e)
+            stop_event.wait(min(idle_s, 30.0))
+            continue
+        total.add(summary)
+        if on_round is not None:
+            on_round(summary)
+        if stop_event.is_set():
+            break
+        try:
+            wait = seconds_until_due(db, idle_s)
+        except MonitorError:
+            wait = idle_s
+        stop_event.wait(wait)
+    return total
+
+
+# --- the dashboard's poller ------------------------------------------------------------------
+
+
+@dataclass
+class BackgroundPoller:
+    thread: threading.Thread
+    stop_event: threading.Event
+    db_url: str
+    rounds: int = 0
+    last: PollSummary | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.thread.is_alive()
+
+    def stop(self, timeout: float | None = None) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout)
+
+
+_background: BackgroundPoller | None = None
+_background_lock = threading.Lock()
+
+
+def start_background_poller(db: Database, *, settings: Settings | None = None) -> BackgroundPoller | None:
+    """Start the process's one background poller (idempotent); None when the setting turns it off.
+
+    Streamlit reruns the script on every interaction; the poller must start once per process,
+    not once per rerun, so the handle lives at module level behind a lock.
+    """
+    global _background
+    cfg = settings or current_settings()
+    if not cfg.poll_in_dashboard:
+        return None
+    with _background_lock:
+        if _background is not None and _background.running:
+            return _background
+        stop = threading.Event()
+        handle = BackgroundPoller(thread=threading.Thread(), stop_event=stop, db_url=db.url)
+
+        def run() -> None:
+            def on_round(summary: PollSummary) -> None:
+                handle.rounds += 1
+                handle.last = summary
+
+            while not stop.is_set():
+                try:
+                    poll_forever(db, stop, settings=cfg, on_round=on_round)
+                except Exception:  # a bug must not silently end polling for the dashboard's lifetime
+                    log.exception("background poller crashed; restarting in 30 s")
+                    stop.wait(30)
+
+        handle.thread = threading.Thread(target=run, name="monitor-background-poller", daemon=True)
+        handle.thread.start()
+        _background = handle
+        return handle
+
+
+def stop_background_poller(timeout: float | None = None) -> None:
+    """Stop the background poller, if any (tests, clean shutdown)."""
+    global _background
+    with _background_lock:
+        handle, _background = _background, None
+    if handle is not None:
+        handle.stop(timeout)
