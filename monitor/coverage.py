@@ -35,8 +35,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import DateTime, case, distinct, func, literal_column, select
+from sqlalchemy import DateTime, bindparam, case, distinct, func, literal_column, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from monitor.errors import InputError
@@ -209,7 +210,11 @@ def coverage_counts(
         if first is None:
             return []
         periods = _periods(first, last, by, lo, hi)
-        totals = _range_counts(conn, periods, _total_conditions(filters), articles.c.published_at)
+        totals = (
+            _range_counts(conn, periods, "articles_sources", sources=list(filters.sources))
+            if filters.sources
+            else _range_counts(conn, periods, "articles")
+        )
         counts: dict[tuple, dict[date, int]]
         use_index = _index_countable(filters, group) if strategy == "auto" else strategy == "index"
         if use_index and strategy != "groupby":
@@ -221,10 +226,11 @@ def coverage_counts(
     if not group:
         keys = {()}
     names = group_columns(group)
+    ordered = sorted(keys, key=lambda k: tuple("" if v is None else str(v) for v in k))
     rows: list[CountRow] = []
     for p in periods:
         total = totals[p.start]
-        for key in sorted(keys, key=lambda k: tuple("" if v is None else str(v) for v in k)):
+        for key in ordered:
             n = counts.get(key, {}).get(p.start, 0)
             rows.append(
                 CountRow(p.start, n, total, (n / total) if total else 0.0, **dict(zip(names, key)))
@@ -261,24 +267,46 @@ def _data_span(conn, filters: Filters, lo, hi) -> tuple[date | None, date | None
     return first, last
 
 
-def _range_counts(conn, periods: list[_Period], conds: list[ColumnElement], column) -> dict[date, int]:
-    """One index range count per period, many per statement."""
-    table = column.table
+def _range_counts(conn, periods: list[_Period], shape: str, **params) -> dict[date, int]:
+    """One index range count per period, many per statement (see _range_statement)."""
     out: dict[date, int] = {}
     for i in range(0, len(periods), _CHUNK):
         chunk = periods[i : i + _CHUNK]
-        subqueries = [
-            select(func.count())
-            .select_from(table)
-            .where(*conds, column >= p.lo, column < p.hi)
-            .scalar_subquery()
-            .label(f"c{j}")
-            for j, p in enumerate(chunk)
-        ]
-        values = conn.execute(select(*subqueries)).one()
-        for p, v in zip(chunk, values):
+        values = dict(params)
+        for j, p in enumerate(chunk):
+            values[f"lo{j}"] = p.lo
+            values[f"hi{j}"] = p.hi
+        row = conn.execute(_range_statement(shape, len(chunk)), values).one()
+        for p, v in zip(chunk, row):
             out[p.start] = int(v or 0)
     return out
+
+
+@lru_cache(maxsize=64)
+def _range_statement(shape: str, n: int):
+    """SELECT (SELECT count(*) … range 0), (… range 1), …: built once per shape and size, since
+    building hundreds of subqueries costs more than running them."""
+    if shape in ("articles", "articles_sources"):
+        table, column = articles, articles.c.published_at
+        base = [articles.c.source.in_(bindparam("sources", expanding=True))] if shape == "articles_sources" else []
+    elif shape == "topic":
+        table, column = tags, tags.c.published_at
+        base = [tags.c.kind == literal_column("'topic'"), tags.c.label == bindparam("g0")]
+    elif shape == "stance":
+        table, column = tags, tags.c.published_at
+        base = [tags.c.kind == literal_column("'stance'"), tags.c.target == bindparam("g0"), tags.c.label == bindparam("g1")]
+    else:  # pragma: no cover - internal
+        raise ValueError(shape)
+    return select(
+        *(
+            select(func.count())
+            .select_from(table)
+            .where(*base, column >= bindparam(f"lo{j}", type_=DateTime), column < bindparam(f"hi{j}", type_=DateTime))
+            .scalar_subquery()
+            .label(f"c{j}")
+            for j in range(n)
+        )
+    )
 
 
 def _index_countable(filters: Filters, group: tuple[str, ...]) -> bool:
@@ -319,7 +347,7 @@ def _tag_conditions(t, kind: str, filters: Filters) -> list[ColumnElement]:
 
 def _counts_by_index(conn, db, filters: Filters, group, periods, lo, hi) -> dict[tuple, dict[date, int]]:
     if not group:
-        return {(): _range_counts(conn, periods, [], articles.c.published_at)}
+        return {(): _range_counts(conn, periods, "articles")}
     kind = "topic" if group == ("topic",) else "stance"
     conds = _tag_conditions(tags, kind, filters)
     if lo:
@@ -333,11 +361,7 @@ def _counts_by_index(conn, db, filters: Filters, group, periods, lo, hi) -> dict
     keys = sorted(set(keys) | _selected_groups(filters, group))
     out: dict[tuple, dict[date, int]] = {}
     for key in keys:
-        if kind == "topic":
-            where = [tags.c.kind == "topic", tags.c.label == key[0]]
-        else:
-            where = [tags.c.kind == "stance", tags.c.target == key[0], tags.c.label == key[1]]
-        out[key] = _range_counts(conn, periods, where, tags.c.published_at)
+        out[key] = _range_counts(conn, periods, kind, **{f"g{i}": v for i, v in enumerate(key)})
     return out
 
 

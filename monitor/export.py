@@ -68,8 +68,15 @@ NOTES = (
 
 def safe_cell(value: Any) -> str:
     """One value as the text of a CSV cell, with formula-looking text neutralised."""
+    kind = type(value)
+    if kind is str:
+        return safe_text(value)
     if value is None:
         return ""
+    if kind is int:
+        return str(value)
+    if kind is datetime:
+        return _when(value)
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars from pandas
         try:
             value = value.item()
@@ -82,19 +89,35 @@ def safe_cell(value: Any) -> str:
     if isinstance(value, float):
         return "" if math.isnan(value) or math.isinf(value) else repr(value)
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        return _when(value)
     if isinstance(value, date):
         return value.isoformat()
     if type(value).__name__ == "NaTType":  # pandas' missing time
         return ""
     if isinstance(value, (dict, list, tuple)):
-        text = json.dumps(value, ensure_ascii=False, default=str)
-    else:
-        text = str(value)
-    text = text.replace("\x00", "")  # NUL ends strings in too many readers
-    return "'" + text if _needs_guard(text) else text
+        return safe_text(json.dumps(value, ensure_ascii=False, default=str))
+    return safe_text(str(value))
+
+
+def safe_text(text: str | None) -> str:
+    """A text cell: NULs dropped, a ' in front when a spreadsheet would read a formula."""
+    if not text:
+        return ""
+    if "\x00" in text:
+        text = text.replace("\x00", "")  # NUL ends strings in too many readers
+    if text[:1] in _GUARD_FIRST and _needs_guard(text):
+        return "'" + text
+    return text
+
+
+_GUARD_FIRST = frozenset(FORMULA_START) | {"'"}
+
+
+def _when(value: datetime) -> str:
+    """Times as 'YYYY-MM-DD HH:MM:SS' in UTC: spreadsheets parse it, the header says UTC."""
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value.isoformat(sep=" ", timespec="seconds")
 
 
 def _needs_guard(text: str) -> bool:
@@ -232,20 +255,20 @@ class ArticleRecord:
 
     def csv_values(self) -> list[str]:
         return [
-            safe_cell(self.id),
-            safe_cell(self.published_at),
-            safe_cell(self.source),
-            safe_cell(self.title),
-            safe_cell(self.link),
-            safe_cell(self.guid),
-            safe_cell(";".join(self.topics)),
-            safe_cell(";".join(f"{t}:{round(s, 4)}" for t, s in self.topics.items())),
-            safe_cell(";".join(f"{t}:{label}" for t, (label, _) in self.stance.items())),
-            safe_cell(";".join(f"{t}:{round(s, 4)}" for t, (_, s) in self.stance.items())),
-            safe_cell(self.author),
-            safe_cell(self.lang),
-            safe_cell(self.tag_status),
-            safe_cell(self.summary),
+            str(self.id),
+            _when(self.published_at),
+            safe_text(self.source),
+            safe_text(self.title),
+            safe_text(self.link),
+            safe_text(self.guid),
+            safe_text(";".join(self.topics)),
+            safe_text(";".join([f"{t}:{round(s, 4)}" for t, s in self.topics.items()])),
+            safe_text(";".join([f"{t}:{label}" for t, (label, _) in self.stance.items()])),
+            safe_text(";".join([f"{t}:{round(s, 4)}" for t, (_, s) in self.stance.items()])),
+            safe_text(self.author),
+            safe_text(self.lang),
+            safe_text(self.tag_status),
+            safe_text(self.summary),
         ]
 
     def json_value(self) -> dict:
