@@ -221,6 +221,22 @@ class FilterState:
         return "; ".join(bits) or "all articles"
 
 
+def with_default_window(db: Database, state: FilterState, days: int = 90) -> tuple[FilterState, str | None]:
+    """Without a date filter, charts cover the `days` up to the newest article (a decade of
+    daily points is neither readable nor quick); returns the state to use and a note saying so."""
+    import dataclasses
+
+    f = state.filters
+    if f is None or f.date_from or f.date_to:
+        return state, None
+    newest = store_status(db).newest
+    if newest is None:
+        return state, None
+    start = newest.date() - dt.timedelta(days=days - 1)
+    note = f"Showing the {days} days up to the newest article ({start:%Y-%m-%d} to {newest:%Y-%m-%d}); set From and To in the sidebar for another range."
+    return FilterState(dataclasses.replace(f, date_from=start, date_to=newest.date()), None), note
+
+
 def thaw(key: tuple):
     """FilterState.key() back to monitor.filters.Filters (inside cached functions)."""
     from monitor.filters import Filters
@@ -313,7 +329,7 @@ def filter_sidebar(db: Database, *, stance: bool = True) -> FilterState:
         key="q",
         bind="query-params",
         persist_state="session",
-        placeholder='interpol AND (cyber OR "red notice")',
+        placeholder='e.g. interpol AND "red notice"',
         help='Words, "exact phrases", AND / OR / NOT and parentheses. Words next to each other mean AND.',
     )
     topics = sb.multiselect("Topics", topic_options(db), key="topic", bind="query-params", persist_state="session", placeholder="All topics")
@@ -433,6 +449,7 @@ class StoreStatus:
     articles_24h: int
     last_fetch_at: dt.datetime | None
     untagged: int
+    newest: dt.datetime | None
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -452,7 +469,8 @@ def _store_status(url: str) -> StoreStatus:
         n_articles = conn.execute(select(func.count()).select_from(articles)).scalar_one()
         recent = conn.execute(select(func.count()).select_from(articles).where(articles.c.published_at >= since)).scalar_one()
         untagged = conn.execute(select(func.count()).select_from(articles).where(articles.c.tag_status != "tagged")).scalar_one()
-    return StoreStatus(int(n_feeds), int(failing or 0), int(n_articles), int(recent), last_fetch, int(untagged))
+        newest = conn.execute(select(func.max(articles.c.published_at))).scalar()
+    return StoreStatus(int(n_feeds), int(failing or 0), int(n_articles), int(recent), last_fetch, int(untagged), newest)
 
 
 def store_status(db: Database) -> StoreStatus:
@@ -492,7 +510,6 @@ def _ago(when: dt.datetime | None) -> str:
 
 def sidebar_footer(db: Database, bg: Background) -> None:
     with st.sidebar:
-        st.divider()
         _live_status(db.url, bg)
         who = analyst()
         if auth_enabled():

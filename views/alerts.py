@@ -27,13 +27,13 @@ except MonitorError as e:
 
 new_total = sum(a.new for a in all_alerts)
 failing_total = sum(a.failing for a in all_alerts)
-inbox_tab, alerts_tab, outbox_tab = st.tabs(
-    [
-        f"Inbox ({new_total} new)" if new_total else "Inbox",
-        f"Alerts ({len(all_alerts)})",
-        f"Deliveries ({failing_total} failing)" if failing_total else "Deliveries",
-    ]
-)
+tab_names = [
+    f"Inbox ({new_total} new)" if new_total else "Inbox",
+    f"Alerts ({len(all_alerts)})",
+    f"Deliveries ({failing_total} failing)" if failing_total else "Deliveries",
+]
+# A new user has nothing in the inbox: open on the tab where alerts are made.
+inbox_tab, alerts_tab, outbox_tab = st.tabs(tab_names, default=tab_names[0] if all_alerts else tab_names[1])
 
 
 def _alert_form(prefix: str, current=None) -> dict:
@@ -116,7 +116,7 @@ def _show_preview(options: dict, alert_id: int | None = None) -> None:
                 "link": [ui.safe_link(r.link) for r in preview.rows],
             }
         )
-        st.dataframe(table, hide_index=True, width="stretch", column_config={"published (UTC)": DT, "link": st.column_config.LinkColumn(display_text="open")})
+        st.dataframe(table, hide_index=True, placeholder="—", width="stretch", column_config={"published (UTC)": DT, "link": st.column_config.LinkColumn(display_text="open")})
         ui.download(table, label="Download test matches (CSV)", file_name="alert-test.csv", key=f"dl_preview_{alert_id or 'new'}", title="Alert test: newest matches")
 
 
@@ -148,7 +148,7 @@ with inbox_tab:
             )
             picked = st.dataframe(
                 inbox,
-                hide_index=True,
+                hide_index=True, placeholder="—",
                 width="stretch",
                 key="inbox_table",
                 on_select="rerun",
@@ -192,7 +192,7 @@ with alerts_tab:
                 "last error": [a.last_error or "" for a in all_alerts],
             }
         )
-        st.dataframe(table, hide_index=True, width="stretch", column_config={"id": st.column_config.NumberColumn(format="%d", width="small")})
+        st.dataframe(table, hide_index=True, placeholder="—", width="stretch", column_config={"id": st.column_config.NumberColumn(format="%d", width="small")})
         ui.download(table, label="Download alerts (CSV)", file_name="alerts.csv", key="dl_alerts", title="Alerts")
     else:
         st.info("No alerts yet. Describe one below, test it against the archive, then save it.", icon=":material/notifications:")
@@ -275,7 +275,7 @@ with outbox_tab:
         )
         st.dataframe(
             outbox,
-            hide_index=True,
+            hide_index=True, placeholder="—",
             width="stretch",
             column_config={"id": st.column_config.NumberColumn(format="%d", width="small"), "created (UTC)": DT, "next attempt (UTC)": DT, "sent (UTC)": DT},
         )

@@ -55,7 +55,7 @@ rows = _page(db.url, state.key(), int(page or 1))
 # Feed text is shown as data-grid cells (plain text, never markdown or HTML); links only http(s).
 table = pd.DataFrame(
     {
-        "published (UTC)": [r.published_at for r in rows],
+        "published": [r.published_at for r in rows],
         "source": [r.source for r in rows],
         "title": [r.title for r in rows],
         "link": [ui.safe_link(r.link) for r in rows],
@@ -66,10 +66,10 @@ table = pd.DataFrame(
 )
 st.dataframe(
     table,
-    hide_index=True,
+    hide_index=True, placeholder="—",
     width="stretch",
     column_config={
-        "published (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", width="small"),
+        "published": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", help="UTC"),
         "title": st.column_config.TextColumn(width="large"),
         "link": st.column_config.LinkColumn(display_text="open", width="small"),
         "id": st.column_config.NumberColumn(width="small", format="%d"),
@@ -116,7 +116,7 @@ tag_table = pd.DataFrame(
 if tag_table.empty:
     st.caption("No tags above the models' thresholds.")
 else:
-    st.dataframe(tag_table, hide_index=True, width="content")
+    st.dataframe(tag_table, hide_index=True, placeholder="—", width="content")
     ui.download(tag_table, label="Download tags (CSV)", file_name=f"article-{detail.row.id}-tags.csv", key="dl_tags", title=f"Tags of article {detail.row.id}")
     if explain is not None:
         pick = {i: f"{t.kind}: {t.target + ' ' if t.target else ''}{t.label}" for i, t in enumerate(detail.row.tags)}
@@ -181,4 +181,4 @@ if given_labels:
             for lab in given_labels
         ]
     )
-    st.dataframe(given, hide_index=True, width="stretch")
+    st.dataframe(given, hide_index=True, placeholder="—", width="stretch")

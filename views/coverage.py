@@ -18,6 +18,7 @@ if ui.store_status(db).articles == 0:
     st.stop()
 ui.stop_on_filter_error(state)
 
+state, window_note = ui.with_default_window(db, state)
 coverage_counts = ui.api("monitor.coverage", "coverage_counts")
 if coverage_counts is None:
     ui.missing_part("The coverage charts", "monitor.coverage")
@@ -74,6 +75,8 @@ def _top(url: str, key: tuple, what: str) -> tuple[pd.DataFrame, bool]:
 c1, c2 = st.columns([1, 2])
 by = c1.segmented_control("Per", list(PERIODS), format_func=PERIODS.get, default="day", key="by", bind="query-params", required=True) or "day"
 measure = c2.segmented_control("Show", list(MEASURES), format_func=MEASURES.get, default="share", key="measure", bind="query-params", required=True) or "share"
+if window_note:
+    st.caption(window_note)
 y_title = MEASURES[measure]
 y_format = ".1%" if measure == "share" else ",d"
 
@@ -132,11 +135,11 @@ else:
     ui.download(topics, label="Download topic counts (CSV)", file_name=f"coverage-topics-by-{by}.csv", key="dl_topics", title=f"Topic coverage per {by}", filters=state)
     if not failing.empty:
         with st.expander("Days with many failing feeds"):
-            st.dataframe(failing, hide_index=True, width="stretch")
+            st.dataframe(failing, hide_index=True, placeholder="—", width="stretch")
             ui.download(failing, label="Download (CSV)", file_name="feed-failure-days.csv", key="dl_failing", title="Days with many failing feeds", filters=state)
     if not spikes.empty:
         with st.expander("Spikes"):
-            st.dataframe(spikes, hide_index=True, width="stretch")
+            st.dataframe(spikes, hide_index=True, placeholder="—", width="stretch")
             ui.download(spikes, label="Download (CSV)", file_name="spikes.csv", key="dl_spikes", title="Topic spikes", filters=state)
 
 # --- stance over time ------------------------------------------------------------------------
@@ -179,8 +182,8 @@ with left:
         st.altair_chart(
             alt.Chart(top)
             .mark_bar(color="#1f4e79")
-            .encode(x=alt.X("articles:Q", title="Articles"), y=alt.Y("source:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220)), tooltip=["source:N", alt.Tooltip("articles:Q", format=",d")])
-            .properties(height=max(120, 24 * len(top))),
+            .encode(x=alt.X("articles:Q", title="Articles"), y=alt.Y("source:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220, labelOverlap=False)), tooltip=["source:N", alt.Tooltip("articles:Q", format=",d")])
+            .properties(height=alt.Step(24)),
             width="stretch",
         )
         if cut:
@@ -197,8 +200,8 @@ with right:
         st.altair_chart(
             alt.Chart(terms)
             .mark_bar(color="#5b7fa6")
-            .encode(x=alt.X("articles:Q", title="Articles using it"), y=alt.Y("term:N", sort="-x", title=None), tooltip=["term:N", "articles:Q"])
-            .properties(height=max(120, 22 * len(terms))),
+            .encode(x=alt.X("articles:Q", title="Articles using it"), y=alt.Y("term:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False)), tooltip=["term:N", "articles:Q"])
+            .properties(height=alt.Step(20)),
             width="stretch",
         )
         st.caption("Counted in the titles and summaries of the newest 2,000 matching articles.")

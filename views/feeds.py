@@ -58,7 +58,7 @@ bg = ui.background(db)
 failing = sum(1 for r in rows if r.status == "failing")
 disabled = sum(1 for r in rows if not r.enabled)
 st.subheader("Health")
-st.caption(f"{len(rows)} feeds · {failing} failing · {disabled} disabled · {bg.poller_note}")
+st.caption(f"{len(rows)} feed{'s' if len(rows) != 1 else ''} · {failing} failing · {disabled} disabled · {bg.poller_note}")
 only_problems = st.toggle("Only failing or disabled feeds", key="feeds_problems")
 shown_rows = [r for r in rows if r.status in ("failing", "disabled") or not r.enabled] if only_problems else rows
 health = pd.DataFrame(
@@ -79,7 +79,7 @@ health = pd.DataFrame(
 dt_col = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
 st.dataframe(
     health,
-    hide_index=True,
+    hide_index=True, placeholder="—",
     width="stretch",
     column_config={
         "id": st.column_config.NumberColumn(width="small", format="%d"),
@@ -137,7 +137,7 @@ if chosen is not None:
                 "new articles": [e.new_articles for e in events],
             }
         )
-        st.dataframe(history, hide_index=True, width="stretch", column_config={"at (UTC)": dt_col})
+        st.dataframe(history, hide_index=True, placeholder="—", width="stretch", column_config={"at (UTC)": dt_col})
         ui.download(history, label="Download fetch history (CSV)", file_name=f"feed-{feed.id}-fetches.csv", key="dl_fetches", title=f"Fetch history of feed {feed.id}")
     else:
         st.caption("Not fetched yet.")
