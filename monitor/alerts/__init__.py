@@ -20,6 +20,7 @@ from monitor.alerts.inbox import InboxRow, inbox_counts, list_inbox, mark_all_re
 from monitor.alerts.match import Preview, PreviewRow, draft_alert, evaluate_new_articles, match_archive, match_new_articles, preview_alert
 from monitor.alerts.outbox import DeliveryReport, DeliveryRow, cancel_delivery, deliver_due, list_deliveries, queue_digests, retry_now
 from monitor.alerts.rules import CADENCES, KINDS, Alert, add_alert, get_alert, list_alerts, remove_alert, update_alert
+from monitor.alerts.spikes import SpikeDay, evaluate_spikes
 
 __all__ = [
     "Alert",
@@ -50,6 +51,8 @@ __all__ = [
     "remove_alert",
     "retry_now",
     "set_state",
+    "SpikeDay",
+    "evaluate_spikes",
     "update_alert",
 ]
 

@@ -147,30 +147,26 @@ def _record_all(db, rows: dict[int, dict], found: dict[int, list[int]], *, archi
 def record_matches(conn, db, alert_id: int, items: list[tuple], *, now: datetime) -> list[tuple[int, int | None]]:
     """Insert inbox rows (match_key, article_id, day, detail, held_reason); returns (match id,
     article id) of the rows that are new. Existing keys are skipped by the database itself."""
-    new: list[tuple[int, int | None]] = []
-    for chunk in _chunks(items, 500):
-        stmt = (
-            dialect_insert(db, alert_matches)
-            .values(
-                [
-                    {
-                        "alert_id": alert_id,
-                        "match_key": key,
-                        "article_id": article_id,
-                        "day": day,
-                        "detail": detail,
-                        "held_reason": held,
-                        "matched_at": now,
-                        "state": "new",
-                    }
-                    for key, article_id, day, detail, held in chunk
-                ]
-            )
-            .on_conflict_do_nothing()
-            .returning(alert_matches.c.id, alert_matches.c.article_id)
-        )
-        new.extend((r.id, r.article_id) for r in conn.execute(stmt))
-    return new
+    if not items:
+        return []
+    # one cached statement run with many parameter sets ("insertmanyvalues" batches them with
+    # RETURNING); a multi-row VALUES clause would be compiled afresh for every batch size
+    stmt = dialect_insert(db, alert_matches).on_conflict_do_nothing().returning(alert_matches.c.id, alert_matches.c.article_id)
+    params = [
+        {
+            "alert_id": alert_id,
+            "match_key": key,
+            "article_id": article_id,
+            "day": day,
+            "detail": detail,
+            "held_reason": held,
+            "matched_at": now,
+            "state": "new",
+            "batch": None,
+        }
+        for key, article_id, day, detail, held in items
+    ]
+    return [(r.id, r.article_id) for r in conn.execute(stmt, params)]
 
 
 # ---- the archive ------------------------------------------------------------------------

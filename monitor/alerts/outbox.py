@@ -53,11 +53,11 @@ def _line(text: str | None, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def compose(alert: dict, items: list[dict], *, kind: str) -> tuple[str, str]:
-    """(title, body) of a message. `items` are inbox rows joined with their article (or a spike's
-    day and detail). kind: now|check|hourly|daily."""
+def compose(alert: dict, items: list[dict], *, kind: str, total: int | None = None) -> tuple[str, str]:
+    """(title, body) of a message. `items` are (the first MAX_LISTED of `total`) inbox rows joined
+    with their article (or a spike's day and detail). kind: now|check|hourly|daily."""
     name = _line(alert["name"], 80)
-    n = len(items)
+    n = len(items) if total is None else total
     spikes = [i for i in items if i.get("article_id") is None]
     if n == 1 and spikes:
         title = f"Alert {name}: spike on {spikes[0]['day']:%Y-%m-%d}"
@@ -84,7 +84,9 @@ def compose(alert: dict, items: list[dict], *, kind: str) -> tuple[str, str]:
     return title, "\n".join(lines)
 
 
-def _items(conn, match_ids: list[int]) -> list[dict]:
+def _items(conn, match_ids: list[int], limit: int = MAX_LISTED) -> list[dict]:
+    """The newest `limit` of these matches with their articles (the rest are only counted)."""
+    chosen = match_ids[-limit * 4 :] if len(match_ids) > limit * 4 else match_ids  # the latest recorded
     rows = conn.execute(
         select(
             alert_matches.c.id,
@@ -97,8 +99,9 @@ def _items(conn, match_ids: list[int]) -> list[dict]:
             articles.c.link,
         )
         .select_from(alert_matches.outerjoin(articles, articles.c.id == alert_matches.c.article_id))
-        .where(alert_matches.c.id.in_(match_ids))
+        .where(alert_matches.c.id.in_(chosen))
         .order_by(articles.c.published_at.desc(), alert_matches.c.id)
+        .limit(limit)
     ).mappings()
     return [dict(r) for r in rows]
 
@@ -114,7 +117,7 @@ def _queue(conn, db, alert: dict, match_ids: list[int], batch: str, kind: str, n
     ).first()
     if exists_already:
         return False
-    title, body = compose(alert, _items(conn, match_ids), kind=kind)
+    title, body = compose(alert, _items(conn, match_ids), kind=kind, total=len(match_ids))
     body += f"\n\nref: alert-{alert['id']}/{batch}"
     for url in targets:
         conn.execute(
