@@ -1,7 +1,8 @@
-"""Markers drawn over the Coverage chart (no Streamlit): spikes, and days when many feeds failed.
+"""Spike markers drawn over the Coverage chart (no Streamlit).
 
-Both reuse the alerts' own rules (monitor.alerts.spikes.assess and the failure-fraction setting),
-so a triangle on the chart means what a spike alert would have said about that day.
+They reuse the spike alerts' own rule (monitor.alerts.spikes.assess, with its baseline, noise
+floor and feed-failure hold-back), so a triangle on the chart means what a spike alert would
+have said about that day. (Days with many failing feeds come from monitor.coverage.)
 """
 
 from __future__ import annotations
@@ -10,18 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from monitor.config import settings
 from monitor.coverage import CountRow
-from monitor.filters import Filters
 from monitor.store import Database
-
-
-@dataclass(frozen=True)
-class FailingPeriod:
-    period: date
-    failing_feeds: int
-    polled_feeds: int
-    note: str
 
 
 @dataclass(frozen=True)
@@ -34,18 +25,6 @@ class SpikeMark:
     threshold: float
     held_back: bool  # spiked only because feeds failed: shown, but flagged as such
     detail: str
-
-
-def failing_periods(db: Database, filters: Filters, by: str = "day") -> list[FailingPeriod]:
-    """Periods when at least the spike rule's fraction of polled feeds failed."""
-    from monitor.coverage import failing_feeds
-
-    fraction = settings().spike_failure_fraction
-    out = []
-    for f in failing_feeds(db, filters, by=by):
-        if f.polled and f.failing / f.polled >= fraction:
-            out.append(FailingPeriod(f.period, f.failing, f.polled, f"{f.failing} of {f.polled} feeds failed: a dip here may be missing articles, not news"))
-    return out
 
 
 def spike_marks(db: Database, rows: Iterable[CountRow], *, sensitivity: float | None = None) -> list[SpikeMark]:

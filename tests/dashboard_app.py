@@ -29,3 +29,29 @@ def texts(at: AppTest) -> str:
 
 def assert_clean(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
+
+
+class Downloads:
+    """The bytes behind every st.download_button of an AppTest run, by the button's URL.
+
+    AppTest keeps media files in a per-run in-memory store that is gone after the run; this
+    records what was put there, so a test can read exactly what a browser would download."""
+
+    def __init__(self, monkeypatch):
+        from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+        self.files: dict[str, bytes] = {}
+        original = MemoryMediaFileStorage.load_and_get_id
+        files = self.files
+
+        def recording(storage, path_or_data, mimetype, kind, filename=None):
+            file_id = original(storage, path_or_data, mimetype, kind, filename)
+            files[storage.get_url(file_id)] = path_or_data if isinstance(path_or_data, bytes) else b""
+            return file_id
+
+        monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", recording)
+
+    def of(self, at: AppTest, key: str) -> bytes:
+        button = at.get("download_button")
+        url = next(b.proto.url for b in button if b.proto.id.endswith(key) or key in b.proto.id)
+        return self.files[url]

@@ -402,7 +402,7 @@ def saved_views_panel(db: Database, state: FilterState) -> None:
         else:
             st.caption("No saved views yet. Set filters, name them below and save.")
         with st.form("_view_save", clear_on_submit=True, border=False):
-            name = st.text_input("Save these filters as", placeholder="e.g. Interpol, last month")
+            name = st.text_input("Save these filters as", placeholder="e.g. Interpol, last month", key="_view_name")
             if st.form_submit_button("Save view"):
                 try:
                     saved_views.save_view(db, name, state.params(), owner=analyst())
@@ -421,7 +421,8 @@ def table_csv(df: pd.DataFrame, *, title: str, filters: FilterState | None = Non
     if write is None:
         return None
     out = io.StringIO()
-    write(list(df.columns), df.itertuples(index=False, name=None), out, title=title, filters=filters.filters if filters else None)
+    rows = df.astype(object).where(df.notna(), None).itertuples(index=False, name=None)
+    write(list(df.columns), rows, out, title=title, filters=filters.filters if filters else None, db=database())
     return out.getvalue().encode("utf-8")
 
 
@@ -432,6 +433,37 @@ def download(df: pd.DataFrame, *, label: str, file_name: str, key: str, title: s
         st.caption("CSV downloads arrive with the export module.")
         return
     st.download_button(label, data, file_name=file_name, mime="text/csv", key=key, icon=":material/download:", on_click="ignore")
+
+
+def summary_download(rows: list, *, by: str, group: tuple[str, ...], filters: FilterState, label: str, file_name: str, key: str, title: str) -> None:
+    """A chart's download: the very CountRows it draws, as `export summary` writes them."""
+    write = api("monitor.export", "write_summary_csv")
+    if write is None:
+        st.caption("CSV downloads arrive with the export module.")
+        return
+    out = io.StringIO()
+    write(database(), filters.filters, out, by=by, group=group, rows=rows, title=title)
+    st.download_button(label, out.getvalue().encode("utf-8"), file_name=file_name, mime="text/csv", key=key, icon=":material/download:", on_click="ignore")
+
+
+MAX_DASHBOARD_EXPORT = 100_000  # larger lists go through `python -m monitor export articles`, which streams to a file
+
+
+def articles_download(db: Database, filters: FilterState, total: int, *, key: str) -> None:
+    """Every matching article (not just the page), built only when clicked."""
+    write = api("monitor.export", "write_articles_csv")
+    if write is None:
+        return
+    if total > MAX_DASHBOARD_EXPORT:
+        st.caption(f"{total:,} articles match: download them with `python -m monitor export articles` (it streams to a file).")
+        return
+
+    def build() -> bytes:
+        out = io.StringIO()
+        write(db, filters.filters, out, title="articles (dashboard)")
+        return out.getvalue().encode("utf-8")
+
+    st.download_button(f"Download all {total:,} matching articles (CSV)", build, file_name="articles.csv", mime="text/csv", key=key, icon=":material/download:", on_click="ignore")
 
 
 def columns_safe(rows: Sequence[dict], columns: Sequence[str]) -> pd.DataFrame:

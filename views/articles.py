@@ -75,7 +75,11 @@ st.dataframe(
         "id": st.column_config.NumberColumn(width="small", format="%d"),
     },
 )
-ui.download(table, label="Download this page (CSV)", file_name=f"articles-page-{page}.csv", key="dl_articles_page", title="Articles (shown page)", filters=state)
+d1, d2 = st.columns(2)
+with d1:
+    ui.download(table, label="Download this page (CSV)", file_name=f"articles-page-{page}.csv", key="dl_articles_page", title=f"Articles, page {page} as shown", filters=state)
+with d2:
+    ui.articles_download(db, state, total, key="dl_articles_all")
 
 # --- one article: its tags, why, and a correction ------------------------------------------------
 

@@ -36,21 +36,32 @@ def _frame(rows) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=ui.QUERY_TTL_S, show_spinner=False)
-def _counts(url: str, key: tuple, by: str, group: tuple[str, ...]) -> pd.DataFrame:
-    """The CountRows as a table with exactly `export summary`'s columns for this grouping."""
+def _rows(url: str, key: tuple, by: str, group: tuple[str, ...]) -> list:
+    return coverage_counts(ui._database(url), ui.thaw(key), by=by, group=group)
+
+
+def _table(rows: list, group: tuple[str, ...]) -> pd.DataFrame:
+    """CountRows as a table with exactly `export summary`'s columns for this grouping."""
     from monitor.coverage import columns
 
-    rows = coverage_counts(ui._database(url), ui.thaw(key), by=by, group=group)
     return pd.DataFrame([dataclasses.asdict(r) for r in rows], columns=columns(group))
 
 
 @st.cache_data(ttl=ui.QUERY_TTL_S, show_spinner=False)
-def _failing(url: str, key: tuple, by: str) -> pd.DataFrame:
-    from monitor.coverage_marks import failing_periods
-
-    if ui.api("monitor.coverage", "failing_feeds") is None:
+def _failing(url: str, key: tuple) -> pd.DataFrame:
+    """Days when many feeds failed (drawn as dashed rules whatever the period)."""
+    fn = ui.api("monitor.coverage", "feed_failure_days")
+    if fn is None:
         return pd.DataFrame()
-    return _frame(failing_periods(ui._database(url), ui.thaw(key), by=by))
+    days = fn(ui._database(url), ui.thaw(key))
+    return pd.DataFrame(
+        {
+            "day": [f.day for f in days],
+            "failing feeds": [f.failing for f in days],
+            "polled feeds": [f.polled for f in days],
+            "note": [f"{f.failing} of {f.polled} feeds failed: a dip may be missing articles, not news" for f in days],
+        }
+    )
 
 
 @st.cache_data(ttl=ui.QUERY_TTL_S, show_spinner=False)
@@ -64,12 +75,17 @@ def _spikes(url: str, key: tuple) -> pd.DataFrame:
 
 @st.cache_data(ttl=ui.QUERY_TTL_S, show_spinner=False)
 def _top(url: str, key: tuple, what: str) -> tuple[pd.DataFrame, bool]:
-    fn = ui.api("monitor.coverage", "top_sources" if what == "source" else "top_terms")
-    if fn is None:
-        return None, False
-    result = fn(ui._database(url), ui.thaw(key), limit=15 if what == "source" else 20)
-    column = "articles"
-    return pd.DataFrame(result.items, columns=[what, column]), result.cut
+    db = ui._database(url)
+    if what == "source":
+        fn = ui.api("monitor.coverage", "top_sources")
+        if fn is None:
+            return None, False
+        result = fn(db, ui.thaw(key), limit=15)
+        return pd.DataFrame(result.items, columns=["source", "articles"]), result.cut
+    from monitor.terms import top_terms
+
+    result = top_terms(db, ui.thaw(key), limit=20)
+    return pd.DataFrame([(t.term, t.articles) for t in result.terms], columns=["term", "articles"]), result.sampled
 
 
 c1, c2 = st.columns([1, 2])
@@ -81,7 +97,8 @@ y_title = MEASURES[measure]
 y_format = ".1%" if measure == "share" else ",d"
 
 try:
-    topics = _counts(db.url, state.key(), by, ("topic",))
+    topic_rows = _rows(db.url, state.key(), by, ("topic",))
+    topics = _table(topic_rows, ("topic",))
 except MonitorError as e:
     ui.show_error(e)
     st.stop()
@@ -104,13 +121,13 @@ else:
         )
     )
     layers = [lines]
-    failing = _failing(db.url, state.key(), by)
+    failing = _failing(db.url, state.key())
     if not failing.empty:
         layers.insert(
             0,
             alt.Chart(failing)
             .mark_rule(color="#9aa5b1", strokeDash=[4, 3], size=2)
-            .encode(x=alt.X("period:T"), tooltip=[alt.Tooltip("period:T", title=PERIODS[by]), alt.Tooltip("note:N", title="Feeds")]),
+            .encode(x=alt.X("day:T"), tooltip=[alt.Tooltip("day:T", title="Day"), alt.Tooltip("note:N", title="Feeds")]),
         )
     spikes = _spikes(db.url, state.key()) if by == "day" else pd.DataFrame()
     if not spikes.empty:
@@ -132,7 +149,7 @@ else:
         notes.append("dashed lines: days when many feeds failed, so a dip may be missing articles rather than news")
     if notes:
         st.caption(" · ".join(notes))
-    ui.download(topics, label="Download topic counts (CSV)", file_name=f"coverage-topics-by-{by}.csv", key="dl_topics", title=f"Topic coverage per {by}", filters=state)
+    ui.summary_download(topic_rows, by=by, group=("topic",), filters=state, label="Download topic counts (CSV)", file_name=f"coverage-topics-by-{by}.csv", key="dl_topics", title=f"Topic coverage per {by}")
     if not failing.empty:
         with st.expander("Days with many failing feeds"):
             st.dataframe(failing, hide_index=True, placeholder="—", width="stretch")
@@ -145,7 +162,8 @@ else:
 # --- stance over time ------------------------------------------------------------------------
 
 st.subheader("Stance over time")
-stance = _counts(db.url, state.key(), by, ("stance",))
+stance_rows = _rows(db.url, state.key(), by, ("stance",))
+stance = _table(stance_rows, ("stance",))
 if stance.empty:
     st.info("No stance tags in this range. Stance targets (e.g. Interpol) are tagged when an article mentions them.")
 else:
@@ -166,7 +184,7 @@ else:
         .properties(height=260),
         width="stretch",
     )
-    ui.download(shown, label="Download stance counts (CSV)", file_name=f"coverage-stance-{target}-by-{by}.csv", key="dl_stance", title=f"Stance toward {target} per {by}", filters=state)
+    ui.summary_download([r for r in stance_rows if r.target == target], by=by, group=("stance",), filters=state, label="Download stance counts (CSV)", file_name=f"coverage-stance-{target}-by-{by}.csv", key="dl_stance", title=f"Stance toward {target} per {by}")
 
 # --- who writes, and about what ----------------------------------------------------------------
 
@@ -191,7 +209,7 @@ with left:
         ui.download(top, label="Download top sources (CSV)", file_name="top-sources.csv", key="dl_sources", title="Top sources", filters=state)
 with right:
     st.subheader("Top terms")
-    terms, _ = _top(db.url, state.key(), "term")
+    terms, sampled = _top(db.url, state.key(), "term")
     if terms is None:
         ui.missing_part("Top terms", "monitor.coverage (top_terms)")
     elif terms.empty:
@@ -204,5 +222,5 @@ with right:
             .properties(height=alt.Step(20)),
             width="stretch",
         )
-        st.caption("Counted in the titles and summaries of the newest 2,000 matching articles.")
-        ui.download(terms, label="Download top terms (CSV)", file_name="top-terms.csv", key="dl_terms", title="Top terms in the newest 2,000 matching articles", filters=state)
+        st.caption(f"Counted in the titles and summaries of the newest {sampled:,} matching articles.")
+        ui.download(terms, label="Download top terms (CSV)", file_name="top-terms.csv", key="dl_terms", title=f"Top terms in the newest {sampled} matching articles", filters=state)
