@@ -103,7 +103,8 @@ def store_parsed(
     with db.write() as conn:
         new_ids, duplicates = _store(conn, db, items, name, feed_id, fetched_at, window)
     stats.new_articles = len(new_ids)
-    stats.duplicates = duplicates
+    # repeats inside the document count as duplicates too, so the summary adds up
+    stats.duplicates = duplicates + len(normalized) - len(items)
     stats.new_article_ids = new_ids
     return stats
 
@@ -122,12 +123,19 @@ def run_hooks(db: Database, new_ids: list[int]) -> None:
 
 
 def ingest_paths(
-    db: Database, paths: Iterable[str | os.PathLike], source: str | None = None, progress: Progress | None = None
+    db: Database,
+    paths: Iterable[str | os.PathLike],
+    source: str | None = None,
+    progress: Progress | None = None,
+    *,
+    hooks: bool = True,
 ) -> IngestStats:
     """Ingest files and folders (recursively: files ending in .xml/.rss/.atom/.rdf/.feed).
 
     Documents that fail are counted with a one-line reason; the run goes on. Parsing runs in
-    the worker pool ahead of storing, so both cores stay busy."""
+    the worker pool ahead of storing, so both cores stay busy. New articles are handed to
+    tagging and alerts in batches (`hooks=False` leaves them pending, e.g. for a bulk load
+    followed by `tag --all`)."""
     from monitor.config import settings
     from monitor.parse import pool_size
 
@@ -161,13 +169,14 @@ def ingest_paths(
                 one.failed_documents[str(path)] = _reason_line(e)
             stats.add(one)
             pending_hooks.extend(one.new_article_ids)
-            if len(pending_hooks) >= _HOOK_BATCH:
+            if hooks and len(pending_hooks) >= _HOOK_BATCH:
                 run_hooks(db, pending_hooks)
                 pending_hooks = []
             done += 1
             if progress:
                 progress(done, total, str(path))
-    run_hooks(db, pending_hooks)
+    if hooks:
+        run_hooks(db, pending_hooks)
     return stats
 
 
@@ -231,13 +240,13 @@ def _with_guid_keys(normalized: list[Article]) -> list[_Item]:
     """Pair each article with its identity in the source, dropping repeats inside the document.
 
     Identities a feed proves unreliable are not used: a guid shared by items with different
-    links (some feeds give every item the same guid) gives way to the link, and a link shared by
+    links or titles (some feeds give every item the same guid) gives way to the link, and a link shared by
     items with different text (day pages, a sponsor post and its review) is not their URL key."""
     links_per_guid: dict[str, set] = {}
     texts_per_url: dict[str, set] = {}
     for a in normalized:
         if a.guid:
-            links_per_guid.setdefault(a.guid, set()).add(a.url_key or a.title)
+            links_per_guid.setdefault(a.guid, set()).add((a.url_key, a.title))
         if a.url_key:
             texts_per_url.setdefault(a.url_key, set()).add((a.title, a.summary[:200]))
     items: list[_Item] = []

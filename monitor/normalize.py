@@ -13,6 +13,7 @@ import hashlib
 import html
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -75,6 +76,7 @@ _CONT = "[\x80-\xbf" + re.escape(_CP1252_HIGH) + "]"
 _LEAD2 = "\xc2\xc3\xc4\xc5\xce\xcf\xd0\xd1\xd7\xd8\xd9"
 _MOJIBAKE = re.compile(f"(?:[{_LEAD2}]{_CONT}|[\xe0-\xef]{_CONT}{{2}}|[\xf0-\xf4]{_CONT}{{3}})+")
 _MOJIBAKE_HINT = re.compile(f"[{_LEAD2}\xe0-\xf4]{_CONT}|\\SÂ(?:\\s|$)")
+_C1 = re.compile("[\x80-\x9f]")
 _LONE_A_CIRC = re.compile(r"(?<=\S)Â(?=\s|$)")
 
 
@@ -103,8 +105,8 @@ def repair_mojibake(text: str) -> str:
         text = _MOJIBAKE.sub(fix, text)
         # A double-encoded no-break space whose second half was stripped as whitespace ("RERÂ").
         text = _LONE_A_CIRC.sub(" ", text)
-    if re.search("[\x80-\x9f]", text):
-        text = re.sub("[\x80-\x9f]", _demoronize, text)
+    if _C1.search(text):
+        text = _C1.sub(_demoronize, text)
     return text
 
 
@@ -248,6 +250,7 @@ def normalize_date(published: datetime | None, fetched_at: datetime) -> datetime
     return published
 
 
+_NOT_WORD = re.compile(r"[^\w\s]|_")
 _CJK = re.compile("[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
 
@@ -256,7 +259,7 @@ def title_hash(title: str) -> str:
 
     Short, generic titles ("Engagements", "The H Week", "Featured Advertiser") recur for
     different stories, so they get no hash ("") and never merge articles."""
-    folded = "".join(c for c in unicodedata.normalize("NFKC", title).casefold() if c.isalnum() or c.isspace())
+    folded = _NOT_WORD.sub("", unicodedata.normalize("NFKC", title).casefold())
     folded = _SPACE.sub(" ", folded).strip()
     if len(folded.split(" ")) < 4 and not (len(folded) >= 10 and _CJK.search(folded)):
         return ""
@@ -297,6 +300,9 @@ _STOPWORDS = {
     "nl": {"de", "het", "een", "en", "van", "is", "dat", "op", "te", "voor", "niet", "met", "zijn", "bij", "ook"},
 }
 _WORD = re.compile(r"[^\W\d_]+")
+_LETTER = re.compile(r"[^\W\d_]")
+_NON_LATIN = re.compile("[\u0370-\u9fff\uac00-\ud7af]")
+_SCRIPT_PATTERNS = [(lang, re.compile(f"[{chr(lo)}-{chr(hi)}]")) for lo, hi, lang in _SCRIPTS]
 
 
 def detect_language(text: str, hint: str | None = None) -> str | None:
@@ -304,32 +310,22 @@ def detect_language(text: str, hint: str | None = None) -> str | None:
     else the feed's declared language. Good enough to filter; not a language model."""
     hint_code = _language_code(hint)
     sample = text[:600]
-    counts: dict[str, int] = {}
-    letters = 0
-    for ch in sample:
-        if not ch.isalpha():
-            continue
-        letters += 1
-        cp = ord(ch)
-        if cp < 0x0370:
-            continue
-        for lo, hi, lang in _SCRIPTS:
-            if lo <= cp <= hi:
-                counts[lang] = counts.get(lang, 0) + 1
-                break
+    letters = len(_LETTER.findall(sample))
     if letters == 0:
         return hint_code
-    if counts:
-        lang, n = max(counts.items(), key=lambda kv: kv[1])
-        if n * 3 >= letters:
-            if lang == "zh" and counts.get("ja"):
-                return "ja"
-            if lang in ("ru", "ar") and hint_code and _script_of(hint_code) == lang:
-                return hint_code  # Ukrainian, Bulgarian, Persian…: trust the feed
-            return lang
-    words = [w.lower() for w in _WORD.findall(sample)]
-    if len(words) >= 4:
-        scores = {lang: sum(w in stop for w in words) for lang, stop in _STOPWORDS.items()}
+    if _NON_LATIN.search(sample):
+        counts = {lang: n for lang, pattern in _SCRIPT_PATTERNS if (n := len(pattern.findall(sample)))}
+        if counts:
+            lang, n = max(counts.items(), key=lambda kv: kv[1])
+            if n * 3 >= letters:
+                if lang == "zh" and counts.get("ja"):
+                    return "ja"
+                if lang in ("ru", "ar") and hint_code and _script_of(hint_code) == lang:
+                    return hint_code  # Ukrainian, Bulgarian, Persian…: trust the feed
+                return lang
+    words = Counter(_WORD.findall(sample.lower()))
+    if sum(words.values()) >= 4:
+        scores = {lang: sum(words[w] for w in stop if w in words) for lang, stop in _STOPWORDS.items()}
         best = max(scores, key=scores.get)
         top = scores[best]
         second = max(v for k, v in scores.items() if k != best)

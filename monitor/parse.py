@@ -448,7 +448,7 @@ def _handle(body: bytes, content_type: str) -> dict:
     warning = None
     if d.get("bozo"):
         warning = _one_line(d.get("bozo_exception", "ill-formed document"))
-    if not entries and not version and (warning or not _feed_root(body)):
+    if not entries and (warning or not version) and (warning or not _feed_root(body)):
         if warning:
             return {"error": "malformed", "message": f"not a feed we can read: {warning}"}
         return {"error": "not_a_feed", "message": "not an RSS or Atom feed"}
