@@ -1,7 +1,95 @@
-"""Topic and stance classifiers. (Being built: issue 4.)"""
+"""Topic and stance classifiers: trained, evaluated, explained, correctable.
+
+The public API (used by ingest, the CLI and the dashboard): `tag_articles`, `retag_all`,
+`tag_pending`, `train`, `evaluate`, `explain`, `add_label`, `load_taxonomy`, `add_topic`,
+`add_target`, `model_status`. Each is a thin wrapper that imports its module on first use, so
+importing `monitor.classify` (ingest does, at start-up) does not load scikit-learn.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
-def tag_articles(db, article_ids: list[int]) -> None:
-    """Tag freshly stored articles. Never raises: failures mark the article untagged with a reason."""
+
+def tag_articles(db, article_ids: Iterable[int]) -> int:
+    """Tag freshly stored articles. Never raises: failures mark them tag_status='failed'."""
+    try:
+        from monitor.classify.tagging import tag_articles as run
+    except Exception as e:  # noqa: BLE001 - a broken install must not stop ingest either
+        from monitor.classify.failures import mark_failed
+
+        mark_failed(db, list(article_ids), f"classifier unavailable: {type(e).__name__}: {e}")
+        return 0
+    return run(db, article_ids)
+
+
+def retag_all(db, progress: Callable[[int, int], None] | None = None) -> int:
+    """Re-tag the whole archive with the current models (`tag --all`)."""
+    from monitor.classify.tagging import retag_all as run
+
+    return run(db, progress)
+
+
+def tag_pending(db, progress: Callable[[int, int], None] | None = None) -> int:
+    """Tag articles that are pending or failed (`tag`)."""
+    from monitor.classify.tagging import tag_pending as run
+
+    return run(db, progress)
+
+
+def train(db, kind: str, data: str | Path | None = None, text_columns: list[str] | None = None,
+          label_column: str | None = None, target_column: str | None = None, analyst: str | None = None) -> dict:
+    """Train and activate a topics or stance model; returns version, metrics, training summary."""
+    from monitor.classify.training import train as run
+
+    return run(db, kind, data, text_columns, label_column, target_column, analyst)
+
+
+def evaluate(db, kind: str, data: str | Path, cv: int | None = None, text_columns: list[str] | None = None,
+             label_column: str | None = None, target_column: str | None = None) -> dict:
+    """Metrics on a labelled file: cross-validated fresh models (cv=K) or the active model."""
+    from monitor.classify.evaluate import evaluate as run
+
+    return run(db, kind, data, cv, text_columns, label_column, target_column)
+
+
+def explain(db, article_id: int, kind: str, label: str, target: str = "", top: int = 10) -> list[tuple[str, float]]:
+    """The terms that weighed most for this article and tag: [(term, contribution)]."""
+    from monitor.classify.explain import explain as run
+
+    return run(db, article_id, kind, label, target, top)
+
+
+def add_label(db, article_id: int, kind: str, label: str, value: int | bool = 1, target: str = "",
+              analyst: str | None = None) -> int:
+    """An analyst's label (a correction); used at the next training."""
+    from monitor.classify.labels import add_label as run
+
+    return run(db, article_id, kind, label, value, target, analyst)
+
+
+def load_taxonomy(db=None):
+    """Topics (descriptions, seed terms) and stance targets (aliases): file plus database."""
+    from monitor.classify.taxonomy import load_taxonomy as run
+
+    return run(db)
+
+
+def add_topic(db, name: str, description: str, terms: list[str], added_by: str | None = None) -> None:
+    from monitor.classify.taxonomy import add_topic as run
+
+    run(db, name, description, terms, added_by)
+
+
+def add_target(db, name: str, aliases: list[str], added_by: str | None = None) -> None:
+    from monitor.classify.taxonomy import add_target as run
+
+    run(db, name, aliases, added_by)
+
+
+def model_status(db) -> dict:
+    """For the Models page: active versions, metrics, label counts, bootstrap flags."""
+    from monitor.classify.status import model_status as run
+
+    return run(db)

@@ -1,0 +1,161 @@
+"""Tagging stored articles with the active models, in batches, never failing the caller.
+
+A topic tag is written when its score reaches the topic's threshold; a stance tag is written
+for each target the article mentions (by alias), whatever the stance (NONE included), so
+"stance over time" has its denominator. Every tag row records the model version.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from sqlalchemy import delete, func, select, update
+
+from monitor.classify.features import article_text
+from monitor.classify.taxonomy import Taxonomy, compile_terms, load_taxonomy
+from monitor.errors import ModelError
+from monitor.store.schema import articles, tags
+
+log = logging.getLogger(__name__)
+BATCH = 1000
+
+
+def _models(db):
+    """(topic model, version, stance model, version), bootstrapping any kind that has none yet."""
+    from monitor.classify import training
+    from monitor.classify.modelstore import load_active
+    from monitor.classify.stance import StanceModel
+    from monitor.classify.topics import TopicModel
+
+    topics = load_active(db, "topics")
+    if topics is None:
+        training.train(db, "topics")
+        topics = load_active(db, "topics")
+    elif training.bootstrap_is_stale(db, topics):
+        try:
+            training.train(db, "topics")
+            topics = load_active(db, "topics")
+        except ModelError as e:  # keep tagging with the old bootstrap
+            log.warning("bootstrap refresh failed: %s", e)
+    stance = load_active(db, "stance")
+    if stance is None:
+        training.train(db, "stance")
+        stance = load_active(db, "stance")
+    if topics is None or stance is None:
+        raise ModelError("no model could be trained")
+    return (
+        TopicModel.from_payload(topics.payload), topics.version,
+        StanceModel.from_payload(stance.payload), stance.version,
+    )
+
+
+def tag_articles(db, article_ids: Iterable[int]) -> int:
+    """Tag these articles; returns how many were tagged. Never raises.
+
+    When the models cannot be loaded or trained (missing, corrupt, from another version), the
+    articles are marked tag_status='failed' with the reason and `tag` picks them up later.
+    """
+    ids = sorted({int(i) for i in article_ids})
+    if not ids:
+        return 0
+    try:
+        model = _models(db)
+        taxonomy = load_taxonomy(db)
+    except Exception as e:  # noqa: BLE001 - ingest must go on whatever the models do
+        _mark_failed(db, ids, _reason(e))
+        return 0
+    done = 0
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start : start + BATCH]
+        try:
+            done += _tag_batch(db, chunk, model, taxonomy)
+        except Exception as e:  # noqa: BLE001
+            log.exception("tagging failed")
+            _mark_failed(db, chunk, _reason(e))
+    return done
+
+
+def _reason(e: Exception) -> str:
+    if isinstance(e, ModelError):
+        return str(e)[:500]
+    return f"{type(e).__name__}: {str(e)[:300]}"
+
+
+def _mark_failed(db, ids: list[int], reason: str) -> None:
+    from monitor.classify.failures import mark_failed
+
+    mark_failed(db, ids, reason)
+
+
+def _tag_batch(db, ids: list[int], model, taxonomy: Taxonomy) -> int:
+    topic_model, topic_version, stance_model, stance_version = model
+    with db.read() as conn:
+        rows = conn.execute(
+            select(articles.c.id, articles.c.title, articles.c.summary, articles.c.content, articles.c.published_at)
+            .where(articles.c.id.in_(ids))
+        ).all()
+    if not rows:
+        return 0
+    texts = [article_text(r.title, r.summary, r.content) for r in rows]
+    S = topic_model.scores(texts)
+    out: list[dict] = []
+    for i, r in enumerate(rows):
+        for j, label in enumerate(topic_model.labels):
+            if S[i, j] >= topic_model.thresholds[j]:
+                out.append(dict(article_id=r.id, kind="topic", target="", label=label, score=float(S[i, j]),
+                                model_version=topic_version, published_at=r.published_at))
+    for target in taxonomy.targets:
+        pattern = compile_terms(target.aliases)
+        if pattern is None:
+            continue
+        hit = [i for i, t in enumerate(texts) if pattern.search(t)]
+        if not hit:
+            continue
+        labels, scores = stance_model.predict([texts[i] for i in hit], [target.name] * len(hit), aliases=target.aliases)
+        for i, lab, sc in zip(hit, labels, scores):
+            out.append(dict(article_id=rows[i].id, kind="stance", target=target.name, label=lab, score=float(sc),
+                            model_version=stance_version, published_at=rows[i].published_at))
+    found = [r.id for r in rows]
+    with db.write() as conn:
+        conn.execute(delete(tags).where(tags.c.article_id.in_(found)))
+        if out:
+            conn.execute(tags.insert(), out)
+        conn.execute(update(articles).where(articles.c.id.in_(found)).values(tag_status="tagged", tag_error=None))
+    return len(found)
+
+
+def tag_pending(db, progress: Callable[[int, int], None] | None = None) -> int:
+    """Tag every article that is pending or failed (what `tag` without --all does)."""
+    return _tag_where(db, articles.c.tag_status != "tagged", progress)
+
+
+def retag_all(db, progress: Callable[[int, int], None] | None = None) -> int:
+    """Re-tag the whole archive with the current models."""
+    return _tag_where(db, None, progress)
+
+
+def _tag_where(db, condition, progress) -> int:
+    with db.read() as conn:
+        q = select(articles.c.id).order_by(articles.c.id)
+        if condition is not None:
+            q = q.where(condition)
+        ids = list(conn.execute(q).scalars())
+    if not ids:
+        return 0
+    # Load (or bootstrap) models once up front so a failure is reported, not repeated per batch.
+    from monitor.classify.tagging import _models as load_models
+
+    load_models(db)
+    done = 0
+    for start in range(0, len(ids), BATCH * 5):
+        chunk = ids[start : start + BATCH * 5]
+        done += tag_articles(db, chunk)
+        if progress:
+            progress(min(start + len(chunk), len(ids)), len(ids))
+    return done
+
+
+def count_by_status(db) -> dict[str, int]:
+    with db.read() as conn:
+        return {s: n for s, n in conn.execute(select(articles.c.tag_status, func.count()).group_by(articles.c.tag_status))}

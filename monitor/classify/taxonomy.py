@@ -1,0 +1,144 @@
+"""The taxonomy: topics with descriptions and seed terms, stance targets with aliases.
+
+The shipped file (monitor/taxonomy.toml) is the base; analysts' additions live in the
+`taxonomy_entries` table and are merged on top (same name: the database entry wins).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import select
+
+from monitor.errors import ConfigError, InputError
+
+TAXONOMY_FILE = Path(__file__).resolve().parent.parent / "taxonomy.toml"
+_NAME = re.compile(r"^[a-z0-9_]{2,64}$")
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    description: str
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    aliases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    topics: tuple[Topic, ...]
+    targets: tuple[Target, ...] = field(default=())
+
+    @property
+    def topic_names(self) -> list[str]:
+        return [t.name for t in self.topics]
+
+    @property
+    def target_names(self) -> list[str]:
+        return [t.name for t in self.targets]
+
+    def topic(self, name: str) -> Topic:
+        for t in self.topics:
+            if t.name == name:
+                return t
+        raise InputError(f"unknown topic {name!r} (known: {', '.join(self.topic_names)})")
+
+    def target(self, name: str) -> Target:
+        for t in self.targets:
+            if t.name.lower() == name.lower():
+                return t
+        raise InputError(f"unknown stance target {name!r} (known: {', '.join(self.target_names)})")
+
+
+def term_pattern(term: str) -> str:
+    """A seed term or alias as a regex: starts at a word start, `*` is any run of letters.
+
+    Without a trailing `*` the term must end at a word end, so "isis" does not match "crisis".
+    """
+    parts = [re.escape(p) for p in term.strip().lower().split("*")]
+    body = r"\w*".join(parts)
+    body = re.sub(r"(\\ )+", r"[\\s\\-]+", body)  # "cyber attack" also matches "cyber-attack"
+    tail = "" if term.strip().endswith("*") else r"(?!\w)"
+    return r"(?<!\w)" + body + tail
+
+
+@lru_cache(maxsize=256)
+def compile_terms(terms: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One alternation over all terms (compiled once per distinct term set)."""
+    pats = [term_pattern(t) for t in terms if t.strip()]
+    if not pats:
+        return None
+    return re.compile("|".join(f"(?:{p})" for p in pats), re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def _file_taxonomy() -> Taxonomy:
+    try:
+        raw = tomllib.loads(TAXONOMY_FILE.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"cannot read the taxonomy file {TAXONOMY_FILE}: {e}") from None
+    topics = []
+    for t in raw.get("topics", []):
+        terms = [*t.get("terms", []), *t.get("terms_en", []), *t.get("terms_ru", [])]
+        for key, value in t.items():  # any other language: terms_de, terms_fr, ...
+            if key.startswith("terms_") and key not in ("terms_en", "terms_ru"):
+                terms.extend(value)
+        topics.append(Topic(t["name"], t.get("description", ""), tuple(terms)))
+    targets = [Target(t["name"], tuple(t.get("aliases", [t["name"]]))) for t in raw.get("targets", [])]
+    return Taxonomy(tuple(topics), tuple(targets))
+
+
+def load_taxonomy(db=None) -> Taxonomy:
+    """The shipped taxonomy plus what analysts added in the database."""
+    base = _file_taxonomy()
+    if db is None:
+        return base
+    from monitor.store.schema import taxonomy_entries as te
+
+    with db.read() as conn:
+        rows = conn.execute(select(te.c.kind, te.c.name, te.c.description, te.c.terms).order_by(te.c.id)).all()
+    topics = {t.name: t for t in base.topics}
+    targets = {t.name: t for t in base.targets}
+    for kind, name, description, terms in rows:
+        if kind == "topic":
+            topics[name] = Topic(name, description or "", tuple(terms or ()))
+        elif kind == "target":
+            targets[name] = Target(name, tuple(terms or ()) or (name,))
+    return Taxonomy(tuple(topics.values()), tuple(targets.values()))
+
+
+def add_topic(db, name: str, description: str, terms: list[str], added_by: str | None = None) -> None:
+    """Add (or replace) a topic; it is learned at the next training."""
+    name = name.strip().lower()
+    if not _NAME.match(name):
+        raise InputError("a topic name is 2-64 characters of a-z, 0-9 and _")
+    _upsert(db, "topic", name, description, [t for t in terms if t.strip()], added_by)
+
+
+def add_target(db, name: str, aliases: list[str], added_by: str | None = None) -> None:
+    """Add (or replace) a stance target; it gets a bootstrap stance model until labelled."""
+    name = name.strip()
+    if not name or len(name) > 128:
+        raise InputError("a target name is 1-128 characters")
+    aliases = [a for a in aliases if a.strip()] or [name]
+    _upsert(db, "target", name, "", aliases, added_by)
+
+
+def _upsert(db, kind: str, name: str, description: str, terms: list[str], added_by: str | None) -> None:
+    from monitor.store import utcnow
+    from monitor.store.schema import taxonomy_entries as te
+
+    with db.write() as conn:
+        conn.execute(te.delete().where(te.c.kind == kind, te.c.name == name))
+        conn.execute(
+            te.insert().values(kind=kind, name=name, description=description, terms=terms, added_by=added_by, created_at=utcnow())
+        )

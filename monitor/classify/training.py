@@ -1,0 +1,312 @@
+"""Training: from the taxonomy's seed terms (bootstrap), shipped examples and analysts' labels.
+
+Topic bootstrap, per topic:
+- weak positives: stored articles where the topic's seed terms match strongly (two distinct
+  terms, or repeated mentions), plus a copy of each with every seed term blanked out, so the
+  model has to learn the words around the terms and not the terms alone;
+- weak negatives: stored articles with no seed term of the topic at all;
+- stored articles with a single passing mention are left out (the model decides those);
+- the hand-written examples in monitor/classify/data/ (English and Russian, positives and
+  look-alike negatives such as "life hack" or "data corruption") and the topic descriptions.
+Analyst labels outweigh all of that; a topic or target someone labelled that is not in the
+taxonomy is learned too.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import func, select
+
+from monitor.classify import labels as labelstore
+from monitor.classify.datafile import read_rows
+from monitor.classify.features import article_text
+from monitor.classify.modelstore import StoredModel, save_model
+from monitor.classify.stance import PLACEHOLDER, STANCES, fit_stance_model
+from monitor.classify.taxonomy import Taxonomy, compile_terms, load_taxonomy
+from monitor.classify.topics import fit_topic_model
+from monitor.errors import InputError, ModelError
+from monitor.store.schema import articles
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+MAX_WEAK_ARTICLES = 20_000
+WEIGHT_EXAMPLE = 3.0
+WEIGHT_TERM = 1.0
+WEIGHT_TERM_OTHER = 0.3
+WEIGHT_WEAK = 1.0
+WEIGHT_MASKED = 0.5
+WEIGHT_ANALYST = 10.0
+WEIGHT_IMPORTED = 1.0
+POS_SHARE = 0.5
+REFRESH_MIN_ARTICLES = 200  # a bootstrap is retrained when the archive doubles past this
+
+
+def new_version(kind: str) -> str:
+    return f"{kind}-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
+
+
+# ---------------------------------------------------------------- shipped examples
+
+
+def topic_examples() -> list[tuple[str, tuple[str, ...]]]:
+    """(text, topics) hand-written for the bootstrap; an empty topic set is a negative."""
+    out = []
+    path = DATA_DIR / "topic_examples.tsv"
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        labs, _, text = line.partition("\t")
+        topics = tuple(t.strip() for t in labs.split(";") if t.strip() and t.strip() != "-")
+        out.append((text.strip(), topics))
+    return out
+
+
+def stance_examples() -> list[tuple[str, str]]:
+    """(text with the target as a placeholder, stance) for the bootstrap stance model."""
+    out = []
+    for line in (DATA_DIR / "stance_examples.tsv").read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        stance, _, text = line.partition("\t")
+        out.append((text.replace("TARGET", PLACEHOLDER).strip(), stance.strip().upper()))
+    return out
+
+
+# ---------------------------------------------------------------- weak labels
+
+
+@dataclass(frozen=True)
+class Evidence:
+    occurrences: int
+    distinct: int
+    in_title: bool
+
+    @property
+    def strong(self) -> bool:
+        return self.distinct >= 2 or self.occurrences >= 3 or (self.in_title and self.occurrences >= 2)
+
+
+def seed_evidence(pattern, title: str, text: str) -> Evidence:
+    found = [m.group(0).lower() for m in pattern.finditer(text)] if pattern is not None else []
+    in_title = bool(pattern is not None and title and pattern.search(title))
+    return Evidence(len(found), len(set(found)), in_title)
+
+
+def blank_terms(text: str, patterns: list) -> str:
+    for p in patterns:
+        if p is not None:
+            text = p.sub(" ", text)
+    return text
+
+
+def _stored_articles(db, limit: int = MAX_WEAK_ARTICLES) -> list[tuple[int, str, str]]:
+    with db.read() as conn:
+        rows = conn.execute(
+            select(articles.c.id, articles.c.title, articles.c.summary, articles.c.content).order_by(articles.c.id.desc()).limit(limit)
+        ).all()
+    return [(r.id, r.title or "", article_text(r.title, r.summary, r.content)) for r in rows]
+
+
+def article_count(db) -> int:
+    with db.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(articles)).scalar() or 0)
+
+
+def bootstrap_is_stale(db, model: StoredModel) -> bool:
+    """A seed-term bootstrap retrains itself once the archive has doubled since it was made."""
+    info = model.training or {}
+    if not info.get("bootstrap") or info.get("analyst_labels"):
+        return False
+    n = article_count(db)
+    return n >= REFRESH_MIN_ARTICLES and n >= 2 * int(info.get("articles", 0))
+
+
+# ---------------------------------------------------------------- training
+
+
+def train(
+    db,
+    kind: str,
+    data: str | Path | None = None,
+    text_columns: list[str] | None = None,
+    label_column: str | None = None,
+    target_column: str | None = None,
+    analyst: str | None = None,
+) -> dict:
+    """Train and activate a new model; returns its metrics (and version, training summary).
+
+    With `data`, the file's rows are stored as labels first, so later trainings keep them.
+    """
+    if kind not in ("topics", "stance"):
+        raise InputError("train what? topics or stance")
+    if data is not None:
+        rows = read_rows(data, kind, text_columns, label_column, target_column)
+        labelstore.import_rows(db, kind, rows, analyst=analyst)
+    started = time.perf_counter()
+    if kind == "topics":
+        result = _train_topics(db)
+    else:
+        result = _train_stance(db)
+    result["training"]["seconds"] = round(time.perf_counter() - started, 2)
+    return {"version": result["version"], "metrics": result["metrics"], "training": result["training"]}
+
+
+def _train_topics(db) -> dict:
+    taxonomy = load_taxonomy(db)
+    labels = labelstore.all_labels(db, "topic")
+    names = list(taxonomy.topic_names)
+    for lab in labels:
+        if lab.label not in names:
+            names.append(lab.label)
+    if not names:
+        raise ModelError("the taxonomy has no topics")
+    col = {n: j for j, n in enumerate(names)}
+    patterns = [compile_terms(taxonomy.topic(n).terms) if n in taxonomy.topic_names else None for n in names]
+
+    texts: list[str] = []
+    Y_rows: list[np.ndarray] = []
+    W_rows: list[np.ndarray] = []
+    L = len(names)
+
+    def add(text: str, y: np.ndarray, w: np.ndarray) -> None:
+        texts.append(text)
+        Y_rows.append(y)
+        W_rows.append(w)
+
+    # shipped examples and descriptions: fully labelled for the taxonomy's topics
+    tax_mask = np.array([n in taxonomy.topic_names for n in names], dtype=float)
+    n_examples = 0
+    for text, topics in topic_examples():
+        y = np.array([1 if n in topics else 0 for n in names], dtype=np.int8)
+        add(text, y, WEIGHT_EXAMPLE * tax_mask)
+        n_examples += 1
+    # each seed term is a tiny positive document of its topic: the model knows the terms
+    # themselves (and, through character n-grams, their other forms) from the start
+    for t in taxonomy.topics:
+        if t.name not in col:
+            continue
+        y = np.array([1 if n == t.name else 0 for n in names], dtype=np.int8)
+        w = WEIGHT_TERM_OTHER * tax_mask
+        w[col[t.name]] = WEIGHT_TERM
+        for term in t.terms:
+            term = term.replace("*", "").strip()
+            if term:
+                add(term, y, w.copy())
+    for t in taxonomy.topics:
+        if t.description:
+            y = np.array([1 if n == t.name else 0 for n in names], dtype=np.int8)
+            w = np.zeros(L)
+            w[col[t.name]] = WEIGHT_EXAMPLE  # a description says nothing about other topics
+            add(t.description, y, w)
+
+    # weak labels over stored articles, overridden where an analyst labelled the article
+    by_article: dict[int, dict[str, int]] = defaultdict(dict)
+    for lab in labels:
+        if lab.article_id is not None:
+            by_article[lab.article_id][lab.label] = lab.value
+    weak_pos = np.zeros(L, dtype=int)
+    weak_neg = np.zeros(L, dtype=int)
+    stored = _stored_articles(db)
+    for aid, title, text in stored:
+        y = np.zeros(L, dtype=np.int8)
+        w = np.zeros(L)
+        any_strong = False
+        for j, p in enumerate(patterns):
+            if p is None:
+                continue
+            ev = seed_evidence(p, title, text)
+            if ev.strong:
+                y[j], w[j] = 1, WEIGHT_WEAK
+                weak_pos[j] += 1
+                any_strong = True
+            elif ev.occurrences == 0:
+                w[j] = WEIGHT_WEAK
+                weak_neg[j] += 1
+        analyst = by_article.get(aid, {})
+        for name, value in analyst.items():
+            y[col[name]], w[col[name]] = value, WEIGHT_ANALYST
+        if analyst:
+            by_article.pop(aid)
+        add(text, y, w)
+        if any_strong:
+            wm = np.where(y == 1, WEIGHT_MASKED, np.where(w > 0, WEIGHT_MASKED, 0.0))
+            wm[[col[n] for n in analyst]] = 0.0
+            add(blank_terms(text, patterns), y.copy(), wm)
+
+    # labels on articles outside the weak-label window, and imported texts
+    analyst_rows = 0
+    imported: dict[str, dict[str, int]] = defaultdict(dict)
+    for lab in labels:
+        if lab.article_id is None:
+            imported[lab.text][lab.label] = lab.value
+    for aid, labs in by_article.items():
+        text = next((lab.text for lab in labels if lab.article_id == aid), "")
+        y = np.zeros(L, dtype=np.int8)
+        w = np.zeros(L)
+        for name, value in labs.items():
+            y[col[name]], w[col[name]] = value, WEIGHT_ANALYST
+        add(text, y, w)
+    for text, labs in imported.items():
+        y = np.zeros(L, dtype=np.int8)
+        w = np.zeros(L)
+        for name, value in labs.items():
+            y[col[name]], w[col[name]] = value, WEIGHT_IMPORTED
+        add(text, y, w)
+        analyst_rows += 1
+    analyst_rows += sum(1 for lab in labels if lab.article_id is not None)
+
+    Y = np.vstack(Y_rows)
+    W = np.vstack(W_rows)
+    tune = len(imported) >= 100
+    model = fit_topic_model(texts, Y, names, W, tune_thresholds=tune, pos_share=POS_SHARE)
+    version = new_version("topics")
+    per_topic = {
+        n: {
+            "weak_positive": int(weak_pos[j]), "weak_negative": int(weak_neg[j]),
+            "labelled_positive": int(sum(1 for lab in labels if lab.label == n and lab.value == 1)),
+            "labelled_negative": int(sum(1 for lab in labels if lab.label == n and lab.value == 0)),
+            "threshold": float(model.thresholds[j]),
+            "training_positive_share": float(((Y[:, j] == 1) & (W[:, j] > 0)).sum() / max(1, (W[:, j] > 0).sum())),
+        }
+        for j, n in enumerate(names)
+    }
+    metrics = {"per_topic": per_topic}
+    if model.info.get("oof_f1"):
+        metrics["cv_f1"] = model.info["oof_f1"]
+    training = {
+        "bootstrap": not labels,
+        "articles": len(stored),
+        "examples": n_examples,
+        "analyst_labels": len(labels),
+        "rows": len(texts),
+        "topics": names,
+    }
+    model.info["bootstrap"] = not labels
+    save_model(db, "topics", version, model.to_payload(), metrics, training)
+    labelstore.mark_used(db, "topic", [lab.id for lab in labels], version)
+    return {"version": version, "metrics": metrics, "training": training}
+
+
+def _train_stance(db) -> dict:
+    taxonomy = load_taxonomy(db)
+    labels = labelstore.all_labels(db, "stance")
+    aliases = {t.name.lower(): t.aliases for t in taxonomy.targets}
+    rows = [(lab.text, lab.target, lab.label) for lab in labels if lab.label in STANCES and lab.text]
+    weights = [WEIGHT_ANALYST if lab.article_id is not None else 1.0 for lab in labels if lab.label in STANCES and lab.text]
+    alias_map = {r[1]: aliases.get(r[1].lower(), (r[1],)) for r in rows}
+    model = fit_stance_model(rows, alias_map, bootstrap_rows=stance_examples(), weights=weights)
+    version = new_version("stance")
+    targets = {}
+    for t in {*taxonomy.target_names, *(r[1] for r in rows)}:
+        n = sum(1 for r in rows if r[1].lower() == t.lower())
+        targets[t] = {"labels": n, "mode": model.mode_for(t), "bootstrap": model.mode_for(t) == "bootstrap"}
+    metrics = {"targets": targets}
+    training = {"bootstrap": not rows, "analyst_labels": len(rows), "bootstrap_examples": len(stance_examples())}
+    save_model(db, "stance", version, model.to_payload(), metrics, training)
+    labelstore.mark_used(db, "stance", [lab.id for lab in labels], version)
+    return {"version": version, "metrics": metrics, "training": training}
