@@ -63,3 +63,208 @@ def test_read_only_database_write_is_a_clear_error(sqlite_url, tmp_path):
     with pytest.raises(StoreError, match="read-only"):
         with ro.write() as conn:
             conn.execute(insert(feeds).values(url="https://example.org/x", created_at=utcnow(), tags=[]))
+
+
+# Hardening 26-28: crashes, concurrency, read-only and full disks ----------------------------------
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from sqlalchemy import event, func
+
+from monitor.ingest import ingest_paths, store_parsed
+from monitor.parse import parse_feed
+from monitor.store.schema import sightings
+from tests.conftest import REPO
+
+
+def _feed(source: str, n: int, start: int = 0) -> bytes:
+    items = "".join(
+        f"<item><title>{source} story number {i} about police cooperation</title>"
+        f"<link>https://{source.lower()}.example/news/{i}</link><guid>{source}-{i}</guid>"
+        f"<description>Summary of story {i} with some words to index.</description></item>"
+        for i in range(start, start + n)
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>{source}</title>{items}</channel></rss>'.encode()
+
+
+def _write_feeds(folder, documents: int, items: int) -> None:
+    folder.mkdir(exist_ok=True)
+    for d in range(documents):
+        (folder / f"feed{d:03}.xml").write_bytes(_feed(f"Src{d:03}", items))
+
+
+def _counts(db) -> tuple[int, int, int]:
+    with db.read() as conn:
+        n_articles = conn.execute(select(func.count()).select_from(articles)).scalar_one()
+        n_keys = conn.execute(select(func.count(func.distinct(articles.c.url_key)))).scalar_one()
+        n_sightings = conn.execute(select(func.count()).select_from(sightings)).scalar_one()
+    return n_articles, n_keys, n_sightings
+
+
+def _integrity_ok(db) -> bool:
+    if not db.is_sqlite:
+        return True  # PostgreSQL's WAL recovery is the server's; what we check is our data
+    with db.read() as conn:
+        return conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+
+
+def test_kill_9_during_ingest_keeps_whole_documents_and_a_rerun_completes(db_url, tmp_path):
+    folder = tmp_path / "feeds"
+    _write_feeds(folder, documents=80, items=50)
+    db = Database(db_url)
+    db.init()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--db", db_url, "ingest", str(folder)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while _counts(db)[0] < 500 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, "ingest finished before it could be killed: make the batch larger"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    assert _integrity_ok(db)
+    with db.read() as conn:
+        per_source = dict(conn.execute(select(articles.c.source, func.count()).group_by(articles.c.source)).all())
+    assert per_source and set(per_source.values()) == {50}  # whole documents only
+    stored_before = sum(per_source.values())
+    assert stored_before < 80 * 50
+
+    stats = ingest_paths(db, [folder], hooks=False)  # the restart
+    assert stats.new_articles == 80 * 50 - stored_before
+    assert _counts(db) == (4000, 4000, 4000)
+    assert _integrity_ok(db)
+    db.dispose()
+
+
+def test_readers_never_see_database_is_locked_while_a_writer_writes(db_url, tmp_path):
+    writer_db, reader_db = Database(db_url), Database(db_url)
+    writer_db.init()
+    bodies = [_feed(f"W{d}", 100) for d in range(40)]
+    parsed = [parse_feed(b) for b in bodies]
+    errors: list[BaseException] = []
+    reads = 0
+    done = threading.Event()
+
+    def read_loop() -> None:
+        nonlocal reads
+        while not done.is_set():
+            try:
+                with reader_db.read() as conn:
+                    conn.execute(select(func.count()).select_from(articles)).scalar_one()
+                    conn.execute(select(articles.c.title).order_by(articles.c.published_at.desc()).limit(20)).all()
+                reads += 1
+            except BaseException as e:  # noqa: BLE001 - any error is the failure we look for
+                errors.append(e)
+                return
+
+    readers = [threading.Thread(target=read_loop) for _ in range(2)]
+    for t in readers:
+        t.start()
+    try:
+        for p in parsed:
+            store_parsed(writer_db, p)
+    finally:
+        done.set()
+        for t in readers:
+            t.join()
+    assert errors == []
+    assert reads > 0
+    assert _counts(writer_db)[0] == 4000
+    writer_db.dispose()
+    reader_db.dispose()
+
+
+def test_two_writers_storing_the_same_feeds_keep_one_copy(db_url):
+    dbs = [Database(db_url), Database(db_url)]
+    dbs[0].init()
+    parsed = [parse_feed(_feed(f"P{d}", 60)) for d in range(15)]
+    errors: list[BaseException] = []
+
+    def poller(db, order):
+        try:
+            for p in order:
+                store_parsed(db, p)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [
+        threading.Thread(target=poller, args=(dbs[0], parsed)),
+        threading.Thread(target=poller, args=(dbs[1], list(reversed(parsed)))),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert _counts(dbs[0]) == (900, 900, 900)
+    for db in dbs:
+        db.dispose()
+
+
+def test_read_only_database_reads_and_refuses_writes_clearly(sqlite_url, tmp_path, capsys):
+    # CI runs as root, which file permissions do not stop; SQLite's own read-only mode is honest.
+    db = Database(sqlite_url)
+    db.init()
+    store_parsed(db, parse_feed(_feed("RO", 10)))
+    db.dispose()
+    ro_url = f"sqlite:///file:{tmp_path / 'monitor.db'}?mode=ro&uri=true"
+    ro = Database(ro_url)
+    with ro.read() as conn:
+        assert conn.execute(select(func.count()).select_from(articles)).scalar_one() == 10
+    with pytest.raises(StoreError, match="read-only"):
+        store_parsed(ro, parse_feed(_feed("RO2", 10)))
+    ro.dispose()
+
+    feed = tmp_path / "more.xml"
+    feed.write_bytes(_feed("RO3", 5))
+    from monitor.cli import main
+
+    code = main(["--db", ro_url, "ingest", str(feed)])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "read-only" in err and "Traceback" not in err and err.strip().count("\n") == 0
+
+    again = Database(sqlite_url)
+    assert _integrity_ok(again)
+    assert _counts(again)[0] == 10
+    again.dispose()
+
+
+def test_full_disk_is_a_clear_error_and_leaves_the_database_intact(sqlite_url):
+    db = Database(sqlite_url)
+    db.init()
+    store_parsed(db, parse_feed(_feed("Before", 20)))
+    with db.read() as conn:
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+    db.dispose()
+
+    # No tiny filesystem on a CI runner: cap the file at its current size plus a few pages,
+    # which makes SQLite fail exactly as on a full disk (SQLITE_FULL).
+    full = Database(sqlite_url)
+
+    @event.listens_for(full.engine, "connect")
+    def _cap(dbapi_conn, _record):
+        dbapi_conn.execute(f"PRAGMA max_page_count = {pages + 2}")
+
+    with pytest.raises(StoreError, match="disk is full"):
+        store_parsed(full, parse_feed(_feed("Big", 2000)))
+    assert _counts(full)[0] == 20  # the failed document left nothing behind
+    full.dispose()
+
+    after = Database(sqlite_url)
+    assert _integrity_ok(after)
+    store_parsed(after, parse_feed(_feed("After", 20)))  # space again: writing works
+    assert _counts(after)[0] == 40
+    after.dispose()
