@@ -58,3 +58,27 @@ def test_filters_by_topic_and_source(articles_app):
     assert len(table) > 0
     assert set(table["source"]) == {"Daily Planet"}
     assert all("corruption" in t for t in table["topics"])
+
+
+def test_correcting_a_topic_becomes_a_training_label(articles_app):
+    at, db = articles_app
+    from sqlalchemy import select
+
+    from monitor.store.schema import labels
+
+    assert at.selectbox(key="article").value is not None  # the newest article is open
+    article_id = at.selectbox(key="article").value
+    at.selectbox(key="label_topic_name").select("terrorism")
+    at.radio(key="label_topic_value").set_value("is not about it")
+    next(b for b in at.button if b.label == "Save topic label").click().run()
+    assert_clean(at)
+    assert "Saved: not about terrorism" in texts(at)
+    with db.read() as conn:
+        rows = conn.execute(select(labels.c.article_id, labels.c.kind, labels.c.label, labels.c.value, labels.c.analyst, labels.c.used_in_version)).all()
+    assert [(r.article_id, r.kind, r.label, r.value, r.used_in_version) for r in rows] == [(article_id, "topic", "terrorism", 0, None)]
+    assert rows[0].analyst  # the local analyst, recorded as the label's author
+    # the Models page counts it as waiting for the next training
+    at.switch_page("views/models.py").run()
+    assert_clean(at)
+    waiting = next(m for m in at.metric if m.label == "Labels waiting for training")
+    assert waiting.value == "1"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import inspect
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -66,7 +67,10 @@ def api(module: str, name: str) -> Callable | None:
         mod = importlib.import_module(module)
     except ImportError:
         return None
-    return getattr(mod, name, None)
+    found = getattr(mod, name, None)
+    if inspect.ismodule(found):  # a submodule of the same name shadowed the function
+        found = getattr(found, name, None)
+    return found if callable(found) else None
 
 
 def missing_part(what: str, module: str) -> None:
@@ -78,6 +82,7 @@ class Background:
     seeded_feeds: int
     poller_running: bool
     poller_note: str
+    poller: Any = None  # monitor.poller.BackgroundPoller: rounds done, last summary
 
 
 @st.cache_resource(show_spinner=False)
@@ -97,8 +102,10 @@ def _background(url: str) -> Background:
     start = api("monitor.poller", "start_background_poller")
     if start is None:
         return Background(seeded, False, "The poller is not installed yet: articles arrive only through `python -m monitor ingest`.")
-    start(db)
-    return Background(seeded, True, "The background poller is running in this dashboard's process.")
+    handle = start(db, settings=settings)
+    if handle is None:
+        return Background(seeded, False, "The background poller is off; run `python -m monitor poll --forever`.")
+    return Background(seeded, True, "The background poller is running in this dashboard's process.", handle)
 
 
 def background(db: Database) -> Background:
@@ -556,7 +563,13 @@ def sidebar_footer(db: Database, bg: Background) -> None:
 def _live_status(url: str, bg: Background) -> None:
     """Refreshes by itself so a poller's progress shows without touching the page."""
     status = _store_status(url)
-    poller = "polling" if bg.poller_running else "poller off"
+    handle = bg.poller
+    if handle is not None and not getattr(handle, "running", True):
+        poller = "poller stopped: see the server log"
+    elif bg.poller_running:
+        poller = f"polling ({getattr(handle, 'rounds', 0)} rounds)"
+    else:
+        poller = "poller off"
     st.caption(
         f"{status.articles:,} articles ({status.articles_24h:,} in 24 h) · {status.feeds} feed{'s' if status.feeds != 1 else ''}"
         + (f", {status.feeds_failing} failing" if status.feeds_failing else "")

@@ -1,12 +1,177 @@
 """Models: how well the topic and stance classifiers do, the labels they learn from, retraining."""
 
+import json
+
+import pandas as pd
 import streamlit as st
 
+from monitor.errors import MonitorError
 from views import _common as ui
 
 db = ui.database()
 st.title("Models")
 
-if ui.api("monitor.classify", "model_status") is None:
+model_status = ui.api("monitor.classify", "model_status")
+if model_status is None:
     ui.missing_part("Model management", "monitor.classify (model_status)")
     st.stop()
+
+from monitor import classify  # noqa: E402
+
+try:
+    status = model_status(db)
+except MonitorError as e:
+    ui.show_error(e)
+    st.stop()
+
+KIND_TITLES = {"topics": "Topic model", "stance": "Stance model"}
+notice = st.session_state.pop("models_notice", None)
+if notice:
+    st.success(notice)
+counts = status.get("articles", {})
+labels = status.get("labels", {})
+waiting = sum(int(v.get("waiting", 0)) for v in labels.values())
+
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Tagged articles", f"{counts.get('tagged', 0):,}")
+c2.metric("Waiting to be tagged", f"{counts.get('pending', 0):,}")
+c3.metric("Tagging failed", f"{counts.get('failed', 0):,}", help="Stored untagged with the reason (see the article); tagged again after the next training.")
+c4.metric("Labels waiting for training", f"{waiting:,}", help="Corrections analysts made since the last training: the next training learns from them.")
+
+
+def _scalar_metrics(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def _per_row_table(block: dict, first: str) -> pd.DataFrame:
+    """{name: {metric: value}} -> one row per name, one column per metric (numbers rounded)."""
+    rows = []
+    for name, values in block.items():
+        row = {first: name}
+        if isinstance(values, dict):
+            for k, v in values.items():
+                row[k.replace("_", " ")] = round(v, 3) if isinstance(v, float) else (v if isinstance(v, (int, str, bool)) or v is None else json.dumps(v))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+for kind in ("topics", "stance"):
+    info = (status.get("models") or {}).get(kind) or {}
+    active = info.get("active")
+    st.subheader(KIND_TITLES[kind])
+    if not active:
+        st.info(
+            "No model yet. One is bootstrapped from the taxonomy's seed terms when the first articles are tagged, or train one below."
+            if kind == "topics"
+            else "No stance model yet. Targets without labels get a bootstrap model; label stances on the Articles page, then train.",
+            icon=":material/hourglass_empty:",
+        )
+        continue
+    st.caption(f"Active version {active.get('version')} · trained {active.get('created_at') or 'at an unknown time'} (UTC)")
+    if active.get("bootstrap"):
+        st.warning(
+            "Bootstrap model: trained from the taxonomy's seed terms (weak labels), not from analysts' labels yet. "
+            "Correct tags on the Articles page, then train: each label is used from the next training on.",
+            icon=":material/school:",
+        )
+    metrics = active.get("metrics") or {}
+    scalars = _scalar_metrics(metrics)
+    if scalars:
+        cols = st.columns(min(4, len(scalars)))
+        for i, (name, value) in enumerate(scalars.items()):
+            cols[i % len(cols)].metric(name.replace("_", " "), f"{value:.3f}" if isinstance(value, float) else f"{value:,}")
+    block_name, first = ("per_topic", "topic") if kind == "topics" else ("targets", "target")
+    block = metrics.get(block_name) or metrics.get("per_class") or {}
+    if block:
+        table = _per_row_table(block, first)
+        st.dataframe(table, hide_index=True, placeholder="—", width="stretch")
+        ui.download(table, label=f"Download {kind} metrics (CSV)", file_name=f"{kind}-metrics.csv", key=f"dl_metrics_{kind}", title=f"{KIND_TITLES[kind]} {active.get('version')} metrics")
+    if kind == "stance" and status.get("targets"):
+        targets = _per_row_table(status["targets"], "target")
+        st.caption("Targets (bootstrap: no labels yet, so the stance is a rough guess)")
+        st.dataframe(targets, hide_index=True, placeholder="—", width="content")
+    with st.expander("Training data summary and earlier versions"):
+        st.json(active.get("training") or {}, expanded=False)
+        history = pd.DataFrame(info.get("history") or [], columns=["version", "active"])
+        if not history.empty:
+            st.dataframe(history, hide_index=True, width="content")
+
+st.subheader("Labels from analysts")
+if not labels:
+    st.caption("No labels yet. On the Articles page, open an article and correct its topic or stance: it becomes a training label.")
+else:
+    rows = []
+    for kind, block in labels.items():
+        for name, n in (block.get("by_label") or {}).items():
+            rows.append({"kind": kind, "label": name, "positive": n.get("positive", 0), "negative": n.get("negative", 0)})
+    label_table = pd.DataFrame(rows, columns=["kind", "label", "positive", "negative"])
+    st.caption(" · ".join(f"{k}: {v.get('total', 0):,} labels, {v.get('waiting', 0):,} waiting for the next training" for k, v in labels.items()))
+    st.dataframe(label_table, hide_index=True, width="content")
+    ui.download(label_table, label="Download label counts (CSV)", file_name="label-counts.csv", key="dl_labels", title="Analyst label counts")
+
+# --- train and re-tag ----------------------------------------------------------------------------
+
+st.subheader("Train and re-tag")
+st.caption("Training uses the taxonomy's seed terms plus every analyst label; the new model becomes active at once. Re-tagging applies it to the whole archive.")
+b1, b2, b3 = st.columns(3)
+train_kind = None
+if b1.button("Train topic model", key="train_topics", icon=":material/model_training:", width="stretch"):
+    train_kind = "topics"
+if b2.button("Train stance model", key="train_stance", icon=":material/model_training:", width="stretch"):
+    train_kind = "stance"
+if train_kind:
+    with st.status(f"Training the {train_kind} model…", expanded=True) as box:
+        try:
+            result = classify.train(db, train_kind, analyst=ui.analyst())
+            box.update(label=f"Trained {result.get('version')}", state="complete")
+            st.session_state["models_notice"] = f"Trained and activated {result.get('version')}. Re-tag the archive to apply it to stored articles."
+            st.cache_data.clear()
+            st.rerun()
+        except MonitorError as e:
+            box.update(label="Training failed", state="error")
+            ui.show_error(e)
+if b3.button("Re-tag the archive", key="retag", icon=":material/sell:", width="stretch"):
+    bar = st.progress(0.0, text="Re-tagging…")
+
+    def _progress(done: int, total: int) -> None:
+        bar.progress(done / total if total else 1.0, text=f"Re-tagged {done:,} of {total:,} articles")
+
+    try:
+        n = classify.retag_all(db, progress=_progress)
+        bar.progress(1.0, text=f"Re-tagged {n:,} articles")
+        st.cache_data.clear()  # counts and charts change with the new tags
+    except MonitorError as e:
+        ui.show_error(e)
+
+# --- taxonomy ------------------------------------------------------------------------------------
+
+with st.expander("Topics and stance targets", icon=":material/category:"):
+    taxonomy = classify.load_taxonomy(db)
+    topics = pd.DataFrame(
+        [{"topic": t.name, "description": t.description, "seed terms": ", ".join(t.terms[:12]) + (" …" if len(t.terms) > 12 else "")} for t in taxonomy.topics]
+    )
+    st.dataframe(topics, hide_index=True, width="stretch")
+    targets = pd.DataFrame([{"target": t.name, "aliases": ", ".join(t.aliases)} for t in taxonomy.targets])
+    st.dataframe(targets, hide_index=True, width="stretch")
+    left, right = st.columns(2)
+    with left.form("add_topic"):
+        st.markdown("**Add a topic**")
+        name = st.text_input("Name (a-z, 0-9, _)", key="topic_name", placeholder="cyber_fraud")
+        description = st.text_input("Description", key="topic_description")
+        terms = st.text_area("Seed terms (one a line, any language)", key="topic_terms", height=90)
+        if st.form_submit_button("Add topic"):
+            try:
+                classify.add_topic(db, name, description, terms.splitlines(), added_by=ui.analyst())
+                st.success(f"Added {name.strip().lower()}: train the topic model to learn it.")
+            except MonitorError as e:
+                ui.show_error(e)
+    with right.form("add_target"):
+        st.markdown("**Add a stance target**")
+        target = st.text_input("Target", key="target_name", placeholder="Europol")
+        aliases = st.text_area("Aliases (one a line)", key="target_aliases", height=90, placeholder="Europol\nЕвропол")
+        if st.form_submit_button("Add target"):
+            try:
+                classify.add_target(db, target, aliases.splitlines(), added_by=ui.analyst())
+                st.success(f"Added {target.strip()}: it gets a bootstrap stance model until labelled.")
+            except MonitorError as e:
+                ui.show_error(e)
