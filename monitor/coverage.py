@@ -218,7 +218,7 @@ def coverage_counts(
         counts: dict[tuple, dict[date, int]]
         use_index = _index_countable(filters, group) if strategy == "auto" else strategy == "index"
         if use_index and strategy != "groupby":
-            counts = _counts_by_index(conn, db, filters, group, periods, lo, hi)
+            counts = {(): totals} if not group else _counts_by_index(conn, db, filters, group, periods, lo, hi)
         else:
             counts = _counts_by_groupby(conn, db, filters, group, by, lo, hi)
     keys = set(counts)
@@ -311,6 +311,8 @@ def _range_statement(shape: str, n: int):
 
 def _index_countable(filters: Filters, group: tuple[str, ...]) -> bool:
     """Whether every count is a range on one index (the common, unfiltered views)."""
+    if not group:  # every article of the period (of the chosen sources): the denominator itself
+        return not (filters.query or filters.topics or filters.stance or filters.target)
     if filters.query or filters.sources:
         return False
     if group == ("topic",):
@@ -346,8 +348,6 @@ def _tag_conditions(t, kind: str, filters: Filters) -> list[ColumnElement]:
 
 
 def _counts_by_index(conn, db, filters: Filters, group, periods, lo, hi) -> dict[tuple, dict[date, int]]:
-    if not group:
-        return {(): _range_counts(conn, periods, "articles")}
     kind = "topic" if group == ("topic",) else "stance"
     conds = _tag_conditions(tags, kind, filters)
     if lo:

@@ -111,6 +111,7 @@ CASES = [
     ("day", ("stance",), Filters()),
     ("week", ("stance",), Filters(target="Interpol", stance="FAVOR")),
     ("day", (), Filters(date_to=date(2025, 3, 6))),
+    ("week", (), Filters(sources=("BBC",))),
 ]
 
 
