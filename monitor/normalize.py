@@ -302,7 +302,14 @@ _STOPWORDS = {
 _WORD = re.compile(r"[^\W\d_]+")
 _LETTER = re.compile(r"[^\W\d_]")
 _NON_LATIN = re.compile("[\u0370-\u9fff\uac00-\ud7af]")
-_SCRIPT_PATTERNS = [(lang, re.compile(f"[{chr(lo)}-{chr(hi)}]")) for lo, hi, lang in _SCRIPTS]
+
+
+def _script_language(ch: str) -> str | None:
+    cp = ord(ch)
+    for lo, hi, lang in _SCRIPTS:
+        if lo <= cp <= hi:
+            return lang
+    return None
 
 
 def detect_language(text: str, hint: str | None = None) -> str | None:
@@ -313,8 +320,10 @@ def detect_language(text: str, hint: str | None = None) -> str | None:
     letters = len(_LETTER.findall(sample))
     if letters == 0:
         return hint_code
-    if _NON_LATIN.search(sample):
-        counts = {lang: n for lang, pattern in _SCRIPT_PATTERNS if (n := len(pattern.findall(sample)))}
+    non_latin = _NON_LATIN.findall(sample)
+    if len(non_latin) * 3 >= letters:  # only a script that is a third of the letters can win
+        counts = Counter(_script_language(ch) for ch in non_latin)
+        counts.pop(None, None)
         if counts:
             lang, n = max(counts.items(), key=lambda kv: kv[1])
             if n * 3 >= letters:
