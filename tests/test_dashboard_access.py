@@ -64,3 +64,30 @@ def test_server_listens_on_loopback_and_hides_tracebacks():
     assert config["server"]["address"] == "127.0.0.1"
     assert config["client"]["showErrorDetails"] == "none"
     assert config["browser"]["gatherUsageStats"] is False
+
+
+SECRETS = {"auth": AUTH, "access": {"allowed_emails": ["ana@example.org"]}}
+
+
+@pytest.mark.parametrize(
+    ("user", "sees"),
+    [
+        ({}, "Sign in with your organisation's account"),
+        ({"is_logged_in": True, "email": "eve@example.org", "email_verified": True}, "Access refused"),
+        ({"is_logged_in": True, "email": "ANA@example.org", "email_verified": True}, "Coverage"),
+    ],
+)
+def test_with_auth_only_allowed_analysts_get_in(monkeypatch, sqlite_url, user, sees):
+    from tests.dashboard_app import assert_clean, make_app, texts
+
+    at = make_app(monkeypatch, sqlite_url)
+    for section, values in SECRETS.items():
+        at.secrets[section] = values
+    at.user = user
+    at.run()
+    assert_clean(at)
+    assert sees in texts(at)
+    if sees == "Coverage":
+        assert "Signed in as ana@example.org" in texts(at)
+    else:
+        assert "No articles stored yet" not in texts(at)  # no page is shown to outsiders
