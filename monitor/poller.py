@@ -186,7 +186,12 @@ def claim_due(
 ) -> list[ClaimedFeed]:
     """Lease up to `limit` due feeds for `owner` (SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite)."""
     now = utcnow()
-    cond = [feeds.c.enabled.is_(True), or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now)]
+    cond = [
+        feeds.c.enabled.is_(True),
+        or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now),
+        # never re-claim our own lease: a feed already queued in this round is not fetched twice
+        or_(feeds.c.lease_owner.is_(None), feeds.c.lease_owner != owner),
+    ]
     if feed_ids is not None:
         cond.append(feeds.c.id.in_(list(feed_ids)))
         cond.append(or_(feeds.c.last_fetch_at.is_(None), feeds.c.last_fetch_at < due_before))
@@ -237,6 +242,18 @@ def claim_due(
         )
         for r in rows
     ]
+
+
+def renew(db: Database, owner: str, feed_ids: list[int], lease_s: int) -> None:
+    """Extend our leases on feeds still queued or in flight, so a long round keeps them."""
+    if not feed_ids:
+        return
+    with db.write() as conn:
+        conn.execute(
+            update(feeds)
+            .where(feeds.c.id.in_(feed_ids), feeds.c.lease_owner == owner)
+            .values(lease_until=utcnow() + timedelta(seconds=lease_s))
+        )
 
 
 def release(db: Database, owner: str, feed_ids: list[int]) -> None:
@@ -474,10 +491,24 @@ async def _round(
             except MonitorError as e:  # the store refused (disk full, read-only): say so, keep going
                 log.error("poll of feed %s failed: %s", feed.id, e)
                 summary.failures["store_error"] = summary.failures.get("store_error", 0) + 1
+                finished_ids.add(feed.id)
             finally:
                 in_flight.discard(feed.id)
 
+    async def keep_leases() -> None:
+        # A dead poller stops renewing, so its leases lapse after lease_seconds; a live one keeps
+        # its queued and in-flight feeds however long the round takes.
+        period = max(0.5, cfg.lease_seconds / 3)
+        while True:
+            await asyncio.sleep(period)
+            pending_ids = sorted(claimed_ids - finished_ids)
+            try:
+                await loop.run_in_executor(workers, renew, db, owner, pending_ids, cfg.lease_seconds)
+            except MonitorError as e:
+                log.warning("could not renew leases: %s", e)
+
     async with Fetcher(allow_private=allow_private, settings=cfg, max_connections=max(concurrency * 2, 10), **fetcher_options) as fetcher:
+        renewer = asyncio.create_task(keep_leases())
         producer = asyncio.create_task(produce())
         tasks = [asyncio.create_task(work()) for _ in range(concurrency)]
         pending = {producer, *tasks}
@@ -491,6 +522,8 @@ async def _round(
                     t.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
                 pending = set()
+        renewer.cancel()
+        await asyncio.gather(renewer, return_exceptions=True)
         for t in (producer, *tasks):
             if t.done() and not t.cancelled() and t.exception() is not None:
                 log.error("poller task failed", exc_info=t.exception())

@@ -9,7 +9,7 @@ that the server saw nothing.
 Routes:
   /real/<file>            a file of ../shared/data/feeds/real with ETag/Last-Modified (304 on match)
   /plain/<file>           the same bytes without validators (identical body every time)
-  /gen/<n>?entries=K      a generated RSS feed, K entries unique to n (stable across requests)
+  /gen/<n>?entries=K&delay=S  a generated RSS feed, K entries unique to n (stable), after S seconds
   /status/<code>          that status, a short body; ?retry-after=V adds Retry-After: V
   /redirect/<code>?to=U   a redirect with that code to U
   /chain/<n>              n more 302 hops, then /gen/0
@@ -160,6 +160,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/gen/"):
             n = int(path.split("/")[2].split(".")[0])
             entries = int(query.get("entries", ["20"])[0])
+            delay = float(query.get("delay", ["0"])[0])
+            if delay:
+                owner.stopping.wait(delay)
             body = owner.generated(n, entries)
             etag = '"g' + str(n) + "-" + str(entries) + '"'
             return self._validated(body, etag, "Mon, 01 Jan 2024 00:00:00 GMT")
@@ -228,6 +231,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     owner: "FeedServer"
+
+    def handle_error(self, request, client_address) -> None:
+        # Clients that vanish mid-response (deadlines, killed pollers) are part of the tests.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError, OSError)):
+            super().handle_error(request, client_address)
 
 
 class FeedServer:
