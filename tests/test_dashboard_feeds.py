@@ -54,3 +54,46 @@ def test_add_pause_and_remove_a_feed(monkeypatch, sqlite_url):
     at.button(key="feed_remove").click().run()
     assert_clean(at)
     assert "No feeds yet" in texts(at)
+
+
+@pytest.fixture
+def feed_server():
+    """A loopback HTTP server serving one real feed file."""
+    import http.server
+    import threading
+
+    from tests.conftest import shared_path
+
+    body = shared_path("feeds", "real", "bbc-news-frontpage__bbc.xml").read_bytes()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/rss.xml"
+    server.shutdown()
+
+
+def test_poll_now_fetches_a_new_feed(monkeypatch, sqlite_url, feed_server):
+    monkeypatch.setenv("MONITOR_ALLOW_PRIVATE_NETWORKS", "1")
+    at = _feeds_page(monkeypatch, sqlite_url)
+    at.text_input(key="add_url").input(feed_server)
+    at.button[0].click().run()
+    at.run()
+    at.selectbox(key="feed_pick").select(1).run()
+    at.button(key="feed_poll_one").click().run()
+    assert_clean(at)
+    assert "Poll finished: polled 1 feed" in texts(at)
+    at.run()
+    assert list(at.dataframe[0].value["status"]) == ["ok"]
+    history = at.dataframe[1].value
+    assert list(history["outcome"]) == ["ok"] and history["new articles"][0] > 0

@@ -294,4 +294,4 @@ with outbox_tab:
             if st.button("Send due messages now", key="outbox_send", icon=":material/send:"):
                 with st.spinner("Sending…"):
                     report = alerts_api.deliver_due(db)
-                st.success(f"Delivery round finished: {report}")
+                st.success(f"Delivery round finished: {report.sent} sent, {report.failed} failed (kept queued), {report.waiting} still waiting.")
