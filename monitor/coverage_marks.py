@@ -7,6 +7,7 @@ have said about that day. (Days with many failing feeds come from monitor.covera
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -43,7 +44,26 @@ def spike_marks(db: Database, rows: Iterable[CountRow], *, sensitivity: float | 
     marks = []
     for topic, counts in series.items():
         for day in days:
+            if not _may_spike(day, counts, cfg):
+                continue
             verdict = assess(day, counts, failures, cfg)
             if verdict.spike:
                 marks.append(SpikeMark(day, topic, verdict.count, verdict.total, verdict.share, verdict.threshold, verdict.held_reason is not None, verdict.held_reason or verdict.detail))
     return sorted(marks, key=lambda m: (m.period, m.topic))
+
+
+def _may_spike(day: date, counts: dict[date, tuple[int, int]], cfg) -> bool:
+    """A cheap necessary condition for `assess` to call the day a spike, so the exact (and much
+    slower: statistics.pstdev) rule runs only for candidates. assess's threshold is at least
+    mean + k * noise, so a day at or under that bound cannot spike."""
+    count, total = counts.get(day, (0, 0))
+    if count < cfg.min_count or not total:
+        return False
+    base = [counts[d] for d in (day - timedelta(days=i) for i in range(1, cfg.baseline_days + 1)) if counts.get(d, (0, 0))[1] > 0]
+    if len(base) < max(3, cfg.baseline_days // 2):
+        return False
+    mean = sum(c / t for c, t in base) / len(base)
+    usual_total = sum(t for _, t in base) / len(base)
+    p = min(max(mean, 1 / usual_total), 1.0)
+    noise = math.sqrt(p * (1 - p) / usual_total)
+    return count / total > mean + cfg.sensitivity * noise - 1e-9
