@@ -305,7 +305,7 @@ def test_secrets_in_urls_never_shown(db, receiver, caplog, cli):
     secret = "s3cr3tTOKENvalue"
     receiver.plan = [Answer(500)]
     _queue_one(db, receiver.url(secret=secret))
-    with caplog.at_level(logging.DEBUG, logger="monitor"):
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="apprise"):
         alerts.deliver_due(db, allow_private=True)
     shown = [
         repr(alerts.list_alerts(db)),

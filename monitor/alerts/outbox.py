@@ -61,6 +61,8 @@ def compose(alert: dict, items: list[dict], *, kind: str, total: int | None = No
     spikes = [i for i in items if i.get("article_id") is None]
     if n == 1 and spikes:
         title = f"Alert {name}: spike on {spikes[0]['day']:%Y-%m-%d}"
+    elif spikes and len(spikes) == len(items) and kind not in PERIODS:
+        title = f"Alert {name}: {n} spike days"
     elif n == 1 and kind == "now":
         title = f"Alert {name}: {_line(items[0].get('title'), 120)}"
     elif kind in PERIODS:

@@ -203,6 +203,9 @@ def send(url: str, title: str, body: str, *, allow_private: bool) -> SendResult:
         _install_connection_guard()
     policy: dict = {}
     _guard_state.policy = None if allow_private else policy
+    scrub = _Redactor(url)
+    apprise_log = logging.getLogger("apprise")
+    apprise_log.addFilter(scrub)  # whatever a plugin logs while sending, its secrets are masked
     try:
         with apprise.LogCapture(level=logging.WARNING) as captured:
             ok = bool(plugin.notify(body=body, title=title))
@@ -211,6 +214,7 @@ def send(url: str, title: str, body: str, *, allow_private: bool) -> SendResult:
         ok, logs = False, f"{type(e).__name__}: {e}"
     finally:
         _guard_state.policy = None
+        apprise_log.removeFilter(scrub)
     if ok:
         return SendResult(True)
     reason = policy.get("refused") or _last_line(logs) or "the target did not accept the message"
@@ -225,11 +229,30 @@ def _last_line(logs: str) -> str:
     return lines[-1].split(" - ", 2)[-1][:300]
 
 
-def redact(message: str, url: str) -> str:
-    """Remove from a message every piece of the raw URL that its privacy form hides."""
+def _secret_pieces(url: str) -> list[str]:
+    """The parts of a raw URL that its privacy form hides (tokens, passwords), longest first."""
     shown = display_form(url)
-    pieces = set(re.split(r"[:/@?&=#,]+", url))
-    for piece in sorted(pieces, key=len, reverse=True):
-        if len(piece) >= 4 and piece not in shown:
-            message = message.replace(piece, "****")
+    pieces = {p for p in re.split(r"[:/@?&=#,]+", url) if len(p) >= 4 and p not in shown}
+    return sorted(pieces, key=len, reverse=True)
+
+
+def redact(message: str, url: str, pieces: list[str] | None = None) -> str:
+    """Remove from a message every piece of the raw URL that its privacy form hides."""
+    for piece in _secret_pieces(url) if pieces is None else pieces:
+        message = message.replace(piece, "****")
     return message
+
+
+class _Redactor(logging.Filter):
+    """Masks one target's secrets in every record Apprise logs while we send to it."""
+
+    def __init__(self, url: str):
+        super().__init__()
+        self.url = url
+        self.pieces = _secret_pieces(url)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.pieces:
+            record.msg = redact(record.getMessage(), self.url, self.pieces)
+            record.args = ()
+        return True
