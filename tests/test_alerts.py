@@ -280,11 +280,11 @@ def test_failing_target_keeps_the_message_queued_and_visible_then_delivers_it_on
         "mailto://user:pass@127.0.0.1?smtp=127.0.0.1",
     ],
 )
-def test_private_targets_are_refused_at_input(db, url):
+def test_private_targets_are_refused_at_input(sqlite_db, url):
     # refused as non-public, or (127.1) already by Apprise as not a usable URL
     with pytest.raises(InputError, match="non-public|not a notification URL"):
-        alerts.add_alert(db, "x", "interpol", notify=[url], allow_private=False)
-    assert alerts.list_alerts(db) == []
+        alerts.add_alert(sqlite_db, "x", "interpol", notify=[url], allow_private=False)
+    assert alerts.list_alerts(sqlite_db) == []
 
 
 def test_private_target_refused_at_send_time_when_private_networks_are_not_allowed(db, receiver):
@@ -296,9 +296,9 @@ def test_private_target_refused_at_send_time_when_private_networks_are_not_allow
 
 
 @pytest.mark.parametrize("url", ["", "not a url", "foo://bar", "http://", "json://", "file:///etc/passwd"])
-def test_unusable_notification_urls_are_refused(db, url):
+def test_unusable_notification_urls_are_refused(sqlite_db, url):
     with pytest.raises(InputError):
-        alerts.add_alert(db, "x", "interpol", notify=[url], allow_private=True)
+        alerts.add_alert(sqlite_db, "x", "interpol", notify=[url], allow_private=True)
 
 
 def test_secrets_in_urls_never_shown(db, receiver, caplog, cli):
@@ -409,12 +409,13 @@ def test_odd_queries_are_either_refused_clearly_or_matched_safely(db, cli, query
         ({"kind": "spike", "query": "", "source": "x"}, "topic or a query"),
         ({"kind": "spike", "sensitivity": -1}, "sensitivity"),
         ({"name": " "}, "needs a name"),
+        ({"topic": "football"}, "unknown topic"),
     ],
 )
-def test_invalid_alert_fields_are_refused(db, options, message):
+def test_invalid_alert_fields_are_refused(sqlite_db, options, message):
     options = {"name": "n", "query": "interpol", **options}
     with pytest.raises(InputError, match=message):
-        alerts.add_alert(db, options.pop("name"), options.pop("query"), **options)
+        alerts.add_alert(sqlite_db, options.pop("name"), options.pop("query"), **options)
 
 
 def test_duplicate_names_are_refused_and_edit_and_remove_work(db):
