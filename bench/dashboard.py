@@ -48,7 +48,8 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+    load = ", load average %.1f" % os.getloadavg()[0] if hasattr(os, "getloadavg") else ""
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}{load}"
 
 
 def fill(path: Path, n: int) -> None:
@@ -204,7 +205,7 @@ def main() -> None:
         n_tags = conn.execute("SELECT count(*) FROM tags").fetchone()[0]
     print(f"Store: {n_articles:,} articles, {n_tags:,} tags, {path.stat().st_size / 1e6:.0f} MB")
     queries(url)
-    print("Coverage page in AppTest (fresh process, cold caches):")
+    print(f"Coverage page in AppTest (fresh process, cold caches; load average {os.getloadavg()[0]:.1f}):")
     proc = subprocess.run([sys.executable, __file__, "--apptest-child", url], capture_output=True, text=True, cwd=REPO)
     line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
     if line is None:

@@ -363,8 +363,7 @@ def filter_sidebar(db: Database, *, stance: bool = True) -> FilterState:
             None,
         )
     except MonitorError as e:
-        filters, error = None, str(e)
-        sb.error(error)
+        filters, error = None, str(e)  # shown once, in the page, by stop_on_filter_error
     state = FilterState(filters, error)
     saved_views_panel(db, state)
     return state
