@@ -92,9 +92,16 @@ class PollSummary:
     abandoned: int = 0
     failures: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
+    # where the time went, summed over feeds (they overlap, so the sum can exceed elapsed_s)
+    fetch_s: float = 0.0
+    ingest_s: float = 0.0  # parse, store, tag, alert
+    record_s: float = 0.0  # health, schedule, fetch event
 
     def add(self, other: "PollSummary") -> None:
-        for name in ("feeds", "ok", "unchanged", "failed", "disabled", "moved", "entries", "new_articles", "duplicates", "abandoned"):
+        for name in (
+            "feeds", "ok", "unchanged", "failed", "disabled", "moved", "entries", "new_articles", "duplicates", "abandoned",
+            "fetch_s", "ingest_s", "record_s",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for reason, n in other.failures.items():
             self.failures[reason] = self.failures.get(reason, 0) + n
@@ -482,11 +489,14 @@ async def _round(
                 async with host_locks[feed.host]:
                     result = await fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified, previous_hash=feed.body_hash)
                 fetched_at = utcnow()
-                outcome = await loop.run_in_executor(workers, _ingest, db, feed, result, fetched_at)
-                effects = await loop.run_in_executor(
-                    workers, lambda: record(db, cfg, owner, feed, result, outcome, fetched_at, allow_private=allow_private)
+                outcome, ingest_s = await loop.run_in_executor(workers, _timed, _ingest, db, feed, result, fetched_at)
+                effects, record_s = await loop.run_in_executor(
+                    workers, lambda: _timed(record, db, cfg, owner, feed, result, outcome, fetched_at, allow_private=allow_private)
                 )
                 _count(summary, outcome, effects)
+                summary.fetch_s += result.duration_ms / 1000
+                summary.ingest_s += ingest_s
+                summary.record_s += record_s
                 finished_ids.add(feed.id)
             except MonitorError as e:  # the store refused (disk full, read-only): say so, keep going
                 log.error("poll of feed %s failed: %s", feed.id, e)
@@ -538,6 +548,12 @@ async def _round(
         summary.abandoned = len(leftover)
     summary.elapsed_s = time.monotonic() - started
     return summary
+
+
+def _timed(fn, *args, **kwargs):
+    started = time.perf_counter()
+    value = fn(*args, **kwargs)
+    return value, time.perf_counter() - started
 
 
 def _count(summary: PollSummary, outcome: _Outcome, effects: dict) -> None:

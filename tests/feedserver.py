@@ -10,6 +10,7 @@ Routes:
   /real/<file>            a file of ../shared/data/feeds/real with ETag/Last-Modified (304 on match)
   /plain/<file>           the same bytes without validators (identical body every time)
   /gen/<n>?entries=K&delay=S  a generated RSS feed, K entries unique to n (stable), after S seconds
+                          (&nv=1: without ETag/Last-Modified)
   /status/<code>          that status, a short body; ?retry-after=V adds Retry-After: V
   /redirect/<code>?to=U   a redirect with that code to U
   /chain/<n>              n more 302 hops, then /gen/0
@@ -164,6 +165,8 @@ class _Handler(BaseHTTPRequestHandler):
             if delay:
                 owner.stopping.wait(delay)
             body = owner.generated(n, entries)
+            if "nv" in query:  # no validators: the same body every time, for body-hash checks
+                return self._send(200, body)
             etag = '"g' + str(n) + "-" + str(entries) + '"'
             return self._validated(body, etag, "Mon, 01 Jan 2024 00:00:00 GMT")
         if path.startswith("/status/"):

@@ -1,0 +1,189 @@
+"""Poller benchmark: 1 000 feeds x ~50 entries on loopback servers.
+
+Prints: cold poll time (everything new: fetch, parse, store, tag, alert), re-poll time when every
+feed answers 304, re-poll time when every feed sends an unchanged body without validators, the
+CPU-busy share of the cold poll (CPU seconds of the poller and its parse workers / wall seconds /
+cores), and peak memory (RSS of the poller process; of the largest parse worker).
+
+The feeds are served by a separate process on 16 loopback addresses (127.0.0.1-16), so the
+poller's one-request-per-host rule still lets 16 fetches run at once, and the server's CPU is
+not counted as the poller's.
+
+    python bench/poll.py [--feeds 1000] [--entries 50] [--concurrency 16] [--db URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+HOSTS = 16
+
+
+def _serve(port_queue, stop_event, hosts: int) -> None:
+    from tests.feedserver import FeedServer
+
+    servers = []
+    port = 0
+    for i in range(hosts):
+        srv = FeedServer(host=f"127.0.0.{i + 1}", port=port).start()
+        port = srv.port  # the same port on every address
+        servers.append(srv)
+    port_queue.put(port)
+    stop_event.wait()
+    for srv in servers:
+        srv.stop()
+
+
+def _proc_cpu_and_rss(pid: int) -> tuple[float, int]:
+    """(utime+stime seconds, peak RSS bytes) of one process from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        cpu = (int(fields[11]) + int(fields[12])) / ticks
+        hwm = 0
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                hwm = int(line.split()[1]) * 1024
+        return cpu, hwm
+    except (OSError, IndexError, ValueError):
+        return 0.0, 0
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def _cpu_snapshot() -> tuple[float, int]:
+    """CPU seconds of this process plus its parse workers; the largest worker's peak RSS."""
+    me = os.getpid()
+    cpu, _ = _proc_cpu_and_rss(me)
+    worker_peak = 0
+    for child in _children(me):
+        c, hwm = _proc_cpu_and_rss(child)
+        cpu += c
+        worker_peak = max(worker_peak, hwm)
+    return cpu, worker_peak
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--feeds", type=int, default=1000)
+    ap.add_argument("--entries", type=int, default=50)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--db", help="database URL (default: a fresh SQLite file)")
+    ap.add_argument("--cold-models", action="store_true", help="do not train the tagging models before the cold poll")
+    args = ap.parse_args()
+
+    from sqlalchemy import func, select, update
+
+    from monitor import feeds, poller
+    from monitor.config import Settings
+    from monitor.store import Database, utcnow
+    from monitor.store.schema import articles, feeds as feeds_table
+
+    print(f"machine: {os.cpu_count()} cores ({_cpu_model()}), Python {platform.python_version()}, load {os.getloadavg()[0]:.1f}")
+    tmp = tempfile.mkdtemp(prefix="bench-poll-")
+    db = Database(args.db or f"sqlite:///{tmp}/bench.db")
+    db.init()
+
+    ctx = multiprocessing.get_context("spawn")
+    port_queue, stop = ctx.Queue(), ctx.Event()
+    server = ctx.Process(target=_serve, args=(port_queue, stop, HOSTS), daemon=True)
+    server.start()
+    port = port_queue.get(timeout=60)
+    try:
+        def url(i: int, nv: bool) -> str:
+            return f"http://127.0.0.{i % HOSTS + 1}:{port}/gen/{i}?entries={args.entries}{'&amp;nv=1' if nv else ''}"
+
+        # half the feeds send validators (304 on re-poll), half do not (unchanged body, hashed)
+        opml = (
+            '<?xml version="1.0"?><opml version="2.0"><body>'
+            + "".join(f'<outline type="rss" text="bench {i}" xmlUrl="{url(i, i % 2 == 1)}"/>' for i in range(args.feeds))
+            + "</body></opml>"
+        ).encode()
+        added, _ = feeds.import_opml(db, opml, allow_private=True)
+        cfg = Settings(allow_private_networks=True)
+
+        def make_all_due() -> None:
+            with db.write() as conn:
+                conn.execute(update(feeds_table).values(next_poll_at=utcnow()))
+
+        if not args.cold_models:
+            # Train the bootstrap models first, as a running install has them: a cold poll of a
+            # new install pays for that once, which is not what this figure is about.
+            from monitor import classify
+
+            t0 = time.perf_counter()
+            classify.train(db, "topics")
+            classify.train(db, "stance")
+            print(f"bootstrap models trained beforehand in {time.perf_counter() - t0:.1f} s")
+        cpu0, _ = _cpu_snapshot()
+        t0 = time.perf_counter()
+        cold = poller.poll_once(db, allow_private=True, concurrency=args.concurrency, settings=cfg)
+        cold_s = time.perf_counter() - t0
+        cpu1, worker_peak = _cpu_snapshot()
+        with db.read() as conn:
+            stored = conn.execute(select(func.count()).select_from(articles)).scalar()
+        busy = (cpu1 - cpu0) / cold_s / (os.cpu_count() or 1)
+
+        make_all_due()
+        t0 = time.perf_counter()
+        warm = poller.poll_once(db, allow_private=True, concurrency=args.concurrency, settings=cfg)
+        warm_s = time.perf_counter() - t0
+
+        make_all_due()
+        t0 = time.perf_counter()
+        warm2 = poller.poll_once(db, allow_private=True, concurrency=args.concurrency, settings=cfg)
+        warm2_s = time.perf_counter() - t0
+        peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        _, worker_peak2 = _cpu_snapshot()
+    finally:
+        stop.set()
+        server.join(timeout=10)
+
+    print(f"database: {db.display_url()}")
+    print(f"feeds: {added} x {args.entries} entries on {HOSTS} loopback hosts, concurrency {args.concurrency}")
+    print(f"cold poll: {cold_s:.1f} s ({cold.feeds / cold_s:.0f} feeds/s, {stored / cold_s:.0f} articles/s); {cold}")
+    print(f"cold poll CPU busy: {busy:.0%} of {os.cpu_count()} cores (poller + parse workers)")
+    print(
+        f"cold poll time per feed: fetch {cold.fetch_s / cold.feeds * 1000:.0f} ms, ingest (parse+store+tag+alert) "
+        f"{cold.ingest_s / cold.feeds * 1000:.0f} ms, health write {cold.record_s / cold.feeds * 1000:.0f} ms"
+    )
+    print(f"re-poll, all unchanged (half 304, half same body): {warm_s:.2f} s; {warm}")
+    print(f"re-poll again: {warm2_s:.2f} s")
+    print(f"peak memory: poller {peak_self / 2**20:.0f} MB, largest parse worker {max(worker_peak, worker_peak2) / 2**20:.0f} MB")
+    print(f"goals: re-poll < 5 s: {'met' if min(warm_s, warm2_s) < 5 else 'NOT met'}; memory < 300 MB: {'met' if peak_self < 300 * 2**20 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
