@@ -236,11 +236,16 @@ def with_default_window(db: Database, state: FilterState, days: int = 90) -> tup
     f = state.filters
     if f is None or f.date_from or f.date_to:
         return state, None
-    newest = store_status(db).newest
+    status = store_status(db)
+    newest = status.newest
     if newest is None:
         return state, None
     start = newest.date() - dt.timedelta(days=days - 1)
-    note = f"Showing the {days} days up to the newest article ({start:%Y-%m-%d} to {newest:%Y-%m-%d}); set From and To in the sidebar for another range."
+    if status.oldest is not None and status.oldest.date() > start:  # a young archive: no empty lead-in
+        start = status.oldest.date()
+        note = f"Showing every stored article ({start:%Y-%m-%d} to {newest:%Y-%m-%d}); set From and To in the sidebar to narrow it."
+    else:
+        note = f"Showing the {days} days up to the newest article ({start:%Y-%m-%d} to {newest:%Y-%m-%d}); set From and To in the sidebar for another range."
     return FilterState(dataclasses.replace(f, date_from=start, date_to=newest.date()), None), note
 
 
@@ -488,6 +493,7 @@ class StoreStatus:
     last_fetch_at: dt.datetime | None
     untagged: int
     newest: dt.datetime | None
+    oldest: dt.datetime | None
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -508,7 +514,8 @@ def _store_status(url: str) -> StoreStatus:
         recent = conn.execute(select(func.count()).select_from(articles).where(articles.c.published_at >= since)).scalar_one()
         untagged = conn.execute(select(func.count()).select_from(articles).where(articles.c.tag_status != "tagged")).scalar_one()
         newest = conn.execute(select(func.max(articles.c.published_at))).scalar()
-    return StoreStatus(int(n_feeds), int(failing or 0), int(n_articles), int(recent), last_fetch, int(untagged), newest)
+        oldest = conn.execute(select(func.min(articles.c.published_at))).scalar()
+    return StoreStatus(int(n_feeds), int(failing or 0), int(n_articles), int(recent), last_fetch, int(untagged), newest, oldest)
 
 
 def store_status(db: Database) -> StoreStatus:

@@ -86,7 +86,7 @@ for kind in ("topics", "stance"):
         table = _per_row_table(block, first)
         st.dataframe(table, hide_index=True, placeholder="—", width="stretch")
         ui.download(table, label=f"Download {kind} metrics (CSV)", file_name=f"{kind}-metrics.csv", key=f"dl_metrics_{kind}", title=f"{KIND_TITLES[kind]} {active.get('version')} metrics")
-    if kind == "stance" and status.get("targets"):
+    if kind == "stance" and status.get("targets") and not block:
         targets = _per_row_table(status["targets"], "target")
         st.caption("Targets (bootstrap: no labels yet, so the stance is a rough guess)")
         st.dataframe(targets, hide_index=True, placeholder="—", width="content")
