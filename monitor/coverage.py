@@ -22,13 +22,15 @@ calendar days; weeks start on Monday (ISO 8601); a period is named by its first 
 date range cuts a week or month, the first and last periods hold only the days inside the range
 (their totals too, so the share stays comparable).
 
-How it stays fast at a million articles: the common views (per topic, per stance target, or
-overall, filtered by dates and sources only) are computed as one index range count per period
-and group (`count(*) … WHERE kind = ? AND target = ? AND label = ? AND published_at >= ? AND
-published_at < ?`) on the tags table, which carries the article's `published_at` for this;
-each count reads only the index. A GROUP BY over a date function would sort every row instead.
-Anything else (a search query, combinations, per-source rows) is one SQL GROUP BY per dialect
-(`date()`/`strftime` on SQLite, `date_trunc` on PostgreSQL, whose weeks start on Monday too).
+How it stays fast at a million articles: the denominator, and on SQLite the common views too
+(per topic, per stance target, overall; filtered by dates only), are one index range count per
+period and group (`count(*) … WHERE kind = ? AND label = ? AND published_at >= ? AND
+published_at < ?`), many per statement; each reads only an index, where SQLite's GROUP BY over a
+date function would sort every row. Tags carry the article's `published_at` for this, so counts
+per topic or stance never join the articles table unless a filter needs it. Everything else (a
+search query, sources, combinations; and grouped counts on PostgreSQL, whose hash aggregate
+beats hundreds of separately planned small counts) is one SQL GROUP BY per dialect:
+`date()`/`strftime` on SQLite, `date_trunc` on PostgreSQL (whose weeks start on Monday too).
 """
 
 from __future__ import annotations
