@@ -28,7 +28,7 @@ from sqlalchemy import func, select, update
 from monitor.errors import InputError, ParseError
 from monitor.models import Article, IngestStats, ParsedFeed
 from monitor.normalize import Limits, Rejected, guid_key, normalize_entry
-from monitor.parse import parse_feed
+from monitor.parse import NormalizedFeed, parse_articles
 from monitor.store import Database, utcnow
 from monitor.store.schema import articles, sightings
 
@@ -57,12 +57,13 @@ def ingest_document(
     content_type: str | None = None,
     default_source: str | None = None,
 ) -> IngestStats:
-    """Parse (in a sandboxed worker), normalise, deduplicate and store one feed document, then
+    """Parse and normalise (in a sandboxed worker), deduplicate and store one feed document, then
     tag and alert on the new articles. Raises ParseError when the bytes are not a feed.
 
     The source (outlet) is `source`, else the feed's own title, else `default_source`."""
-    parsed = parse_feed(body, content_type)
-    stats = store_parsed(db, parsed, source=source, feed_id=feed_id, fetched_at=fetched_at, default_source=default_source)
+    fetched_at = _naive_utc(fetched_at) if fetched_at else utcnow()
+    normalized = parse_articles(body, content_type, fetched_at=fetched_at)
+    stats = store_normalized(db, normalized, source=source, feed_id=feed_id, fetched_at=fetched_at, default_source=default_source)
     run_hooks(db, stats.new_article_ids)
     return stats
 
@@ -76,35 +77,50 @@ def store_parsed(
     fetched_at: datetime | None = None,
     default_source: str | None = None,
 ) -> IngestStats:
-    """Normalise, deduplicate and store an already parsed document (no hooks)."""
+    """Normalise (in this process), deduplicate and store an already parsed document (no hooks)."""
     from monitor.config import settings
 
-    cfg = settings()
+    cap = settings().max_items_per_feed
     fetched_at = _naive_utc(fetched_at) if fetched_at else utcnow()
-    name = _source_name(source, parsed, default_source)
-    stats = IngestStats(documents=1, entries=len(parsed.entries))
-    entries = parsed.entries
-    if len(entries) > cfg.max_items_per_feed:
-        for _ in entries[cfg.max_items_per_feed :]:
-            stats.reject("over_item_cap")
-        entries = entries[: cfg.max_items_per_feed]
-
     limits = Limits.from_settings()
-    normalized: list[Article] = []
-    for entry in entries:
+    rejected: dict[str, int] = {}
+    if len(parsed.entries) > cap:
+        rejected["over_item_cap"] = len(parsed.entries) - cap
+    articles_: list[Article] = []
+    for entry in parsed.entries[:cap]:
         try:
-            normalized.append(normalize_entry(entry, fetched_at=fetched_at, feed_language=parsed.language, limits=limits))
+            articles_.append(normalize_entry(entry, fetched_at=fetched_at, feed_language=parsed.language, limits=limits))
         except Rejected as r:
-            stats.reject(r.reason)
-    items = _with_guid_keys(normalized)
+            rejected[r.reason] = rejected.get(r.reason, 0) + 1
+    meta = dataclasses.replace(parsed, entries=[])
+    normalized = NormalizedFeed(feed=meta, entries=len(parsed.entries), articles=articles_, rejected=rejected)
+    return store_normalized(db, normalized, source=source, feed_id=feed_id, fetched_at=fetched_at, default_source=default_source)
+
+
+def store_normalized(
+    db: Database,
+    normalized: NormalizedFeed,
+    *,
+    source: str | None = None,
+    feed_id: int | None = None,
+    fetched_at: datetime | None = None,
+    default_source: str | None = None,
+) -> IngestStats:
+    """Deduplicate and store a parsed, normalised document in one transaction (no hooks)."""
+    from monitor.config import settings
+
+    fetched_at = _naive_utc(fetched_at) if fetched_at else utcnow()
+    name = _source_name(source, normalized.feed, default_source)
+    stats = IngestStats(documents=1, entries=normalized.entries, rejected=dict(normalized.rejected))
+    items = _with_guid_keys(normalized.articles)
     if not items:
         return stats
-    window = timedelta(days=cfg.title_dedup_days)
+    window = timedelta(days=settings().title_dedup_days)
     with db.write() as conn:
         new_ids, duplicates = _store(conn, db, items, name, feed_id, fetched_at, window)
     stats.new_articles = len(new_ids)
     # repeats inside the document count as duplicates too, so the summary adds up
-    stats.duplicates = duplicates + len(normalized) - len(items)
+    stats.duplicates = duplicates + len(normalized.articles) - len(items)
     stats.new_article_ids = new_ids
     return stats
 
@@ -162,8 +178,8 @@ def ingest_paths(
             path, future = futures.pop(0)
             refill()
             try:
-                parsed = future.result()
-                one = store_parsed(db, parsed, source=source, default_source=path.stem)
+                normalized, fetched_at = future.result()
+                one = store_normalized(db, normalized, source=source, fetched_at=fetched_at, default_source=path.stem)
             except (ParseError, InputError) as e:
                 one = IngestStats(documents=1)
                 one.failed_documents[str(path)] = _reason_line(e)
@@ -183,7 +199,7 @@ def ingest_paths(
 # --------------------------------------------------------------------------------------------
 
 
-def _read_and_parse(path: Path, max_bytes: int) -> ParsedFeed:
+def _read_and_parse(path: Path, max_bytes: int) -> tuple[NormalizedFeed, datetime]:
     try:
         with open(path, "rb") as f:
             body = f.read(max_bytes + 1)
@@ -191,7 +207,8 @@ def _read_and_parse(path: Path, max_bytes: int) -> ParsedFeed:
         raise InputError(f"cannot read: {e.strerror or e}") from None
     if len(body) > max_bytes:
         raise ParseError(f"larger than {max_bytes} bytes (MONITOR_MAX_BODY_BYTES)", reason="too_large")
-    return parse_feed(body)
+    fetched_at = utcnow()
+    return parse_articles(body, fetched_at=fetched_at), fetched_at
 
 
 def _reason_line(e: Exception) -> str:

@@ -31,8 +31,11 @@ import threading
 import time
 from datetime import datetime, timezone
 
+from dataclasses import dataclass
+
 from monitor.errors import ParseError
-from monitor.models import Entry, ParsedFeed
+from monitor.models import Article, Entry, ParsedFeed
+from monitor.normalize import Limits
 
 RECYCLE_AFTER = 2000  # documents per worker before a fresh one replaces it
 _HEADER = struct.Struct("!I")
@@ -59,8 +62,62 @@ def parse_feed(
     cfg = settings()
     if timeout_s is None:
         timeout_s = cfg.parse_timeout_s
-    reply = _pool().run((body, content_type or ""), timeout_s, memory_mb or cfg.parse_memory_mb)
+    reply = _pool().run((body, content_type or "", None), timeout_s, memory_mb or cfg.parse_memory_mb)
     return _to_parsed_feed(reply)
+
+
+@dataclass(frozen=True)
+class NormalizedFeed:
+    """A document parsed and normalised inside the worker: the feed's own fields (`feed`, whose
+    `entries` is empty), how many entries it had, the articles made of them and the rejections."""
+
+    feed: ParsedFeed
+    entries: int
+    articles: list[Article]
+    rejected: dict[str, int]
+
+
+def parse_articles(
+    body: bytes,
+    content_type: str | None = None,
+    *,
+    fetched_at: datetime,
+    limits: Limits | None = None,
+    max_items: int | None = None,
+    timeout_s: float | None = None,
+    memory_mb: int | None = None,
+) -> NormalizedFeed:
+    """`parse_feed` followed by `normalize_entry` on each of the first `max_items` entries, all in
+    the worker: nh3 then meets hostile HTML under the same limits as feedparser, and normalising
+    runs on as many cores as there are workers instead of in the caller's one thread."""
+    if not isinstance(body, (bytes, bytearray, memoryview)):
+        raise TypeError("parse_articles takes the document's bytes, never a str or path")
+    body = bytes(body)
+    if not body.strip():
+        raise ParseError("the document is empty", reason="empty")
+    if b"<!ENTITY" in body or b"<!entity" in body:
+        _check_entity_expansion(body)
+    from monitor.config import settings
+
+    cfg = settings()
+    limits = limits or Limits.from_settings()
+    options = {
+        "fetched_at": tuple(fetched_at.timetuple())[:6] + (fetched_at.microsecond,),
+        "max_items": max_items if max_items is not None else cfg.max_items_per_feed,
+        "limits": (limits.max_title_chars, limits.max_content_chars, limits.max_summary_chars),
+    }
+    reply = _pool().run(
+        (body, content_type or "", options),
+        cfg.parse_timeout_s if timeout_s is None else timeout_s,
+        memory_mb or cfg.parse_memory_mb,
+    )
+    meta = _to_parsed_feed(reply)
+    return NormalizedFeed(
+        feed=meta,
+        entries=int(reply.get("entry_count", 0)),
+        articles=[_to_article(a) for a in reply.get("articles", ())],
+        rejected={str(k): int(v) for k, v in (reply.get("rejected") or {}).items()},
+    )
 
 
 MAX_ENTITY_EXPANSION = 1_000_000  # characters that a document's own entities may expand to
@@ -310,6 +367,22 @@ def _when(value) -> datetime | None:
         return None
 
 
+def _to_article(t: tuple) -> Article:
+    url_key, link, guid, title, summary, content, published, title_hash, lang, author = t
+    return Article(
+        url_key=url_key,
+        link=link,
+        guid=guid,
+        title=title,
+        summary=summary,
+        content=content,
+        published_at=datetime(*published),
+        title_hash=title_hash,
+        lang=lang,
+        author=author,
+    )
+
+
 def _to_parsed_feed(reply: dict) -> ParsedFeed:
     if reply.get("error"):
         raise ParseError(str(reply.get("message") or "not a feed"), reason=str(reply["error"]))
@@ -433,7 +506,45 @@ def _feed_root(body: bytes) -> bool:
     return name in {b"rss", b"rdf", b"feed", b"channel"}
 
 
-def _handle(body: bytes, content_type: str) -> dict:
+def _normalize_in_worker(reply: dict, options: dict) -> dict:
+    from monitor.normalize import Limits, Rejected, normalize_entry
+
+    fetched_at = datetime(*options["fetched_at"])
+    limits = Limits(*options["limits"])
+    records = reply.pop("entries")
+    reply["entry_count"] = len(records)
+    rejected: dict[str, int] = {}
+    cap = options["max_items"]
+    if len(records) > cap:
+        rejected["over_item_cap"] = len(records) - cap
+        records = records[:cap]
+    articles = []
+    for record in records:
+        entry = Entry(
+            guid=_text(record["guid"]),
+            link=_text(record["link"]),
+            title=_text(record["title"]),
+            summary=_text(record["summary"]),
+            content=_text(record["content"]),
+            published=_when(record["published"]),
+            author=_text(record["author"]),
+        )
+        try:
+            a = normalize_entry(entry, fetched_at=fetched_at, feed_language=reply.get("language"), limits=limits)
+        except Rejected as r:
+            rejected[r.reason] = rejected.get(r.reason, 0) + 1
+            continue
+        p = a.published_at
+        articles.append(
+            (a.url_key, a.link, a.guid, a.title, a.summary, a.content,
+             (p.year, p.month, p.day, p.hour, p.minute, p.second, p.microsecond), a.title_hash, a.lang, a.author)
+        )
+    reply["articles"] = articles
+    reply["rejected"] = rejected
+    return reply
+
+
+def _handle(body: bytes, content_type: str, options: dict | None = None) -> dict:
     try:
         d = _feedparser_parse(body, content_type)
     except MemoryError:
@@ -452,7 +563,7 @@ def _handle(body: bytes, content_type: str) -> dict:
         if warning:
             return {"error": "malformed", "message": f"not a feed we can read: {warning}"}
         return {"error": "not_a_feed", "message": "not an RSS or Atom feed"}
-    return {
+    reply = {
         "title": _cap(feed.get("title")),
         "link": _cap(feed.get("link")),
         "language": _cap(feed.get("language")),
@@ -460,6 +571,9 @@ def _handle(body: bytes, content_type: str) -> dict:
         "warning": warning,
         "entries": [_entry_record(e) for e in entries],
     }
+    if options:
+        reply = _normalize_in_worker(reply, options)
+    return reply
 
 
 def _worker_main() -> None:
@@ -468,8 +582,10 @@ def _worker_main() -> None:
     memory_mb = int(os.environ.get("MONITOR_PARSE_WORKER_MEMORY_MB", "1024"))
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    # Let feedparser import once, before the first document, so its cost is paid at start-up.
+    # Import feedparser and nh3 once, before the first document, so start-up pays for them.
     import feedparser  # noqa: F401
+
+    import monitor.normalize  # noqa: F401
 
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     # Nothing else may write to the reply channel.
@@ -479,9 +595,9 @@ def _worker_main() -> None:
         if len(header) < _HEADER.size:
             return
         (size,) = _HEADER.unpack(header)
-        body, content_type = marshal.loads(stdin.read(size))
+        body, content_type, options = marshal.loads(stdin.read(size))
         try:
-            reply = _handle(body, content_type)
+            reply = _handle(body, content_type, options)
             data = marshal.dumps(reply)
         except MemoryError:
             reply = {"error": "parse_memory", "message": "the parser ran out of its memory limit", "keep": False}

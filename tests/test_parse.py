@@ -235,3 +235,20 @@ def test_javascript_links_come_back_raw_for_normalisation_to_drop():
     # parse keeps what the feed said; the guarantee (http/https only) is normalisation's, tested there
     feed = parse_feed(rss("<item><title>x</title><link>javascript:alert(1)</link></item>"))
     assert feed.entries[0].link in (None, "javascript:alert(1)")
+
+
+def test_parse_articles_normalises_in_the_worker_and_caps_items():
+    from datetime import datetime
+
+    from monitor.normalize import Limits
+    from monitor.parse import parse_articles
+
+    items = "".join(f"<item><title>Story &lt;b&gt;{i}&lt;/b&gt;</title><link>https://s.example/{i}?utm_source=x</link></item>" for i in range(30))
+    body = rss(items + "<item><description>no title, no link</description></item>")
+    got = parse_articles(body, fetched_at=datetime(2024, 5, 20, 12), limits=Limits(), max_items=31)
+    assert got.entries == 31 and got.feed.title == "T"
+    assert got.rejected == {"no_title_or_link": 1}
+    assert got.articles[0].title == "Story 0" and got.articles[0].url_key == "https://s.example/0"
+    assert got.articles[0].published_at == datetime(2024, 5, 20, 12)
+    capped = parse_articles(body, fetched_at=datetime(2024, 5, 20, 12), max_items=10)
+    assert len(capped.articles) == 10 and capped.rejected == {"over_item_cap": 21}
