@@ -133,7 +133,21 @@ else:
             terms = []
         if terms:
             why = pd.DataFrame([(str(term), float(weight)) for term, weight in terms], columns=["term", "weight"])
-            st.bar_chart(why, x="term", y="weight", horizontal=True, height=min(400, 40 + 24 * len(why)), sort="-weight")
+            import altair as alt
+
+            st.altair_chart(
+                alt.Chart(why)
+                .mark_bar()
+                .encode(
+                    x=alt.X("weight:Q", title="weight toward the tag"),
+                    y=alt.Y("term:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False)),
+                    color=alt.condition("datum.weight > 0", alt.value("#1f4e79"), alt.value("#c0392b")),
+                    tooltip=["term:N", alt.Tooltip("weight:Q", format=".3f")],
+                )
+                .properties(height=alt.Step(20)),
+                width="stretch",
+            )
+            st.caption("Blue terms pushed the score up, red ones down; word fragments are character n-grams.")
             ui.download(why, label="Download explanation (CSV)", file_name=f"article-{detail.row.id}-why.csv", key="dl_why", title=f"Explanation of {pick[which]} for article {detail.row.id}")
         else:
             st.caption("No terms of this article weigh on that tag.")
