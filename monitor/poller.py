@@ -622,6 +622,18 @@ def seconds_until_due(db: Database, cap: float) -> float:
     return max(0.5, min(cap, (min(candidates) - now).total_seconds() + 0.05))
 
 
+def deliver_alerts(db: Database) -> None:
+    """Send what the alerts outbox has due (digests, retries). Never breaks polling."""
+    try:
+        from monitor.alerts import deliver_due
+    except ImportError:
+        return
+    try:
+        deliver_due(db)
+    except Exception:  # noqa: BLE001 - delivery trouble is recorded by the outbox itself
+        log.exception("alert delivery failed")
+
+
 def poll_forever(
     db: Database,
     stop_event: threading.Event,
@@ -631,11 +643,13 @@ def poll_forever(
     settings: Settings | None = None,
     idle_s: float = 60.0,
     on_round=None,
+    deliver: bool = True,
 ) -> PollSummary:
     """Poll rounds until `stop_event` is set; sleeps until the next feed is due (at most idle_s).
 
     When the event is set mid-round, in-flight fetches get the fetch deadline to finish and the
-    rest of the claimed feeds are handed back, so nothing is lost.
+    rest of the claimed feeds are handed back, so nothing is lost. After each round the alerts
+    outbox is drained (`monitor.alerts.deliver_due`) unless `deliver` is False.
     """
     total = PollSummary()
     while not stop_event.is_set():
@@ -650,6 +664,8 @@ def poll_forever(
             on_round(summary)
         if stop_event.is_set():
             break
+        if deliver:  # alert digests and retries fall due with the clock, not only with new articles
+            deliver_alerts(db)
         try:
             wait = seconds_until_due(db, idle_s)
         except MonitorError:

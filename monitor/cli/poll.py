@@ -28,7 +28,7 @@ def run_poll(args, db) -> int:
     from monitor.config import settings
     from monitor.errors import InputError
     from monitor.feeds import seed_default_feeds
-    from monitor.poller import poll_forever, poll_once
+    from monitor.poller import deliver_alerts, poll_forever, poll_once
 
     if args.concurrency is not None and not 1 <= args.concurrency <= 1000:
         raise InputError("--concurrency must be between 1 and 1000")
@@ -39,6 +39,7 @@ def run_poll(args, db) -> int:
     allow_private = bool(args.allow_private_networks)
     if not args.forever:
         summary = poll_once(db, concurrency=args.concurrency, allow_private=allow_private)
+        deliver_alerts(db)
         print(summary)
         return 0
 
