@@ -200,3 +200,4 @@ if given_labels:
         ]
     )
     st.dataframe(given, hide_index=True, placeholder="—", width="stretch")
+    ui.download(given, label="Download labels (CSV)", file_name=f"article-{detail.row.id}-labels.csv", key="dl_given", title=f"Labels of article {detail.row.id}")

@@ -90,11 +90,13 @@ for kind in ("topics", "stance"):
         targets = _per_row_table(status["targets"], "target")
         st.caption("Targets (bootstrap: no labels yet, so the stance is a rough guess)")
         st.dataframe(targets, hide_index=True, placeholder="—", width="content")
+        ui.download(targets, label="Download targets (CSV)", file_name="stance-targets.csv", key="dl_targets_status", title="Stance targets")
     with st.expander("Training data summary and earlier versions"):
         st.json(active.get("training") or {}, expanded=False)
         history = pd.DataFrame(info.get("history") or [], columns=["version", "active"])
         if not history.empty:
             st.dataframe(history, hide_index=True, width="content")
+            ui.download(history, label="Download versions (CSV)", file_name=f"{kind}-versions.csv", key=f"dl_history_{kind}", title=f"{KIND_TITLES[kind]} versions")
 
 st.subheader("Labels from analysts")
 if not labels:
@@ -151,8 +153,10 @@ with st.expander("Topics and stance targets", icon=":material/category:"):
         [{"topic": t.name, "description": t.description, "seed terms": ", ".join(t.terms[:12]) + (" …" if len(t.terms) > 12 else "")} for t in taxonomy.topics]
     )
     st.dataframe(topics, hide_index=True, width="stretch")
+    ui.download(topics, label="Download topics (CSV)", file_name="topics.csv", key="dl_taxonomy_topics", title="Taxonomy topics")
     targets = pd.DataFrame([{"target": t.name, "aliases": ", ".join(t.aliases)} for t in taxonomy.targets])
     st.dataframe(targets, hide_index=True, width="stretch")
+    ui.download(targets, label="Download targets (CSV)", file_name="targets.csv", key="dl_taxonomy_targets", title="Stance targets and aliases")
     left, right = st.columns(2)
     with left.form("add_topic"):
         st.markdown("**Add a topic**")
