@@ -126,12 +126,15 @@ def _new_feed_values(url: str, name, tags, added_by, now: datetime) -> dict:
 def add_feed(db: Database, url: str, name: str | None = None, tags=(), allow_private: bool = False, added_by: str | None = None) -> int:
     """Add a feed and return its id; InputError for a bad, non-public or already-listed URL."""
     cleaned = validate_feed_url(url, allow_private=allow_private)
-    with db.write() as conn:
-        existing = conn.execute(select(feeds.c.id).where(feeds.c.url == cleaned)).scalar()
-        if existing is not None:
-            raise InputError(f"{cleaned} is already in the feed list (feed {existing})")
-        result = conn.execute(insert(feeds).values(**_new_feed_values(cleaned, name, tags, added_by, utcnow())))
-        return int(result.inserted_primary_key[0])
+    try:
+        with db.write() as conn:
+            existing = conn.execute(select(feeds.c.id).where(feeds.c.url == cleaned)).scalar()
+            if existing is not None:
+                raise InputError(f"{cleaned} is already in the feed list (feed {existing})")
+            result = conn.execute(insert(feeds).values(**_new_feed_values(cleaned, name, tags, added_by, utcnow())))
+            return int(result.inserted_primary_key[0])
+    except IntegrityError:  # added by someone else at the same moment (PostgreSQL)
+        raise InputError(f"{cleaned} is already in the feed list") from None
 
 
 def list_feeds(db: Database) -> list[FeedRow]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import hashlib
+import logging
 import re
 import ssl
 import time
@@ -33,6 +34,8 @@ import httpx
 from monitor.config import Settings, settings as current_settings
 from monitor.errors import InputError
 from monitor.netguard import BlockedAddressError, GuardedBackend, ResolveError, Resolver, split_url
+
+log = logging.getLogger(__name__)
 
 MAX_RETRY_AFTER_S = 86400.0  # a server may ask us to wait; never longer than a day
 READ_CHUNK = 64 * 1024
@@ -353,6 +356,9 @@ class Fetcher:
         except (httpx.HTTPError, OSError, ssl.SSLError) as e:
             reason, detail = classify_exception(e)
             result = self._failed(url, state["final"], reason, detail)
+        except Exception as e:  # noqa: BLE001 - a library surprise on one feed must not stop a round
+            log.exception("unexpected error fetching %s", url)
+            result = self._failed(url, state["final"], "network_error", f"{type(e).__name__}: {e}"[:300])
         return _with_duration(result, started)
 
     def _failed(self, url, final, reason, detail, status=None, retry_after=None) -> FetchResult:

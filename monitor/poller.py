@@ -446,6 +446,8 @@ async def _round(
     # Ingest parses in worker processes and writes to the database: a few threads keep the
     # parse workers busy while the event loop keeps fetching.
     workers = concurrent.futures.ThreadPoolExecutor(max_workers=max(2, pool_size() + 1), thread_name_prefix="poll-ingest")
+    # Claims and lease renewals get their own thread so slow ingest never delays a renewal.
+    leases = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-leases")
     host_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
     queue: asyncio.Queue[ClaimedFeed] = asyncio.Queue()
     in_flight: set[int] = set()
@@ -464,7 +466,7 @@ async def _round(
                 await asyncio.sleep(0.02)
                 continue
             batch = await loop.run_in_executor(
-                workers, lambda: claim_due(db, owner, batch_size, lease_s=cfg.lease_seconds, due_before=due_before, feed_ids=feed_ids)
+                leases, lambda: claim_due(db, owner, batch_size, lease_s=cfg.lease_seconds, due_before=due_before, feed_ids=feed_ids)
             )
             if not batch:
                 break
@@ -489,7 +491,13 @@ async def _round(
                 async with host_locks[feed.host]:
                     result = await fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified, previous_hash=feed.body_hash)
                 fetched_at = utcnow()
-                outcome, ingest_s = await loop.run_in_executor(workers, _timed, _ingest, db, feed, result, fetched_at)
+                try:
+                    outcome, ingest_s = await loop.run_in_executor(workers, _timed, _ingest, db, feed, result, fetched_at)
+                except MonitorError:
+                    raise
+                except Exception as e:  # a bug on one feed's bytes must not stop the round
+                    log.exception("ingest of feed %s failed", feed.id)
+                    outcome, ingest_s = _Outcome("SOFT", "ingest_error", f"{type(e).__name__}: {e}"[:500], body_refused=True), 0.0
                 effects, record_s = await loop.run_in_executor(
                     workers, lambda: _timed(record, db, cfg, owner, feed, result, outcome, fetched_at, allow_private=allow_private)
                 )
@@ -513,7 +521,7 @@ async def _round(
             await asyncio.sleep(period)
             pending_ids = sorted(claimed_ids - finished_ids)
             try:
-                await loop.run_in_executor(workers, renew, db, owner, pending_ids, cfg.lease_seconds)
+                await loop.run_in_executor(leases, renew, db, owner, pending_ids, cfg.lease_seconds)
             except MonitorError as e:
                 log.warning("could not renew leases: %s", e)
 
@@ -539,6 +547,7 @@ async def _round(
                 log.error("poller task failed", exc_info=t.exception())
     # Threads already storing a document finish it (whole transactions only) before we return.
     workers.shutdown(wait=True)
+    leases.shutdown(wait=True)
     leftover = sorted(claimed_ids - finished_ids)
     if leftover:
         try:
@@ -613,13 +622,15 @@ def poll_once(
 def seconds_until_due(db: Database, cap: float) -> float:
     """How long until the next feed is due (or a lease expires), at most `cap`."""
     now = utcnow()
+    unleased = or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now)
     with db.read() as conn:
-        nxt = conn.execute(select(func.min(feeds.c.next_poll_at)).where(feeds.c.enabled.is_(True))).scalar()
-        lease = conn.execute(select(func.min(feeds.c.lease_until)).where(feeds.c.lease_until.is_not(None))).scalar()
+        # feeds another poller holds are not "due" for us until their lease lapses
+        nxt = conn.execute(select(func.min(feeds.c.next_poll_at)).where(feeds.c.enabled.is_(True), unleased)).scalar()
+        lease = conn.execute(select(func.min(feeds.c.lease_until)).where(feeds.c.lease_until >= now)).scalar()
     candidates = [t for t in (nxt, lease) if t is not None]
     if not candidates:
         return cap
-    return max(0.5, min(cap, (min(candidates) - now).total_seconds() + 0.05))
+    return max(1.0, min(cap, (min(candidates) - now).total_seconds() + 0.05))
 
 
 def deliver_alerts(db: Database) -> None:
