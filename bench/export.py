@@ -1,11 +1,13 @@
 """Export a million articles: rows per second and whether memory stays flat; coverage query times.
 
-    python bench/export.py [--rows 1000000] [--db PATH] [--keep]
+    python bench/export.py [--rows 1000000] [--db PATH] [--keep] [--postgres URL]
 
 Fills a SQLite file (made by our migrations) with generated articles and tags over one year,
 written straight with executemany, then runs `write_articles_csv` and `write_summary_csv` to
 files, sampling the process's resident memory as rows go out, and times the Coverage page's
-`coverage_counts` calls. A --db that already holds the rows is reused.
+`coverage_counts` calls. A --db that already holds the rows is reused. With --postgres (an empty
+database, or a URL whose `options=-csearch_path=…` names an empty schema) the same rows are copied
+there and measured too.
 """
 
 from __future__ import annotations
@@ -81,6 +83,33 @@ def generate(path: Path, n: int) -> None:
     con.close()
 
 
+def copy_to_postgres(sqlite_path: Path, url: str) -> Database:
+    """The same rows in PostgreSQL (COPY), for the PostgreSQL half of the figures."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    db = Database(url)
+    db.init()
+    with db.read() as conn:
+        if conn.exec_driver_sql("SELECT count(*) FROM articles").scalar():
+            return db
+    src = sqlite3.connect(sqlite_path)
+    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain) as pg, pg.cursor() as cur:
+        for table, cols in (
+            ("articles", "id, url_key, link, guid, title, summary, content, source, published_at, fetched_at, title_hash, tag_status"),
+            ("tags", "article_id, kind, target, label, score, model_version, published_at"),
+        ):
+            with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                for row in src.execute(f"SELECT {cols} FROM {table}"):
+                    copy.write_row(row)
+        cur.execute("SELECT setval('articles_id_seq', (SELECT max(id) FROM articles))")
+    with psycopg.connect(plain, autocommit=True) as pg:
+        pg.execute("VACUUM ANALYZE articles")
+        pg.execute("VACUUM ANALYZE tags")
+    return db
+
+
 class Sink:
     """A file that samples resident memory every `every` rows (one CSV row = one write call)."""
 
@@ -110,6 +139,7 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--db", type=Path, help="SQLite file to fill (or reuse); default: a temporary one")
     ap.add_argument("--keep", action="store_true", help="keep the temporary database")
+    ap.add_argument("--postgres", metavar="URL", help="also copy the rows into this (empty) PostgreSQL database or schema and measure there")
     args = ap.parse_args()
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
     print(f"machine: {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores, {cpu}, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, load average {os.getloadavg()[0]:.1f} at start")
@@ -148,17 +178,39 @@ def main() -> int:
         rows = write_summary_csv(db, Filters(), f, by="day", group=("topic",))
     print(f"  per day × topic over a year: {rows:,} rows in {(time.perf_counter() - t) * 1000:.0f} ms")
 
-    print("coverage_counts (best of 3):")
+    coverage_figures(db, "SQLite")
+    db.dispose()
+    if args.postgres:
+        t = time.perf_counter()
+        pg = copy_to_postgres(path, args.postgres)
+        print(f"copied into PostgreSQL in {time.perf_counter() - t:.0f} s")
+        t = time.perf_counter()
+        with open(work / "articles-pg.csv", "w", encoding="utf-8", newline="") as f:
+            sink = Sink(f, every=max(args.rows // 20, 1))
+            n = write_articles_csv(pg, Filters(), sink)
+        elapsed = time.perf_counter() - t
+        print(f"PostgreSQL export articles: {n:,} rows in {elapsed:.1f} s = {n / elapsed:,.0f} rows/s; "
+              f"resident memory during it {min(sink.samples):.0f}-{max(sink.samples):.0f} MB")
+        coverage_figures(pg, "PostgreSQL")
+        pg.dispose()
+    cleanup(work, path, args)
+    return 0
+
+
+def coverage_figures(db, name: str) -> None:
+    print(f"coverage_counts on {name} (best of 3):")
     year = Filters(date_from=date(2025, 1, 1), date_to=date(2025, 12, 31))
     timed("per day, all topics, one year", lambda: coverage_counts(db, year, "day", ("topic",)))
     timed("per week, all topics, one year", lambda: coverage_counts(db, year, "week", ("topic",)))
     timed("per day, one topic, one year", lambda: coverage_counts(db, Filters(topics=("interpol",)), "day", ("topic",)))
     timed("per day, stance toward Interpol, one year", lambda: coverage_counts(db, Filters(target="Interpol"), "day", ("stance",)))
     timed("per day, all articles (no group), one year", lambda: coverage_counts(db, year, "day", ()))
-    timed("per day, topics, query 'extradition AND cartel', one year", lambda: coverage_counts(db, Filters(query="extradition AND cartel"), "day", ("topic",)), repeat=1)
+    timed("per day, topics, query '\"court extradition\"' (~4 %), one year", lambda: coverage_counts(db, Filters(query='"court extradition"'), "day", ("topic",)), repeat=1)
     timed("per month, topic × source, one year", lambda: coverage_counts(db, year, "month", ("topic", "source")), repeat=1)
     timed("per day, all topics, GROUP BY path (for comparison)", lambda: coverage_counts(db, year, "day", ("topic",), strategy="groupby"), repeat=1)
-    db.dispose()
+
+
+def cleanup(work: Path, path: Path, args) -> None:
     for p in work.iterdir():
         if p.suffix == ".csv" or not (args.keep or args.db):
             p.unlink()
@@ -166,7 +218,6 @@ def main() -> int:
         print(f"kept {path}")
     elif not args.db:
         work.rmdir()
-    return 0
 
 
 if __name__ == "__main__":
