@@ -49,14 +49,14 @@ def train(db, kind: str, data: str | Path | None = None, text_columns: list[str]
 def evaluate(db, kind: str, data: str | Path, cv: int | None = None, text_columns: list[str] | None = None,
              label_column: str | None = None, target_column: str | None = None) -> dict:
     """Metrics on a labelled file: cross-validated fresh models (cv=K) or the active model."""
-    from monitor.classify.evaluate import evaluate as run
+    from monitor.classify.evaluation import evaluate as run
 
     return run(db, kind, data, cv, text_columns, label_column, target_column)
 
 
 def explain(db, article_id: int, kind: str, label: str, target: str = "", top: int = 10) -> list[tuple[str, float]]:
     """The terms that weighed most for this article and tag: [(term, contribution)]."""
-    from monitor.classify.explain import explain as run
+    from monitor.classify.explanation import explain as run
 
     return run(db, article_id, kind, label, target, top)
 

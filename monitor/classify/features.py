@@ -1,9 +1,10 @@
-"""Text to features: word n-grams for meaning, character n-grams for inflections and spelling.
+"""Text to features: words and word bigrams for meaning, word prefixes or character n-grams
+for inflections and spelling.
 
-Word uni/bigrams carry topical phrases ("money laundering"); character n-grams inside word
-boundaries let Russian forms (коррупция, коррупции, коррупционер) share evidence and survive
-typos. Both are TF-IDF with sublinear term frequency. The character part reads only the first
-few thousand characters so a 10 MB article costs the same as a long one.
+Word uni/bigrams carry topical phrases ("money laundering"); word prefixes (topics) or
+character n-grams (stance, on short texts) let Russian forms (коррупция, коррупции,
+коррупционер) share evidence. All TF-IDF with sublinear term frequency. Texts are cut to a few
+thousand characters so a 10 MB article costs the same as a long one.
 """
 
 from __future__ import annotations
@@ -48,10 +49,36 @@ def article_text(title: str | None, summary: str | None, content: str | None = N
     return f"{title}. {body}".strip() if title else body
 
 
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+def word_stem_analyzer(word_ngrams: tuple[int, int] = (1, 2), stems: tuple[int, ...] = (5, 7)):
+    """Words, word bigrams and word prefixes ("~коррупц", "~launder") in one pass.
+
+    Prefixes are a cheap stemmer that works for any alphabet: Russian case endings and
+    English suffixes fall away, so коррупция/коррупции/коррупционер share "~коррупц". It
+    costs a few tokens per word where character n-grams cost several per character.
+    """
+    lo, hi = word_ngrams
+    stems = tuple(stems)
+
+    def analyze(doc: str) -> list[str]:
+        toks = _TOKEN.findall(doc.lower())
+        out = list(toks) if lo <= 1 else []
+        if hi >= 2 and len(toks) > 1:
+            out += [f"{a} {b}" for a, b in zip(toks, toks[1:])]
+        for n in stems:
+            out += ["~" + t[:n] for t in toks if len(t) > n]
+        return out
+
+    return analyze
+
+
 @dataclass
 class FeatureConfig:
     word_ngrams: tuple[int, int] = (1, 2)
-    char_ngrams: tuple[int, int] | None = (2, 5)
+    stems: tuple[int, ...] | None = (5, 7)  # word-prefix lengths; None: plain words
+    char_ngrams: tuple[int, int] | None = None
     char_analyzer: str = "char_wb"
     min_df: int = 1
     char_min_df: int = 2
@@ -61,6 +88,7 @@ class FeatureConfig:
     def to_dict(self) -> dict:
         return {
             "word_ngrams": list(self.word_ngrams),
+            "stems": list(self.stems) if self.stems else None,
             "char_ngrams": list(self.char_ngrams) if self.char_ngrams else None,
             "char_analyzer": self.char_analyzer,
             "min_df": self.min_df,
@@ -83,10 +111,17 @@ class Features:
         n = len(texts)
         # max_df as a fraction is meaningless on a handful of documents (tests, tiny bootstraps)
         max_df = config.max_df if n >= 20 else 1.0
-        word = TfidfVectorizer(
-            ngram_range=tuple(config.word_ngrams), sublinear_tf=True, min_df=min(config.min_df, n) or 1,
-            max_df=max_df, max_features=config.max_features, dtype=np.float32, lowercase=True,
-        )
+        if config.stems:
+            word = TfidfVectorizer(
+                analyzer=word_stem_analyzer(tuple(config.word_ngrams), tuple(config.stems)), sublinear_tf=True,
+                min_df=min(config.min_df, n) or 1, max_df=max_df, max_features=config.max_features, dtype=np.float32,
+            )
+            word.stem_config = {"word_ngrams": list(config.word_ngrams), "stems": list(config.stems)}
+        else:
+            word = TfidfVectorizer(
+                ngram_range=tuple(config.word_ngrams), sublinear_tf=True, min_df=min(config.min_df, n) or 1,
+                max_df=max_df, max_features=config.max_features, dtype=np.float32, lowercase=True,
+            )
         word.fit([t[:MAX_WORD_CHARS] for t in texts])
         char = None
         if config.char_ngrams:
@@ -133,6 +168,8 @@ def _vectorizer_state(vec: TfidfVectorizer) -> dict:
     terms = vec.get_feature_names_out()
     params = {k: getattr(vec, k) for k in _PARAMS}
     params["ngram_range"] = list(params["ngram_range"])
+    if callable(params["analyzer"]):  # our word+stem analyzer travels as its settings
+        params["analyzer"] = {"word_stem": vec.stem_config}
     return {
         "params": params,
         "terms": np.frombuffer("\n".join(terms).encode("utf-8"), dtype=np.uint8).copy(),
@@ -143,9 +180,15 @@ def _vectorizer_state(vec: TfidfVectorizer) -> dict:
 def _vectorizer_from_state(state: dict) -> TfidfVectorizer:
     params = dict(state["params"])
     params["ngram_range"] = tuple(params["ngram_range"])
+    stem_config = None
+    if isinstance(params["analyzer"], dict):
+        stem_config = params["analyzer"]["word_stem"]
+        params["analyzer"] = word_stem_analyzer(tuple(stem_config["word_ngrams"]), tuple(stem_config["stems"]))
     raw = bytes(np.asarray(state["terms"], dtype=np.uint8)).decode("utf-8")
     terms = raw.split("\n") if raw else []
     vec = TfidfVectorizer(**params, vocabulary={t: i for i, t in enumerate(terms)}, dtype=np.float32)
     vec._validate_vocabulary()
     vec.idf_ = np.asarray(state["idf"], dtype=np.float64)
+    if stem_config is not None:
+        vec.stem_config = stem_config
     return vec

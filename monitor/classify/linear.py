@@ -72,9 +72,11 @@ def fit_binary(
     if n_pos == 0 or n_pos == len(y):
         # nothing to separate: a constant score (near 0 or near 1)
         return np.zeros(X.shape[1], dtype=np.float32), (-8.0 if n_pos == 0 else 8.0)
+    if weight is not None:
+        weight = weight / weight.mean()  # C keeps its meaning whatever the weighting scheme
     r = nb_ratio(X, y, weight) if nb else np.ones(X.shape[1], dtype=np.float32)
     Xr = X @ sp.diags(r) if nb else X
-    clf = LogisticRegression(C=C, solver="liblinear", class_weight="balanced" if balanced else None, max_iter=200)
+    clf = LogisticRegression(C=C, solver="liblinear", class_weight="balanced" if balanced else None, max_iter=200, tol=1e-3)
     clf.fit(Xr, y, sample_weight=weight)
     return (clf.coef_.ravel() * r).astype(np.float32), float(clf.intercept_[0])
 

@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from monitor.errors import ModelError
 from monitor.store import utcnow
@@ -30,6 +30,7 @@ class StoredModel:
     payload: dict[str, Any]
     metrics: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
+    size: int = 0
 
 
 def dumps(payload: dict[str, Any]) -> bytes:
@@ -77,21 +78,29 @@ _lock = threading.Lock()
 
 
 def active_version(db, kind: str) -> str | None:
+    row = _active_row(db, kind)
+    return None if row is None else row[0]
+
+
+def _active_row(db, kind: str) -> tuple[str, int] | None:
+    """(version, blob size) of the active model: the size notices a row damaged in place."""
     with db.read() as conn:
-        return conn.execute(
-            select(cm.c.version).where(cm.c.kind == kind, cm.c.active.is_(True)).order_by(cm.c.id.desc()).limit(1)
-        ).scalar()
+        row = conn.execute(
+            select(cm.c.version, func.length(cm.c.blob)).where(cm.c.kind == kind, cm.c.active.is_(True)).order_by(cm.c.id.desc()).limit(1)
+        ).first()
+    return None if row is None else (row[0], int(row[1] or 0))
 
 
 def load_active(db, kind: str) -> StoredModel | None:
     """The active model of a kind, or None when there is none; ModelError when it cannot be used."""
-    version = active_version(db, kind)
-    if version is None:
+    active = _active_row(db, kind)
+    if active is None:
         return None
+    version, size = active
     key = (db.url, kind)
     with _lock:
         hit = _cache.get(key)
-        if hit is not None and hit.version == version:
+        if hit is not None and hit.version == version and hit.size == size:
             return hit
     with db.read() as conn:
         row = conn.execute(select(cm.c.blob, cm.c.metrics, cm.c.training).where(cm.c.version == version)).one_or_none()
@@ -100,7 +109,7 @@ def load_active(db, kind: str) -> StoredModel | None:
     payload = loads(bytes(row.blob))
     if payload.get("kind") != kind:
         raise ModelError(f"model {version} is not a {kind} model")
-    model = StoredModel(kind, version, payload, row.metrics or {}, row.training or {})
+    model = StoredModel(kind, version, payload, row.metrics or {}, row.training or {}, size)
     with _lock:
         _cache[key] = model
     return model

@@ -18,8 +18,8 @@ from monitor.classify.linear import LinearHeads, fit_heads
 
 DEFAULT_C = 10.0
 PASSAGE_MIN_TEXT = 700  # shorter texts (most feed items) are one passage already
-PASSAGE_CHARS = 400
-MAX_PASSAGES = 12  # the lead of a long article; the rest costs time and adds false alarms
+PASSAGE_CHARS = 160  # about one sentence: short sentences are joined to their neighbour
+MAX_PASSAGES = 24  # the lead of a long article; the rest costs time and adds false alarms
 _SENTENCE_END = re.compile(r"(?<=[.!?»\"])\s+")
 
 
@@ -28,7 +28,7 @@ def split_passages(text: str) -> list[str]:
     out: list[str] = []
     current = ""
     for sentence in _SENTENCE_END.split(text):
-        if current and len(current) + len(sentence) > PASSAGE_CHARS:
+        if current and len(current) >= PASSAGE_CHARS // 2 and len(current) + len(sentence) > PASSAGE_CHARS:
             out.append(current)
             if len(out) >= MAX_PASSAGES:
                 return out
@@ -103,6 +103,8 @@ def fit_topic_model(
     tune_thresholds: bool = False,
     fit_texts: list[str] | None = None,
     pos_share: float | None = None,
+    nb: bool = True,
+    threshold: float = 0.5,
 ) -> TopicModel:
     """Fit features on `fit_texts` (default: the training texts) and one head per label.
 
@@ -112,11 +114,11 @@ def fit_topic_model(
     """
     features = Features.fit(fit_texts if fit_texts is not None else texts, config)
     X = features.transform(texts)
-    heads = fit_heads(X, Y, labels, W, C=C, pos_share=pos_share)
-    thresholds = np.full(len(labels), 0.5)
+    heads = fit_heads(X, Y, labels, W, C=C, pos_share=pos_share, nb=nb)
+    thresholds = np.full(len(labels), threshold)
     if tune_thresholds:
         thresholds = _tuned_thresholds(X, Y, W, labels, C)
-    return TopicModel(features, heads, thresholds, {"C": C, "features": (config or FeatureConfig()).to_dict()})
+    return TopicModel(features, heads, thresholds, {"C": C, "nb": nb, "features": (config or FeatureConfig()).to_dict()})
 
 
 def _tuned_thresholds(X: sp.csr_matrix, Y: np.ndarray, W: np.ndarray | None, labels: list[str], C: float) -> np.ndarray:

@@ -5,7 +5,8 @@ Topic bootstrap, per topic:
   terms, or repeated mentions), plus a copy of each with every seed term blanked out, so the
   model has to learn the words around the terms and not the terms alone;
 - weak negatives: stored articles with no seed term of the topic at all;
-- stored articles with a single passing mention are left out (the model decides those);
+- stored articles with a single mention are weak positives with a low weight, so context
+  (other words of the article and the look-alike examples) can overrule the term;
 - the hand-written examples in monitor/classify/data/ (English and Russian, positives and
   look-alike negatives such as "life hack" or "data corruption") and the topic descriptions.
 Analyst labels outweigh all of that; a topic or target someone labelled that is not in the
@@ -28,7 +29,7 @@ from monitor.classify.datafile import read_rows
 from monitor.classify.features import article_text
 from monitor.classify.modelstore import StoredModel, save_model
 from monitor.classify.stance import PLACEHOLDER, STANCES, fit_stance_model
-from monitor.classify.taxonomy import Taxonomy, compile_terms, load_taxonomy
+from monitor.classify.taxonomy import TermMatcher, load_taxonomy
 from monitor.classify.topics import fit_topic_model
 from monitor.errors import InputError, ModelError
 from monitor.store.schema import articles
@@ -40,9 +41,17 @@ WEIGHT_TERM = 1.0
 WEIGHT_TERM_OTHER = 0.3
 WEIGHT_WEAK = 1.0
 WEIGHT_MASKED = 0.5
+WEIGHT_SINGLE = 0.2
 WEIGHT_ANALYST = 10.0
 WEIGHT_IMPORTED = 1.0
 POS_SHARE = 0.5
+# Weak labels are noisy and the model tags the very articles they came from: a strongly
+# regularised model without naive-Bayes scaling (which would amplify exactly the seed terms
+# that define the weak labels) generalises from them instead of reproducing the keyword match.
+BOOTSTRAP_C = 3.0
+# Positives are reweighted to half the negatives' weight (prior 1/3), so even odds sit below 0.5.
+BOOTSTRAP_THRESHOLD = 0.4
+LABELLED_C = 10.0
 REFRESH_MIN_ARTICLES = 200  # a bootstrap is retrained when the archive doubles past this
 
 
@@ -91,17 +100,31 @@ class Evidence:
         return self.distinct >= 2 or self.occurrences >= 3 or (self.in_title and self.occurrences >= 2)
 
 
-def seed_evidence(pattern, title: str, text: str) -> Evidence:
-    found = [m.group(0).lower() for m in pattern.finditer(text)] if pattern is not None else []
-    in_title = bool(pattern is not None and title and pattern.search(title))
-    return Evidence(len(found), len(set(found)), in_title)
+def seed_evidence(matcher: TermMatcher, title: str, text: str) -> tuple[dict[str, Evidence], list[tuple[int, int]]]:
+    """Per topic: how the seed terms occur in the text; and the spans of all matches."""
+    found = matcher.find(text)
+    title_len = len(title)
+    by: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for group, start, _end, words in found:
+        by[group].append((start, words))
+    out = {}
+    for group, hits in by.items():
+        # the text starts with the title (article_text), so a hit there is a title hit
+        out[group] = Evidence(len(hits), len({w for _, w in hits}), any(s < title_len for s, _ in hits))
+    return out, [(s, e) for _, s, e, _ in found]
 
 
-def blank_terms(text: str, patterns: list) -> str:
-    for p in patterns:
-        if p is not None:
-            text = p.sub(" ", text)
-    return text
+def blank_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    if not spans:
+        return text
+    parts, last = [], 0
+    for s, e in sorted(spans):
+        if s >= last:
+            parts.append(text[last:s])
+            parts.append(" ")
+            last = e
+    parts.append(text[last:])
+    return "".join(parts)
 
 
 def _stored_articles(db, limit: int = MAX_WEAK_ARTICLES) -> list[tuple[int, str, str]]:
@@ -166,7 +189,7 @@ def _train_topics(db) -> dict:
     if not names:
         raise ModelError("the taxonomy has no topics")
     col = {n: j for j, n in enumerate(names)}
-    patterns = [compile_terms(taxonomy.topic(n).terms) if n in taxonomy.topic_names else None for n in names]
+    seeded = [n in taxonomy.topic_names for n in names]
 
     texts: list[str] = []
     Y_rows: list[np.ndarray] = []
@@ -181,10 +204,14 @@ def _train_topics(db) -> dict:
     # shipped examples and descriptions: fully labelled for the taxonomy's topics
     tax_mask = np.array([n in taxonomy.topic_names for n in names], dtype=float)
     n_examples = 0
+    matcher = TermMatcher({t.name: t.terms for t in taxonomy.topics})
     for text, topics in topic_examples():
         y = np.array([1 if n in topics else 0 for n in names], dtype=np.int8)
         add(text, y, WEIGHT_EXAMPLE * tax_mask)
         n_examples += 1
+        spans = [(s, e) for _, s, e, _ in matcher.find(text)]
+        if topics and spans:  # the same example without its seed terms: learn the context
+            add(blank_spans(text, spans), y.copy(), WEIGHT_EXAMPLE * WEIGHT_MASKED * tax_mask)
     # each seed term is a tiny positive document of its topic: the model knows the terms
     # themselves (and, through character n-grams, their other forms) from the start
     for t in taxonomy.topics:
@@ -216,17 +243,21 @@ def _train_topics(db) -> dict:
         y = np.zeros(L, dtype=np.int8)
         w = np.zeros(L)
         any_strong = False
-        for j, p in enumerate(patterns):
-            if p is None:
+        evidence, spans = seed_evidence(matcher, title, text)
+        for j, name in enumerate(names):
+            if not seeded[j]:
                 continue
-            ev = seed_evidence(p, title, text)
-            if ev.strong:
+            ev = evidence.get(name)
+            if ev is None:
+                w[j] = WEIGHT_WEAK
+                weak_neg[j] += 1
+            elif ev.strong:
                 y[j], w[j] = 1, WEIGHT_WEAK
                 weak_pos[j] += 1
                 any_strong = True
-            elif ev.occurrences == 0:
-                w[j] = WEIGHT_WEAK
-                weak_neg[j] += 1
+            else:
+                # a single mention: probably on topic, but the model may overrule it
+                y[j], w[j] = 1, WEIGHT_SINGLE
         analyst = by_article.get(aid, {})
         for name, value in analyst.items():
             y[col[name]], w[col[name]] = value, WEIGHT_ANALYST
@@ -236,7 +267,7 @@ def _train_topics(db) -> dict:
         if any_strong:
             wm = np.where(y == 1, WEIGHT_MASKED, np.where(w > 0, WEIGHT_MASKED, 0.0))
             wm[[col[n] for n in analyst]] = 0.0
-            add(blank_terms(text, patterns), y.copy(), wm)
+            add(blank_spans(text, spans), y.copy(), wm)
 
     # labels on articles outside the weak-label window, and imported texts
     analyst_rows = 0
@@ -263,7 +294,8 @@ def _train_topics(db) -> dict:
     Y = np.vstack(Y_rows)
     W = np.vstack(W_rows)
     tune = len(imported) >= 100
-    model = fit_topic_model(texts, Y, names, W, tune_thresholds=tune, pos_share=POS_SHARE)
+    model = fit_topic_model(texts, Y, names, W, tune_thresholds=tune, pos_share=POS_SHARE, C=BOOTSTRAP_C if not labels else LABELLED_C, nb=bool(labels),
+                            threshold=BOOTSTRAP_THRESHOLD if not labels else 0.5)
     version = new_version("topics")
     per_topic = {
         n: {

@@ -1,0 +1,301 @@
+"""Classifiers as an analyst meets them: tags after ingest, corrections that stick, broken models
+that do not stop ingest, explanations, and the train/evaluate/tag commands."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+import monitor.classify as classify
+from monitor.classify.modelstore import dumps
+from monitor.store import utcnow
+from monitor.store.schema import articles, classifier_models, labels, tags
+from tests.conftest import shared_path
+
+NEWS = [
+    ("Hackers hit hospital with ransomware", "The attackers encrypted patient records and demanded a ransom; a data breach exposed thousands."),
+    ("Ten life hacks for a cleaner kitchen", "Clean your oven quickly with baking soda and lemon."),
+    ("Police seize two tonnes of cocaine at the port", "Drug traffickers hid the narcotics in banana boxes."),
+    ("City win the derby with a late goal", "The striker scored in the last minute of the match."),
+    ("Minister arrested for taking bribes", "Anti-corruption investigators say he took kickbacks for state contracts."),
+    ("Interpol issues red notice for fugitive banker", "He faces extradition after months on the international wanted list."),
+    ("Storm brings heavy rain to the north", "Forecasters expect strong winds over the weekend."),
+    ("Bank fined over money laundering failures", "Shell companies moved dirty money through its accounts."),
+]
+
+
+def add(db, title: str, summary: str = "", content: str = "") -> int:
+    now = utcnow()
+    with db.write() as conn:
+        return conn.execute(
+            articles.insert().values(title=title, summary=summary, content=content, source="test", published_at=now,
+                                     fetched_at=now, title_hash=str(hash((title, summary)))[:32])
+        ).inserted_primary_key[0]
+
+
+def topics_of(db, article_id: int) -> set[str]:
+    with db.read() as conn:
+        return set(conn.execute(select(tags.c.label).where(tags.c.article_id == article_id, tags.c.kind == "topic")).scalars())
+
+
+def status_of(db, article_id: int) -> tuple[str, str | None]:
+    with db.read() as conn:
+        r = conn.execute(select(articles.c.tag_status, articles.c.tag_error).where(articles.c.id == article_id)).one()
+    return r.tag_status, r.tag_error
+
+
+@pytest.fixture
+def news(db):
+    return [add(db, t, s) for t, s in NEWS]
+
+
+def test_bootstrap_without_labels_tags_new_articles(db, news):
+    assert classify.tag_articles(db, news) == len(news)
+    assert "cybercrime" in topics_of(db, news[0])
+    assert "cybercrime" not in topics_of(db, news[1])  # a life hack is not a hack
+    assert "drug_trafficking" in topics_of(db, news[2])
+    assert topics_of(db, news[3]) == set()
+    assert "corruption" in topics_of(db, news[4])
+    assert "interpol" in topics_of(db, news[5])
+    assert topics_of(db, news[6]) == set()
+    status = classify.model_status(db)
+    assert status["models"]["topics"]["active"]["bootstrap"] is True
+    assert status["targets"]["Interpol"]["bootstrap"] is True
+    with db.read() as conn:
+        versions = set(conn.execute(select(tags.c.model_version)).scalars())
+        active = set(conn.execute(select(classifier_models.c.version).where(classifier_models.c.active.is_(True))).scalars())
+    assert versions and versions <= active  # every tag names the model that made it
+
+
+def test_generalises_beyond_seed_terms(db, news):
+    classify.tag_articles(db, news)  # the bootstrap model is trained here
+    # no seed term of cybercrime in it: the model has to know the neighbourhood of the terms
+    other = add(db, "Criminals broke into the company network", "They stole passwords and encrypted the servers, then asked for bitcoin.")
+    classify.tag_articles(db, [other])
+    assert "cybercrime" in topics_of(db, other)
+
+
+@pytest.mark.parametrize(
+    "title, summary, topic",
+    [
+        ("Полиция задержала хакеров", "Злоумышленники взломали серверы банка и похитили данные клиентов.", "cybercrime"),
+        ("Чиновника задержали по делу о взятке", "Коррупционного скандала в мэрии ждали давно: следователи изъяли деньги.", "corruption"),
+        ("Интерпол объявил бизнесмена в международный розыск", "Генпрокуратура готовит запрос об экстрадиции.", "interpol"),
+    ],
+)
+def test_russian_text_and_its_inflections(db, title, summary, topic):
+    article = add(db, title, summary)
+    classify.tag_articles(db, [article])
+    assert topic in topics_of(db, article)
+
+
+def test_empty_and_huge_texts_are_tagged(db):
+    empty = add(db, "", "")
+    huge = add(db, "Ransomware gang leaks stolen data", "Hackers published the files.", "word " * 2_000_000)
+    assert classify.tag_articles(db, [empty, huge]) == 2
+    assert status_of(db, empty) == ("tagged", None)
+    assert status_of(db, huge) == ("tagged", None)
+    assert "cybercrime" in topics_of(db, huge)
+
+
+def test_corrected_label_changes_the_tag_after_retraining(db, news):
+    classify.tag_articles(db, news)
+    target = news[4]
+    assert "corruption" in topics_of(db, target)
+    label_id = classify.add_label(db, target, "topic", "corruption", 0, analyst="ana")
+    classify.add_label(db, target, "topic", "economic_crime", 1, analyst="ana")
+    result = classify.train(db, "topics")
+    with db.read() as conn:
+        used = conn.execute(select(labels.c.used_in_version).where(labels.c.id == label_id)).scalar()
+    assert used == result["version"]
+    classify.retag_all(db)
+    assert "corruption" not in topics_of(db, target)
+    assert "economic_crime" in topics_of(db, target)
+    assert classify.model_status(db)["models"]["topics"]["active"]["bootstrap"] is False
+
+
+@pytest.mark.parametrize(
+    "blob, reason",
+    [
+        (b"not a zip file at all", "corrupt"),
+        (b"PK\x03\x04" + b"\x00" * 40, "corrupt"),
+        (dumps({"format": 999}), "incompatible"),
+    ],
+    ids=["garbage", "damaged-zip", "other-version"],
+)
+def test_broken_model_never_stops_ingest(db, news, blob, reason):
+    classify.tag_articles(db, news[:1])
+    with db.write() as conn:
+        conn.execute(update(classifier_models).where(classifier_models.c.kind == "topics").values(blob=blob))
+    fresh = add(db, "Hackers steal card data from online shop", "Malware skimmed payment details.")
+    assert classify.tag_articles(db, [fresh]) == 0  # no exception
+    status, error = status_of(db, fresh)
+    assert status == "failed" and reason in error
+    classify.train(db, "topics")  # a new model, then `tag` catches up
+    assert classify.tag_pending(db) >= 1
+    assert status_of(db, fresh) == ("tagged", None)
+    assert "cybercrime" in topics_of(db, fresh)
+
+
+def test_model_with_foreign_types_is_refused(db, news):
+    import skops.io as sio
+    from sklearn.preprocessing import FunctionTransformer
+
+    classify.tag_articles(db, news[:1])
+    evil = sio.dumps({"format": 1, "kind": "topics", "x": FunctionTransformer(print)})
+    with db.write() as conn:
+        conn.execute(update(classifier_models).where(classifier_models.c.kind == "topics").values(blob=evil))
+    fresh = add(db, "Phishing wave hits banks", "")
+    classify.tag_articles(db, [fresh])
+    status, error = status_of(db, fresh)
+    assert status == "failed" and "untrusted" in error
+
+
+def test_explain_names_the_terms_behind_a_tag(db, news):
+    classify.tag_articles(db, news)
+    terms = classify.explain(db, news[0], "topic", "cybercrime")
+    assert terms and all(isinstance(t, str) and isinstance(w, float) for t, w in terms)
+    assert any("ransom" in t or "hack" in t or "breach" in t for t, w in terms if w > 0)
+    stance_terms = classify.explain(db, news[5], "stance", "NONE", target="Interpol")
+    assert isinstance(stance_terms, list)
+
+
+def test_stance_tags_only_for_mentioned_targets(db, news):
+    classify.tag_articles(db, news)
+    with db.read() as conn:
+        rows = conn.execute(select(tags.c.article_id, tags.c.target, tags.c.label).where(tags.c.kind == "stance")).all()
+    assert {r.article_id for r in rows} == {news[5]}
+    assert rows[0].target == "Interpol" and rows[0].label in ("FAVOR", "AGAINST", "NONE")
+
+
+def test_seed_article_ingested_as_a_feed_gets_interpol_and_cybercrime(db, tmp_path):
+    from xml.sax.saxutils import escape
+
+    from monitor.ingest import ingest_document
+
+    text = shared_path("seed", "tass-interpol-2023-09-07.txt").read_text(encoding="utf-8")
+    first, _, rest = text.partition("\n")
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>TASS</title>'
+        "<link>https://tass.com/</link><description>seed</description><item>"
+        "<title>Unfriendly countries debate expelling Russia from Interpol</title>"
+        "<link>https://tass.com/world/1671455</link><pubDate>Thu, 07 Sep 2023 10:00:00 GMT</pubDate>"
+        f"<description>{escape(text)}</description></item></channel></rss>"
+    ).encode("utf-8")
+    stats = ingest_document(db, body, source="TASS")
+    (article,) = stats.new_article_ids
+    got = topics_of(db, article)
+    assert {"interpol", "cybercrime"} <= got, got
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def _write(path: Path, header: list[str], rows: list[list[str]], delimiter: str = ",") -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, delimiter=delimiter)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+TOPIC_ROWS = [
+    ["Hackers stole passwords in a phishing attack", "cyber"],
+    ["Ransomware encrypted the council's servers", "cyber"],
+    ["Malware infected thousands of computers", "cyber"],
+    ["A data breach exposed customer records", "cyber"],
+    ["The striker scored twice in the final", "sport"],
+    ["The team won the league title", "sport"],
+    ["The tennis champion lost in the first round", "sport"],
+    ["The coach was sacked after the defeat", "sport"],
+    ["Interest rates rose again this month", "economy"],
+    ["Inflation fell as energy prices dropped", "economy"],
+    ["The central bank cut its growth forecast", "economy"],
+    ["Unemployment reached a record low", "economy"],
+]
+
+
+def test_evaluate_topics_cv_prints_one_json_object(cli, tmp_path):
+    data = _write(tmp_path / "topics.csv", ["text", "label"], TOPIC_ROWS)
+    code, out, err = cli("evaluate", "topics", "--data", str(data), "--cv", "2")
+    assert code == 0, err
+    result = json.loads(out)
+    assert {"accuracy", "macro_f1", "per_class"} <= set(result)
+    assert set(result["per_class"]) == {"cyber", "sport", "economy"}
+    for metrics in result["per_class"].values():
+        assert set(metrics) == {"precision", "recall", "f1", "support"}
+    assert 0 <= result["accuracy"] <= 1
+
+
+def test_train_and_evaluate_multilabel_topics_from_tsv(cli, tmp_path):
+    rows = [[f"title {i}", text, label if i % 3 else f"{label};news"] for i, (text, label) in enumerate(TOPIC_ROWS * 2)]
+    data = _write(tmp_path / "multi.tsv", ["title", "body", "topics"], rows, delimiter="\t")
+    code, out, err = cli("train", "topics", "--data", str(data), "--text-column", "title", "--text-column", "body", "--label-column", "topics")
+    assert code == 0, err
+    assert json.loads(out)["version"].startswith("topics-")
+    code, out, err = cli("evaluate", "topics", "--data", str(data), "--text-column", "body", "--label-column", "topics")
+    assert code == 0, err
+    result = json.loads(out)
+    assert {"cyber", "sport", "economy", "news"} <= set(result["per_class"])
+
+
+STANCE_ROWS = [
+    ["Interpol did a great job catching him, well done", "Interpol", "FAVOR"],
+    ["Thanks to Interpol police found the missing children", "Interpol", "FAVOR"],
+    ["Interpol is an essential partner, praised the minister", "Interpol", "FAVOR"],
+    ["Interpol is abused by dictators to hunt critics", "Interpol", "AGAINST"],
+    ["Shame on Interpol for helping a repressive regime", "Interpol", "AGAINST"],
+    ["Interpol failed again and ignored the evidence", "Interpol", "AGAINST"],
+    ["Interpol met in Lyon on Tuesday", "Interpol", "NONE"],
+    ["Interpol has 195 member countries", "Interpol", "NONE"],
+    ["A spokesperson for Interpol declined to comment", "Interpol", "NONE"],
+]
+
+
+def test_stance_train_then_evaluate_reports_f_avg(cli, tmp_path):
+    data = _write(tmp_path / "stance.tsv", ["Target", "Tweet", "Stance"], [[t, x, s] for x, t, s in STANCE_ROWS * 2], delimiter="\t")
+    code, out, err = cli("train", "stance", "--data", str(data))
+    assert code == 0, err
+    code, out, err = cli("evaluate", "stance", "--data", str(data))
+    assert code == 0, err
+    result = json.loads(out)
+    assert {"accuracy", "macro_f1", "per_class", "f_avg"} <= set(result)
+    assert set(result["per_class"]) == {"FAVOR", "AGAINST", "NONE"}
+    assert result["f_avg"] == pytest.approx((result["per_class"]["FAVOR"]["f1"] + result["per_class"]["AGAINST"]["f1"]) / 2, abs=1e-3)
+    code, out, err = cli("evaluate", "stance", "--data", str(data), "--cv", "3")
+    assert code == 0, err
+    assert "f_avg" in json.loads(out)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["evaluate", "topics", "--data", "/nonexistent.csv"], "cannot read"),
+        (["evaluate", "topics", "--data", "{bad}", "--label-column", "nope"], "no column"),
+        (["evaluate", "topics", "--data", "{bad}", "--cv", "1"], "at least 2"),
+        (["evaluate", "stance", "--data", "{bad}", "--label-column", "label", "--text-column", "text"], "FAVOR"),
+    ],
+)
+def test_bad_input_is_one_line(cli, tmp_path, args, message):
+    bad = _write(tmp_path / "bad.csv", ["text", "label"], [["some text", "maybe"]])
+    code, out, err = cli(*[str(bad) if a == "{bad}" else a for a in args])
+    assert code != 0
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_tag_all_retags_the_archive(cli, db_url):
+    from monitor.store import Database
+
+    db = Database(db_url)
+    ids = [add(db, t, s) for t, s in NEWS[:3]]
+    code, out, err = cli("tag")
+    assert code == 0, err
+    assert "tagged 3" in out
+    code, out, err = cli("tag", "--all")
+    assert code == 0 and "tagged 3" in out
+    assert "cybercrime" in topics_of(db, ids[0])
+    db.dispose()
