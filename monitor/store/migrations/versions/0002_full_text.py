@@ -1,7 +1,8 @@
 """full-text index over article titles and summaries
 
-SQLite: an FTS5 table kept in step with `articles` by triggers. PostgreSQL: a GIN index on a
-`simple` tsvector (no stemming: the archive is multilingual). `monitor.query` compiles searches to
+SQLite: an FTS5 table kept in step with `articles` by triggers. PostgreSQL: a stored, generated
+`search_vector` column (a `simple` tsvector: no stemming, the archive is multilingual) with a GIN
+index; stored so that phrase checks read it instead of re-parsing every candidate's text. `monitor.query` compiles searches to
 the matching form for each.
 
 Revision ID: 0002
@@ -15,7 +16,7 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-PG_VECTOR = "to_tsvector('simple', coalesce(title, '') || ' ' || coalesce(summary, ''))"
+PG_VECTOR = "to_tsvector('simple'::regconfig, coalesce(title, '') || ' ' || coalesce(summary, ''))"
 
 
 def upgrade() -> None:
@@ -42,7 +43,8 @@ def upgrade() -> None:
         # articles stored by 0001 become searchable
         op.execute("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')")
     else:
-        op.execute(f"CREATE INDEX ix_articles_fts ON articles USING GIN ({PG_VECTOR})")
+        op.execute(f"ALTER TABLE articles ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ({PG_VECTOR}) STORED")
+        op.execute("CREATE INDEX ix_articles_fts ON articles USING GIN (search_vector)")
 
 
 def downgrade() -> None:
@@ -52,3 +54,4 @@ def downgrade() -> None:
         op.execute("DROP TABLE IF EXISTS articles_fts")
     else:
         op.execute("DROP INDEX IF EXISTS ix_articles_fts")
+        op.execute("ALTER TABLE articles DROP COLUMN IF EXISTS search_vector")
