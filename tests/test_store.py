@@ -113,6 +113,23 @@ def _integrity_ok(db) -> bool:
         return conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
 
 
+def _live_session_members(sid: int) -> list[int]:
+    live = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.getsid(int(entry)) != sid:
+                continue
+            with open(f"/proc/{entry}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state not in ("Z", "X"):  # zombies have exited; only the reaping is left
+            live.append(int(entry))
+    return live
+
+
 def test_kill_9_during_ingest_keeps_whole_documents_and_a_rerun_completes(db_url, tmp_path):
     folder = tmp_path / "feeds"
     _write_feeds(folder, documents=80, items=50)
@@ -123,6 +140,7 @@ def test_kill_9_during_ingest_keeps_whole_documents_and_a_rerun_completes(db_url
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its parse workers share the session: we can find them after
     )
     try:
         deadline = time.monotonic() + 120
@@ -134,6 +152,12 @@ def test_kill_9_during_ingest_keeps_whole_documents_and_a_rerun_completes(db_url
     finally:
         if proc.poll() is None:
             proc.kill()
+
+    # the parse workers see their pipe close and exit: nothing of the killed run keeps running
+    deadline = time.monotonic() + 15
+    while _live_session_members(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _live_session_members(proc.pid) == []
 
     assert _integrity_ok(db)
     with db.read() as conn:
