@@ -54,7 +54,9 @@ class Database:
 
     def display_url(self) -> str:
         """The URL with any password hidden, for provenance and messages."""
-        return make_url(self.url).render_as_string(hide_password=True)
+        rendered = make_url(self.url).render_as_string(hide_password=True)
+        # SQLAlchemy escapes ':' in a SQLite URI filename ("file%3A/…"); show it as typed.
+        return rendered.replace("sqlite:///file%3A", "sqlite:///file:", 1) if self.is_sqlite else rendered
 
     def init(self) -> None:
         """Create or upgrade the schema (idempotent, once per process)."""
