@@ -147,6 +147,7 @@ def main() -> None:
             classify.train(db, "topics")
             classify.train(db, "stance")
             print(f"bootstrap models trained beforehand in {time.perf_counter() - t0:.1f} s")
+        rss_before = _proc_cpu_and_rss(os.getpid())[1]
         cpu0, _ = _cpu_snapshot()
         t0 = time.perf_counter()
         cold = poller.poll_once(db, allow_private=True, concurrency=args.concurrency, settings=cfg)
@@ -180,8 +181,16 @@ def main() -> None:
         f"{cold.ingest_s / cold.feeds * 1000:.0f} ms, health write {cold.record_s / cold.feeds * 1000:.0f} ms"
     )
     print(f"re-poll, all unchanged (half 304, half same body): {warm_s:.2f} s; {warm}")
+    print(
+        f"re-poll time per feed: fetch {warm.fetch_s / max(warm.feeds, 1) * 1000:.1f} ms, "
+        f"health write {warm.record_s / max(warm.feeds, 1) * 1000:.1f} ms"
+    )
     print(f"re-poll again: {warm2_s:.2f} s")
-    print(f"peak memory: poller {peak_self / 2**20:.0f} MB, largest parse worker {max(worker_peak, worker_peak2) / 2**20:.0f} MB")
+    print(
+        f"peak memory: poller {peak_self / 2**20:.0f} MB (of which {rss_before / 2**20:.0f} MB before the first poll: "
+        f"Python, SQLAlchemy, scikit-learn and the tagging models), largest parse worker "
+        f"{max(worker_peak, worker_peak2) / 2**20:.0f} MB"
+    )
     print(f"goals: re-poll < 5 s: {'met' if min(warm_s, warm2_s) < 5 else 'NOT met'}; memory < 300 MB: {'met' if peak_self < 300 * 2**20 else 'NOT met'}")
 
 

@@ -50,6 +50,7 @@ from monitor.store.schema import feeds, fetch_events
 log = logging.getLogger(__name__)
 
 EVENTS_KEPT = 30  # fetch events per feed (Media Cloud keeps the last 30)
+RECORD_BATCH = 64  # feeds whose health is written in one transaction
 REDIRECTS_TO_MOVE = 2  # consistent permanent redirects before the stored URL changes
 RARE_AFTER_FAILURES = 30  # after this many failures in a row a feed is tried once per max interval
 FAILURE_WEIGHT = {"HARD": 2.0, "SOFT": 1.0, "TEMP": 0.5}
@@ -321,8 +322,10 @@ def record(
     fetched_at: datetime,
     *,
     allow_private: bool,
+    conn=None,
 ) -> dict:
-    """Write the feed's health, schedule and fetch event in one transaction; release the lease."""
+    """Write the feed's health, schedule and fetch event in one transaction (or in `conn`'s);
+    release the lease."""
     now = utcnow()
     values: dict = {"last_fetch_at": fetched_at, "lease_owner": None, "lease_until": None}
     effects = {"disabled": False, "moved": False}
@@ -366,45 +369,58 @@ def record(
             effects["disabled"] = True
 
     redirect_target = result.permanent_redirect if outcome.outcome in ("ok", "not_modified", "unchanged") else None
+    if conn is not None:
+        return _apply(conn, owner, feed, result, outcome, fetched_at, values, effects, redirect_target, allow_private)
     with db.write() as conn:
-        if redirect_target and redirect_target != feed.url:
-            count = feed.redirect_count + 1 if feed.redirect_url == redirect_target else 1
-            values.update(redirect_url=redirect_target, redirect_count=count)
-            if count >= REDIRECTS_TO_MOVE:
-                try:
-                    target = validate_feed_url(redirect_target, allow_private=allow_private, resolve=False)
-                except InputError:
-                    target = None
-                taken = target and conn.execute(select(feeds.c.id).where(feeds.c.url == target, feeds.c.id != feed.id)).scalar()
-                if target and not taken:
-                    values.update(url=target, redirect_url=None, redirect_count=0)
-                    effects["moved"] = True
-        else:
-            values.update(redirect_url=None, redirect_count=0)
-        done = conn.execute(update(feeds).where(feeds.c.id == feed.id, feeds.c.lease_owner == owner).values(**values))
-        if done.rowcount == 0:
-            # Our lease expired and another poller took the feed, or the feed was removed:
-            # its articles are stored already; the other poller writes the health.
-            return effects
-        detail = outcome.detail
-        if effects["moved"]:
-            detail = f"moved permanently to {values['url']}" + (f"; {detail}" if detail else "")
-        conn.execute(
-            insert(fetch_events).values(
-                feed_id=feed.id,
-                at=fetched_at,
-                outcome=outcome.outcome,
-                http_status=result.status,
-                reason=outcome.reason,
-                detail=(detail or None) and detail[:1000],
-                duration_ms=result.duration_ms,
-                entries=outcome.entries if outcome.outcome == "ok" else None,
-                new_articles=outcome.new_articles if outcome.outcome == "ok" else None,
-            )
+        return _apply(conn, owner, feed, result, outcome, fetched_at, values, effects, redirect_target, allow_private)
+
+
+def record_many(db: Database, cfg: Settings, owner: str, items: list[tuple], *, allow_private: bool) -> list[dict]:
+    """`record` for several feeds in one transaction: re-polls of unchanged feeds are mostly
+    this write, and one commit per batch instead of per feed is what keeps them fast on SQLite."""
+    with db.write() as conn:
+        return [record(db, cfg, owner, *item, allow_private=allow_private, conn=conn) for item in items]
+
+
+def _apply(conn, owner, feed, result, outcome, fetched_at, values, effects, redirect_target, allow_private) -> dict:
+    if redirect_target and redirect_target != feed.url:
+        count = feed.redirect_count + 1 if feed.redirect_url == redirect_target else 1
+        values.update(redirect_url=redirect_target, redirect_count=count)
+        if count >= REDIRECTS_TO_MOVE:
+            try:
+                target = validate_feed_url(redirect_target, allow_private=allow_private, resolve=False)
+            except InputError:
+                target = None
+            taken = target and conn.execute(select(feeds.c.id).where(feeds.c.url == target, feeds.c.id != feed.id)).scalar()
+            if target and not taken:
+                values.update(url=target, redirect_url=None, redirect_count=0)
+                effects["moved"] = True
+    else:
+        values.update(redirect_url=None, redirect_count=0)
+    done = conn.execute(update(feeds).where(feeds.c.id == feed.id, feeds.c.lease_owner == owner).values(**values))
+    if done.rowcount == 0:
+        # Our lease expired and another poller took the feed, or the feed was removed:
+        # its articles are stored already; the other poller writes the health.
+        return effects
+    detail = outcome.detail
+    if effects["moved"]:
+        detail = f"moved permanently to {values['url']}" + (f"; {detail}" if detail else "")
+    conn.execute(
+        insert(fetch_events).values(
+            feed_id=feed.id,
+            at=fetched_at,
+            outcome=outcome.outcome,
+            http_status=result.status,
+            reason=outcome.reason,
+            detail=(detail or None) and detail[:1000],
+            duration_ms=result.duration_ms,
+            entries=outcome.entries if outcome.outcome == "ok" else None,
+            new_articles=outcome.new_articles if outcome.outcome == "ok" else None,
         )
-        keep = select(fetch_events.c.id).where(fetch_events.c.feed_id == feed.id).order_by(fetch_events.c.id.desc()).limit(EVENTS_KEPT)
-        oldest_kept = select(func.min(keep.subquery().c.id)).scalar_subquery()
-        conn.execute(delete(fetch_events).where(fetch_events.c.feed_id == feed.id, fetch_events.c.id < oldest_kept))
+    )
+    keep = select(fetch_events.c.id).where(fetch_events.c.feed_id == feed.id).order_by(fetch_events.c.id.desc()).limit(EVENTS_KEPT)
+    oldest_kept = select(func.min(keep.subquery().c.id)).scalar_subquery()
+    conn.execute(delete(fetch_events).where(fetch_events.c.feed_id == feed.id, fetch_events.c.id < oldest_kept))
     return effects
 
 
@@ -498,20 +514,54 @@ async def _round(
                 except Exception as e:  # a bug on one feed's bytes must not stop the round
                     log.exception("ingest of feed %s failed", feed.id)
                     outcome, ingest_s = _Outcome("SOFT", "ingest_error", f"{type(e).__name__}: {e}"[:500], body_refused=True), 0.0
-                effects, record_s = await loop.run_in_executor(
-                    workers, lambda: _timed(record, db, cfg, owner, feed, result, outcome, fetched_at, allow_private=allow_private)
-                )
-                _count(summary, outcome, effects)
                 summary.fetch_s += result.duration_ms / 1000
                 summary.ingest_s += ingest_s
-                summary.record_s += record_s
-                finished_ids.add(feed.id)
+                done = loop.create_future()
+                to_record.append(((feed, result, outcome, fetched_at), done))
+                if len(to_record) >= RECORD_BATCH:
+                    record_wanted.set()
+                await done  # the feed counts as polled only once its health is written
             except MonitorError as e:  # the store refused (disk full, read-only): say so, keep going
                 log.error("poll of feed %s failed: %s", feed.id, e)
                 summary.failures["store_error"] = summary.failures.get("store_error", 0) + 1
                 finished_ids.add(feed.id)
             finally:
                 in_flight.discard(feed.id)
+
+    to_record: list[tuple[tuple, asyncio.Future]] = []
+    record_wanted = asyncio.Event()
+
+    async def write_records() -> None:
+        # Health writes are batched: one transaction per RECORD_BATCH feeds or 50 ms.
+        while True:
+            try:
+                await asyncio.wait_for(record_wanted.wait(), timeout=0.05)
+            except TimeoutError:
+                pass
+            record_wanted.clear()
+            if not to_record:
+                continue
+            batch = to_record[:RECORD_BATCH]
+            del to_record[: len(batch)]
+            items = [item for item, _ in batch]
+            try:
+                effects, record_s = await loop.run_in_executor(
+                    leases, lambda: _timed(record_many, db, cfg, owner, items, allow_private=allow_private)
+                )
+            except Exception as e:  # noqa: BLE001 - the feeds stay leased and come back after expiry
+                log.error("could not write the health of %d feeds: %s", len(items), e)
+                summary.failures["store_error"] = summary.failures.get("store_error", 0) + len(items)
+                effects, record_s = [None] * len(items), 0.0
+            summary.record_s += record_s
+            for (item, done), effect in zip(batch, effects):
+                feed, _result, outcome, _at = item
+                if effect is not None:
+                    _count(summary, outcome, effect)
+                finished_ids.add(feed.id)
+                if not done.done():
+                    done.set_result(effect)
+            if to_record:
+                record_wanted.set()
 
     async def keep_leases() -> None:
         # A dead poller stops renewing, so its leases lapse after lease_seconds; a live one keeps
@@ -527,6 +577,7 @@ async def _round(
 
     async with Fetcher(allow_private=allow_private, settings=cfg, max_connections=max(concurrency * 2, 10), **fetcher_options) as fetcher:
         renewer = asyncio.create_task(keep_leases())
+        writer = asyncio.create_task(write_records())
         producer = asyncio.create_task(produce())
         tasks = [asyncio.create_task(work()) for _ in range(concurrency)]
         pending = {producer, *tasks}
@@ -540,8 +591,13 @@ async def _round(
                     t.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
                 pending = set()
-        renewer.cancel()
-        await asyncio.gather(renewer, return_exceptions=True)
+        # results already fetched and ingested are written before the round ends
+        while to_record and not writer.done():
+            record_wanted.set()
+            await asyncio.sleep(0.01)
+        for t in (renewer, writer):
+            t.cancel()
+        await asyncio.gather(renewer, writer, return_exceptions=True)
         for t in (producer, *tasks):
             if t.done() and not t.cancelled() and t.exception() is not None:
                 log.error("poller task failed", exc_info=t.exception())
