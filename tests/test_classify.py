@@ -74,9 +74,13 @@ def test_bootstrap_without_labels_tags_new_articles(db, news):
 def test_generalises_beyond_seed_terms(db, news):
     classify.tag_articles(db, news)  # the bootstrap model is trained here
     # no seed term of cybercrime in it: the model has to know the neighbourhood of the terms
-    other = add(db, "Criminals broke into the company network", "They stole passwords and encrypted the servers, then asked for bitcoin.")
-    classify.tag_articles(db, [other])
-    assert "cybercrime" in topics_of(db, other)
+    others = [
+        add(db, "Attackers encrypted the city's servers and demanded bitcoin", "Stolen passwords let them into the network."),
+        add(db, "Злоумышленники зашифровали серверы больницы", "Они потребовали выкуп в биткоинах."),
+    ]
+    classify.tag_articles(db, others)
+    for other in others:
+        assert "cybercrime" in topics_of(db, other)
 
 
 @pytest.mark.parametrize(

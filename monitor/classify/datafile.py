@@ -27,6 +27,15 @@ class Row:
     target: str = ""
 
 
+def join_text(cells: list[str]) -> str:
+    """Several text columns as one text. With two or more, the first is read as the title and
+    counts twice, as an article's title does (see features.article_text)."""
+    cells = [c.strip() for c in cells]
+    if len(cells) >= 2 and cells[0]:
+        cells = [cells[0], *cells]
+    return ". ".join(c for c in cells if c)
+
+
 def _decode(raw: bytes, path: Path) -> str:
     for enc in ("utf-8-sig", "cp1252"):
         try:
@@ -95,7 +104,7 @@ def read_rows(
                 continue
             if max(text_idx + [label_idx]) >= len(rec):
                 raise InputError(f"{path}, row {n}: fewer cells than the header names")
-            body = ". ".join(rec[i].strip() for i in text_idx if rec[i].strip())
+            body = join_text([rec[i] for i in text_idx])
             cell = rec[label_idx].strip()
             if kind == "stance":
                 labels = (cell.upper(),) if cell else ()

@@ -68,5 +68,6 @@ def explain(db, article_id: int, kind: str, label: str, target: str = "", top: i
             aliases = taxonomy.target(target).aliases
         except InputError:
             aliases = (target,)
-        return explain_text(sub.features, sub.heads, mask_target(text, aliases), label.upper(), top)
+        shown = text if sub.mode == "per_target" else mask_target(text, aliases)
+        return explain_text(sub.features, sub.heads, shown, label.upper(), top)
     raise InputError("explain kind is topic or stance")

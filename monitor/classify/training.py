@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 
 from monitor.classify import labels as labelstore
 from monitor.classify.datafile import read_rows
-from monitor.classify.features import article_text
+from monitor.classify.features import article_text, clean_text
 from monitor.classify.modelstore import StoredModel, save_model
 from monitor.classify.stance import PLACEHOLDER, STANCES, fit_stance_model
 from monitor.classify.taxonomy import TermMatcher, load_taxonomy
@@ -103,14 +103,16 @@ class Evidence:
 def seed_evidence(matcher: TermMatcher, title: str, text: str) -> tuple[dict[str, Evidence], list[tuple[int, int]]]:
     """Per topic: how the seed terms occur in the text; and the spans of all matches."""
     found = matcher.find(text)
-    title_len = len(title)
+    # article_text starts "title. title. body": count the title once, and know it as the title
+    first = len(title) + 2 if title and text.startswith(title) else 0
+    second = 2 * first
     by: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for group, start, _end, words in found:
-        by[group].append((start, words))
+        if start >= first:
+            by[group].append((start, words))
     out = {}
     for group, hits in by.items():
-        # the text starts with the title (article_text), so a hit there is a title hit
-        out[group] = Evidence(len(hits), len({w for _, w in hits}), any(s < title_len for s, _ in hits))
+        out[group] = Evidence(len(hits), len({w for _, w in hits}), any(s < second for s, _ in hits))
     return out, [(s, e) for _, s, e, _ in found]
 
 
@@ -132,7 +134,7 @@ def _stored_articles(db, limit: int = MAX_WEAK_ARTICLES) -> list[tuple[int, str,
         rows = conn.execute(
             select(articles.c.id, articles.c.title, articles.c.summary, articles.c.content).order_by(articles.c.id.desc()).limit(limit)
         ).all()
-    return [(r.id, r.title or "", article_text(r.title, r.summary, r.content)) for r in rows]
+    return [(r.id, clean_text(r.title), article_text(r.title, r.summary, r.content)) for r in rows]
 
 
 def article_count(db) -> int:
