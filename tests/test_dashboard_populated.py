@@ -19,15 +19,16 @@ def ingested(cli):
     assert "new articles" in out
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_every_page_renders_on_real_feeds(monkeypatch, db_url, ingested, page):
-    at = make_app(monkeypatch, db_url).run()
-    if page != PAGES[0]:
-        at.switch_page(page).run()
-    assert_clean(at)
-    assert not at.error, [e.value for e in at.error]
-    assert "No articles stored yet" not in texts(at)
-    if page == "views/articles.py":
-        table = at.dataframe[0].value
-        assert len(table) == 50
-        assert all(link.startswith(("http://", "https://")) for link in table["link"] if isinstance(link, str))
+def test_every_page_renders_on_real_feeds(monkeypatch, db_url, ingested):
+    # One ingest per database, every page against it: ingesting real feeds is the slow part.
+    for page in PAGES:
+        at = make_app(monkeypatch, db_url).run()
+        if page != PAGES[0]:
+            at.switch_page(page).run()
+        assert_clean(at)
+        assert not at.error, (page, [e.value for e in at.error])
+        assert "No articles stored yet" not in texts(at), page
+        if page == "views/articles.py":
+            table = at.dataframe[0].value
+            assert len(table) == 50
+            assert all(link.startswith(("http://", "https://")) for link in table["link"] if isinstance(link, str))
