@@ -104,7 +104,8 @@ def _topic_matrix(rows: list[Row], classes: list[str]) -> np.ndarray:
 
 
 def _predict_topics(model, texts: list[str], single: bool) -> list:
-    S = model.scores(texts)
+    # one label per text: the whole text decides (a sentence's peak is for multi-label tags)
+    S = model.scores(texts, passages=not single)
     if single:
         return [model.labels[k] for k in S.argmax(axis=1)]
     return [{lab for j, lab in enumerate(model.labels) if S[i, j] >= model.thresholds[j]} for i in range(len(texts))]

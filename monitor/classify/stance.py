@@ -24,7 +24,7 @@ from monitor.classify.taxonomy import compile_terms
 STANCES = ("AGAINST", "FAVOR", "NONE")
 MIN_PER_TARGET = 40
 PLACEHOLDER = " stancetarget "
-STANCE_FEATURES = FeatureConfig(word_ngrams=(1, 3), char_ngrams=(2, 5), char_analyzer="char", min_df=1, char_min_df=2, max_df=1.0)
+STANCE_FEATURES = FeatureConfig(word_ngrams=(1, 3), stems=None, char_ngrams=(2, 5), char_analyzer="char", min_df=1, char_min_df=2, max_df=1.0)
 STANCE_C = 3.0
 
 

@@ -28,6 +28,7 @@ def _models(db):
     from monitor.classify.stance import StanceModel
     from monitor.classify.topics import TopicModel
 
+    refreshed = False
     topics = load_active(db, "topics")
     if topics is None:
         training.train(db, "topics")
@@ -36,6 +37,7 @@ def _models(db):
         try:
             training.train(db, "topics")
             topics = load_active(db, "topics")
+            refreshed = True
         except ModelError as e:  # keep tagging with the old bootstrap
             log.warning("bootstrap refresh failed: %s", e)
     stance = load_active(db, "stance")
@@ -44,10 +46,25 @@ def _models(db):
         stance = load_active(db, "stance")
     if topics is None or stance is None:
         raise ModelError("no model could be trained")
-    return (
-        TopicModel.from_payload(topics.payload), topics.version,
-        StanceModel.from_payload(stance.payload), stance.version,
-    )
+    if refreshed:
+        # the archive is at most twice what the new bootstrap was trained on: re-tag it all so
+        # early articles do not keep the tags of a model that had seen a handful of articles
+        _tag_where(db, None, None)
+    return _decoded(topics, TopicModel), topics.version, _decoded(stance, StanceModel), stance.version
+
+
+_decoded_cache: dict[tuple[str, str, int], object] = {}
+
+
+def _decoded(stored, cls):
+    """Rebuilding vectorizers from arrays takes a moment: once per model version and process."""
+    key = (stored.kind, stored.version, stored.size)
+    model = _decoded_cache.get(key)
+    if model is None:
+        if len(_decoded_cache) > 8:
+            _decoded_cache.clear()
+        model = _decoded_cache[key] = cls.from_payload(stored.payload)
+    return model
 
 
 def tag_articles(db, article_ids: Iterable[int]) -> int:
