@@ -49,8 +49,9 @@ POS_SHARE = 0.5
 # regularised model without naive-Bayes scaling (which would amplify exactly the seed terms
 # that define the weak labels) generalises from them instead of reproducing the keyword match.
 BOOTSTRAP_C = 3.0
-# Positives are reweighted to half the negatives' weight (prior 1/3), so even odds sit below 0.5.
-BOOTSTRAP_THRESHOLD = 0.4
+# Positives are reweighted to POS_SHARE of the negatives' weight, so the model's prior is
+# POS_SHARE / (1 + POS_SHARE) = 1/3: a score above that is evidence for the topic.
+BOOTSTRAP_THRESHOLD = round(POS_SHARE / (1 + POS_SHARE), 2)
 LABELLED_C = 10.0
 REFRESH_MIN_ARTICLES = 200  # a bootstrap is retrained when the archive doubles past this
 
