@@ -115,16 +115,22 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if value.isdigit():
         seconds = float(int(value[:12]))
     else:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
+        when = _http_date(value)
         if when is None:
             return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
         seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
+def _http_date(value: str) -> datetime | None:
+    """An HTTP date as an aware datetime; None for garbage."""
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when
 
 
 _MAX_AGE = re.compile(r"(?:^|[,\s])(?:s-maxage|max-age)\s*=\s*\"?(\d{1,10})", re.I)
@@ -139,15 +145,8 @@ def cache_hint_seconds(headers: httpx.Headers, now: datetime | None = None) -> i
     if m:
         return int(m.group(1))
     expires = headers.get("expires")
-    if expires:
-        try:
-            when = email.utils.parsedate_to_datetime(expires)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-        if when is None:
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
+    when = _http_date(expires) if expires else None
+    if when is not None:
         return max(0, int((when - (now or datetime.now(timezone.utc))).total_seconds()))
     return None
 

@@ -25,11 +25,11 @@ from sqlalchemy import case, func, select
 
 from monitor.alerts.match import record_matches
 from monitor.alerts.rules import _to_alert, load_enabled
+from monitor.coverage import FAILED_OUTCOMES
 from monitor.filters import Filters, article_conditions
 from monitor.store import utcnow
 from monitor.store.schema import alerts, articles, fetch_events
 
-FAILED = ("SOFT", "HARD", "TEMP")
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def daily_counts(db, filters: Filters, start: date, end: date) -> dict[date, tup
 def feed_failures(db, start: date, end: date) -> dict[date, tuple[int, int]]:
     """{day: (feeds whose every fetch failed, feeds fetched)} from fetch_events."""
     day = func.date(fetch_events.c.at)
-    failed = func.sum(case((fetch_events.c.outcome.in_(FAILED), 1), else_=0))
+    failed = func.sum(case((fetch_events.c.outcome.in_(FAILED_OUTCOMES), 1), else_=0))
     with db.read() as conn:
         rows = conn.execute(
             select(day, fetch_events.c.feed_id, failed, func.count())
