@@ -25,7 +25,13 @@ STANCES = ("AGAINST", "FAVOR", "NONE")
 MIN_PER_TARGET = 40
 PLACEHOLDER = " stancetarget "
 STANCE_FEATURES = FeatureConfig(word_ngrams=(1, 3), stems=None, char_ngrams=(2, 5), char_analyzer="char", min_df=1, char_min_df=2, max_df=1.0)
-STANCE_C = 3.0
+# Regularisation for labelled sub-models is chosen by inner cross-validation on the training
+# rows (choose_params); a sub-model with too few rows for that uses sklearn's default C = 1.
+C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)
+DEFAULT_C = 1.0
+BOOTSTRAP_STANCE_C = 3.0  # the hand-written bootstrap examples (fixed; never fitted to a test set)
+INNER_FOLDS = 5
+MIN_CV_ROWS = 60  # rows (and INNER_FOLDS per present stance) needed to choose C by inner CV
 
 
 def mask_target(text: str, aliases: tuple[str, ...] | list[str]) -> str:
@@ -124,16 +130,64 @@ class StanceModel:
         )
 
 
-def fit_sub(texts: list[str], y: list[str], mode: str, weights: np.ndarray | None = None, C: float = STANCE_C) -> SubModel:
+def _fit(features: Features, texts: list[str], y: list[str], weights: np.ndarray | None, C: float, balanced: bool) -> LinearHeads:
     present = [s for s in STANCES if s in set(y)]
     labels = present if len(present) >= 2 else list(STANCES)
-    features = Features.fit(texts, STANCE_FEATURES)
     X = features.transform(texts)
     Y = np.array([[1 if lab == s else 0 for s in labels] for lab in y], dtype=np.int8)
     W = None if weights is None else np.repeat(np.asarray(weights, dtype=np.float64)[:, None], len(labels), axis=1)
     # plain TF-IDF logistic regression: on SemEval's tweets naive-Bayes scaling lost ~3 F_avg
-    heads = fit_heads(X, Y, labels, W, C=C, nb=False)
-    return SubModel(features, heads, mode)
+    return fit_heads(X, Y, labels, W, C=C, nb=False, balanced=balanced)
+
+
+def fit_sub(
+    texts: list[str], y: list[str], mode: str, weights: np.ndarray | None = None, C: float = DEFAULT_C, balanced: bool = False,
+) -> SubModel:
+    features = Features.fit(texts, STANCE_FEATURES)
+    return SubModel(features, _fit(features, texts, y, weights, C, balanced), mode)
+
+
+def f_avg(gold: list[str], pred: list[str]) -> float:
+    """SemEval's F_avg: mean F1 of FAVOR and AGAINST (NONE is not averaged in)."""
+    out = []
+    for s in ("FAVOR", "AGAINST"):
+        tp = sum(1 for g, p in zip(gold, pred) if g == s and p == s)
+        n_pred, n_gold = sum(p == s for p in pred), sum(g == s for g in gold)
+        out.append(2 * tp / (n_pred + n_gold) if n_pred + n_gold else 0.0)
+    return sum(out) / 2
+
+
+def choose_params(texts: list[str], y: list[str], weights: np.ndarray | None = None) -> dict:
+    """C and class balancing for one sub-model, by stratified inner CV on its training rows
+    (F_avg of the pooled out-of-fold predictions); the first best of the grid wins ties.
+    Too few rows (or a stance with fewer rows than folds): the fixed default, unbalanced."""
+    from collections import Counter
+
+    from sklearn.model_selection import StratifiedKFold
+
+    counts = Counter(y)
+    if len(texts) < MIN_CV_ROWS or len(counts) < 2 or min(counts.values()) < INNER_FOLDS:
+        return {"C": DEFAULT_C, "balanced": False, "chosen_by": "default"}
+    grid = [(C, b) for b in (False, True) for C in C_GRID]
+    preds: dict[tuple[float, bool], list[str]] = {g: [""] * len(texts) for g in grid}
+    folds = StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=0)
+    for tr, te in folds.split(np.zeros(len(y)), y):
+        tr_texts, tr_y = [texts[i] for i in tr], [y[i] for i in tr]
+        te_texts = [texts[i] for i in te]
+        features = Features.fit(tr_texts, STANCE_FEATURES)
+        w = None if weights is None else np.asarray(weights)[tr]
+        for C, b in grid:
+            sub = SubModel(features, _fit(features, tr_texts, tr_y, w, C, b), "cv")
+            for i, lab in zip(te, sub.predict(te_texts)[0]):
+                preds[(C, b)][i] = lab
+    scores = {g: f_avg(y, p) for g, p in preds.items()}
+    best = max(grid, key=lambda g: scores[g])
+    return {"C": best[0], "balanced": best[1], "chosen_by": f"{INNER_FOLDS}-fold CV on training rows", "cv_f_avg": round(scores[best], 4)}
+
+
+def _fit_tuned(texts: list[str], y: list[str], mode: str, weights: np.ndarray | None) -> tuple[SubModel, dict]:
+    params = choose_params(texts, y, weights)
+    return fit_sub(texts, y, mode, weights, C=params["C"], balanced=params["balanced"]), params
 
 
 def fit_stance_model(
@@ -150,20 +204,22 @@ def fit_stance_model(
         by_target.setdefault(g.lower(), []).append(i)
     per_target: dict[str, SubModel] = {}
     shared_targets: list[str] = []
+    params: dict[str, dict] = {}
     for g, idx in by_target.items():
         ys = [rows[i][2] for i in idx]
         if len(idx) >= MIN_PER_TARGET and len(set(ys)) >= 2:
-            per_target[g] = fit_sub([rows[i][0] for i in idx], ys, "per_target", w[idx])
+            per_target[g], params[g] = _fit_tuned([rows[i][0] for i in idx], ys, "per_target", w[idx])
         else:
             shared_targets.append(g)
     shared = None
     if rows and len({r[2] for r in rows}) >= 2 and shared_targets:
-        shared = fit_sub(masked, [r[2] for r in rows], "shared", w)
+        shared, params["(shared)"] = _fit_tuned(masked, [r[2] for r in rows], "shared", w)
     boot = None
     if bootstrap_rows:
-        boot = fit_sub([t for t, _ in bootstrap_rows], [s for _, s in bootstrap_rows], "bootstrap")
+        boot = fit_sub([t for t, _ in bootstrap_rows], [s for _, s in bootstrap_rows], "bootstrap", C=BOOTSTRAP_STANCE_C)
     info = {
         "targets": {g: {"rows": len(idx), "mode": "per_target" if g in per_target else "shared"} for g, idx in by_target.items()},
         "bootstrap": boot is not None,
+        "params": params,
     }
     return StanceModel(per_target, shared, boot, shared_targets, info)

@@ -341,7 +341,8 @@ def _train_stance(db) -> dict:
         n = sum(1 for r in rows if r[1].lower() == t.lower())
         targets[t] = {"labels": n, "mode": model.mode_for(t), "bootstrap": model.mode_for(t) == "bootstrap"}
     metrics = {"targets": targets}
-    training = {"bootstrap": not rows, "analyst_labels": len(rows), "bootstrap_examples": len(stance_examples())}
+    training = {"bootstrap": not rows, "analyst_labels": len(rows), "bootstrap_examples": len(stance_examples()),
+                "params": model.info.get("params", {})}  # C and class balancing per sub-model, chosen on the training rows
     save_model(db, "stance", version, model.to_payload(), metrics, training)
     labelstore.mark_used(db, "stance", [lab.id for lab in labels], version)
     return {"version": version, "metrics": metrics, "training": training}
