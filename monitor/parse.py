@@ -50,13 +50,7 @@ def parse_feed(
     feed we can read (not XML/a feed at all, or the worker hit its memory or time limit).
 
     `timeout_s` and `memory_mb` default to MONITOR_PARSE_TIMEOUT_S and MONITOR_PARSE_MEMORY_MB."""
-    if not isinstance(body, (bytes, bytearray, memoryview)):
-        raise TypeError("parse_feed takes the document's bytes, never a str or path")
-    body = bytes(body)
-    if not body.strip():
-        raise ParseError("the document is empty", reason="empty")
-    if b"<!ENTITY" in body or b"<!entity" in body:
-        _check_entity_expansion(body)
+    body = _checked_body(body)
     from monitor.config import settings
 
     cfg = settings()
@@ -64,6 +58,18 @@ def parse_feed(
         timeout_s = cfg.parse_timeout_s
     reply = _pool().run((body, content_type or "", None), timeout_s, memory_mb or cfg.parse_memory_mb)
     return _to_parsed_feed(reply)
+
+
+def _checked_body(body) -> bytes:
+    """The document's bytes, refused before any worker sees them when empty or entity-bombed."""
+    if not isinstance(body, (bytes, bytearray, memoryview)):
+        raise TypeError("the parser takes the document's bytes, never a str or path")
+    body = bytes(body)
+    if not body.strip():
+        raise ParseError("the document is empty", reason="empty")
+    if b"<!ENTITY" in body or b"<!entity" in body:
+        _check_entity_expansion(body)
+    return body
 
 
 @dataclass(frozen=True)
@@ -90,13 +96,7 @@ def parse_articles(
     """`parse_feed` followed by `normalize_entry` on each of the first `max_items` entries, all in
     the worker: nh3 then meets hostile HTML under the same limits as feedparser, and normalising
     runs on as many cores as there are workers instead of in the caller's one thread."""
-    if not isinstance(body, (bytes, bytearray, memoryview)):
-        raise TypeError("parse_articles takes the document's bytes, never a str or path")
-    body = bytes(body)
-    if not body.strip():
-        raise ParseError("the document is empty", reason="empty")
-    if b"<!ENTITY" in body or b"<!entity" in body:
-        _check_entity_expansion(body)
+    body = _checked_body(body)
     from monitor.config import settings
 
     cfg = settings()
