@@ -1,16 +1,13 @@
 """Shared UI pieces for the dashboard pages: database, access, filters, downloads, safe links.
 
-UI only: every number and row comes from a function in `monitor/`. Parts of the product that are
-not installed yet show an honest notice instead of a page (`api()` returns None for them).
+UI only: every number and row comes from a function in `monitor/`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import inspect
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,8 +15,12 @@ from urllib.parse import urlsplit
 import pandas as pd
 import streamlit as st
 
+from monitor.classify import load_taxonomy
 from monitor.config import Settings
 from monitor.errors import MonitorError
+from monitor.export import write_articles_csv, write_summary_csv, write_table_csv
+from monitor.feeds import seed_default_feeds
+from monitor.poller import start_background_poller
 from monitor.store import Database
 
 QUERY_TTL_S = 30  # query results: fresh enough for a poller that adds articles every few minutes
@@ -61,22 +62,6 @@ def db_key(db: Database) -> str:
     return db.url
 
 
-def api(module: str, name: str) -> Callable | None:
-    """A function of another part of the product, or None while that part is not installed."""
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return None
-    found = getattr(mod, name, None)
-    if inspect.ismodule(found):  # a submodule of the same name shadowed the function
-        found = getattr(found, name, None)
-    return found if callable(found) else None
-
-
-def missing_part(what: str, module: str) -> None:
-    st.info(f"{what} is not available in this installation yet (`{module}` is missing).", icon=":material/construction:")
-
-
 @dataclass(frozen=True)
 class Background:
     seeded_feeds: int
@@ -91,18 +76,14 @@ def _background(url: str) -> Background:
     settings = Settings.from_env()
     db = _database(url)
     seeded = 0
-    seed = api("monitor.feeds", "seed_default_feeds")
-    if settings.seed_default_feeds and seed is not None:
+    if settings.seed_default_feeds:
         try:
-            seeded = int(seed(db) or 0)
+            seeded = int(seed_default_feeds(db) or 0)
         except MonitorError:
             seeded = 0
     if not settings.poll_in_dashboard:
         return Background(seeded, False, "The background poller is off (MONITOR_POLL_IN_DASHBOARD=0); run `python -m monitor poll --forever`.")
-    start = api("monitor.poller", "start_background_poller")
-    if start is None:
-        return Background(seeded, False, "The poller is not installed yet: articles arrive only through `python -m monitor ingest`.")
-    handle = start(db, settings=settings)
+    handle = start_background_poller(db, settings=settings)
     if handle is None:
         return Background(seeded, False, "The background poller is off; run `python -m monitor poll --forever`.")
     return Background(seeded, True, "The background poller is running in this dashboard's process.", handle)
@@ -266,12 +247,10 @@ def stop_on_filter_error(state: FilterState) -> None:
 @st.cache_data(ttl=OPTIONS_TTL_S, show_spinner=False)
 def _topic_options(url: str) -> list[str]:
     db = _database(url)
-    load = api("monitor.classify", "load_taxonomy")
-    if load is not None:
-        try:
-            return sorted(_names(load(db), "topics"))
-        except MonitorError:
-            pass
+    try:
+        return sorted(_names(load_taxonomy(db), "topics"))
+    except MonitorError:
+        pass
     from sqlalchemy import select
 
     from monitor.store.schema import tags
@@ -283,12 +262,10 @@ def _topic_options(url: str) -> list[str]:
 @st.cache_data(ttl=OPTIONS_TTL_S, show_spinner=False)
 def _target_options(url: str) -> list[str]:
     db = _database(url)
-    load = api("monitor.classify", "load_taxonomy")
-    if load is not None:
-        try:
-            return sorted(_names(load(db), "targets"))
-        except MonitorError:
-            pass
+    try:
+        return sorted(_names(load_taxonomy(db), "targets"))
+    except MonitorError:
+        pass
     from sqlalchemy import select
 
     from monitor.store.schema import tags
@@ -426,34 +403,24 @@ def saved_views_panel(db: Database, state: FilterState) -> None:
 # --- downloads -------------------------------------------------------------------------------
 
 
-def table_csv(df: pd.DataFrame, *, title: str, filters: FilterState | None = None) -> bytes | None:
-    """CSV bytes of exactly this table, written by monitor.export (None while it is missing)."""
-    write = api("monitor.export", "write_table_csv")
-    if write is None:
-        return None
+def table_csv(df: pd.DataFrame, *, title: str, filters: FilterState | None = None) -> bytes:
+    """CSV bytes of exactly this table, written by monitor.export."""
     out = io.StringIO()
     rows = df.astype(object).where(df.notna(), None).itertuples(index=False, name=None)
-    write(list(df.columns), rows, out, title=title, filters=filters.filters if filters else None, db=database())
+    write_table_csv(list(df.columns), rows, out, title=title, filters=filters.filters if filters else None, db=database())
     return out.getvalue().encode("utf-8")
 
 
 def download(df: pd.DataFrame, *, label: str, file_name: str, key: str, title: str, filters: FilterState | None = None) -> None:
     """A CSV download of exactly the rows and columns shown above it."""
     data = table_csv(df, title=title, filters=filters)
-    if data is None:
-        st.caption("CSV downloads arrive with the export module.")
-        return
     st.download_button(label, data, file_name=file_name, mime="text/csv", key=key, icon=":material/download:", on_click="ignore")
 
 
 def summary_download(rows: list, *, by: str, group: tuple[str, ...], filters: FilterState, label: str, file_name: str, key: str, title: str) -> None:
     """A chart's download: the very CountRows it draws, as `export summary` writes them."""
-    write = api("monitor.export", "write_summary_csv")
-    if write is None:
-        st.caption("CSV downloads arrive with the export module.")
-        return
     out = io.StringIO()
-    write(database(), filters.filters, out, by=by, group=group, rows=rows, title=title)
+    write_summary_csv(database(), filters.filters, out, by=by, group=group, rows=rows, title=title)
     st.download_button(label, out.getvalue().encode("utf-8"), file_name=file_name, mime="text/csv", key=key, icon=":material/download:", on_click="ignore")
 
 
@@ -462,16 +429,13 @@ MAX_DASHBOARD_EXPORT = 100_000  # larger lists go through `python -m monitor exp
 
 def articles_download(db: Database, filters: FilterState, total: int, *, key: str) -> None:
     """Every matching article (not just the page), built only when clicked."""
-    write = api("monitor.export", "write_articles_csv")
-    if write is None:
-        return
     if total > MAX_DASHBOARD_EXPORT:
         st.caption(f"{total:,} articles match: download them with `python -m monitor export articles` (it streams to a file).")
         return
 
     def build() -> bytes:
         out = io.StringIO()
-        write(db, filters.filters, out, title="articles (dashboard)")
+        write_articles_csv(db, filters.filters, out, title="articles (dashboard)")
         return out.getvalue().encode("utf-8")
 
     st.download_button(f"Download all {total:,} matching articles (CSV)", build, file_name="articles.csv", mime="text/csv", key=key, icon=":material/download:", on_click="ignore")

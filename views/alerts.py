@@ -9,11 +9,7 @@ from views import _common as ui
 db = ui.database()
 st.title("Alerts")
 
-if ui.api("monitor.alerts", "list_alerts") is None:
-    ui.missing_part("Alerts", "monitor.alerts")
-    st.stop()
-
-from monitor import alerts as alerts_api  # noqa: E402
+from monitor import alerts as alerts_api  # noqa: E402  (after the page title, as on every page)
 
 CADENCE_LABELS = {"immediate": "At once", "hourly": "Hourly digest", "daily": "Daily digest"}
 KIND_LABELS = {"keyword": "Keyword (every matching article)", "spike": "Spike (a day far above the usual share)"}

@@ -5,6 +5,7 @@ import math
 import pandas as pd
 import streamlit as st
 
+from monitor.classify import add_label, explain
 from monitor.errors import MonitorError
 from views import _common as ui
 
@@ -112,7 +113,6 @@ if detail.row.tag_status == "failed":
 elif detail.row.tag_status == "pending":
     st.info("Not tagged yet: tagging runs after each ingest and after training.")
 
-explain = ui.api("monitor.classify", "explain")
 tag_table = pd.DataFrame(
     [{"kind": t.kind, "target": t.target, "label": t.label, "score": round(t.score, 3), "model": t.model_version} for t in detail.row.tags],
     columns=["kind", "target", "label", "score", "model"],
@@ -122,41 +122,36 @@ if tag_table.empty:
 else:
     st.dataframe(tag_table, hide_index=True, placeholder="—", width="content")
     ui.download(tag_table, label="Download tags (CSV)", file_name=f"article-{detail.row.id}-tags.csv", key="dl_tags", title=f"Tags of article {detail.row.id}")
-    if explain is not None:
-        pick = {i: f"{t.kind}: {t.target + ' ' if t.target else ''}{t.label}" for i, t in enumerate(detail.row.tags)}
-        which = st.selectbox("Why this tag?", list(pick), format_func=pick.get, key="explain_tag")
-        tag = detail.row.tags[which]
-        try:
-            terms = explain(db, detail.row.id, tag.kind, tag.label, target=tag.target)
-        except MonitorError as e:
-            ui.show_error(e)
-            terms = []
-        if terms:
-            why = pd.DataFrame([(str(term), float(weight)) for term, weight in terms], columns=["term", "weight"])
-            import altair as alt
+    pick = {i: f"{t.kind}: {t.target + ' ' if t.target else ''}{t.label}" for i, t in enumerate(detail.row.tags)}
+    which = st.selectbox("Why this tag?", list(pick), format_func=pick.get, key="explain_tag")
+    tag = detail.row.tags[which]
+    try:
+        terms = explain(db, detail.row.id, tag.kind, tag.label, target=tag.target)
+    except MonitorError as e:
+        ui.show_error(e)
+        terms = []
+    if terms:
+        why = pd.DataFrame([(str(term), float(weight)) for term, weight in terms], columns=["term", "weight"])
+        import altair as alt
 
-            st.altair_chart(
-                alt.Chart(why)
-                .mark_bar()
-                .encode(
-                    x=alt.X("weight:Q", title="weight toward the tag"),
-                    y=alt.Y("term:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False)),
-                    color=alt.condition("datum.weight > 0", alt.value("#1f4e79"), alt.value("#c0392b")),
-                    tooltip=["term:N", alt.Tooltip("weight:Q", format=".3f")],
-                )
-                .properties(height=alt.Step(20)),
-                width="stretch",
+        st.altair_chart(
+            alt.Chart(why)
+            .mark_bar()
+            .encode(
+                x=alt.X("weight:Q", title="weight toward the tag"),
+                y=alt.Y("term:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False)),
+                color=alt.condition("datum.weight > 0", alt.value("#1f4e79"), alt.value("#c0392b")),
+                tooltip=["term:N", alt.Tooltip("weight:Q", format=".3f")],
             )
-            st.caption("Blue terms pushed the score up, red ones down; word fragments are character n-grams.")
-            ui.download(why, label="Download explanation (CSV)", file_name=f"article-{detail.row.id}-why.csv", key="dl_why", title=f"Explanation of {pick[which]} for article {detail.row.id}")
-        else:
-            st.caption("No terms of this article weigh on that tag.")
+            .properties(height=alt.Step(20)),
+            width="stretch",
+        )
+        st.caption("Blue terms pushed the score up, red ones down; a term starting with ~ is a word beginning that covers its inflected forms.")
+        ui.download(why, label="Download explanation (CSV)", file_name=f"article-{detail.row.id}-why.csv", key="dl_why", title=f"Explanation of {pick[which]} for article {detail.row.id}")
+    else:
+        st.caption("No terms of this article weigh on that tag.")
 
 st.subheader("Correct a tag")
-add_label = ui.api("monitor.classify", "add_label")
-if add_label is None:
-    ui.missing_part("Label correction", "monitor.classify (add_label)")
-    st.stop()
 
 topic_col, stance_col = st.columns(2)
 with topic_col.form("label_topic", border=True):

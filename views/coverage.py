@@ -6,6 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from monitor.coverage import coverage_counts, feed_failure_days, top_sources
 from monitor.errors import MonitorError
 from views import _common as ui
 
@@ -19,10 +20,6 @@ if ui.store_status(db).articles == 0:
 ui.stop_on_filter_error(state)
 
 state, window_note = ui.with_default_window(db, state)
-coverage_counts = ui.api("monitor.coverage", "coverage_counts")
-if coverage_counts is None:
-    ui.missing_part("The coverage charts", "monitor.coverage")
-    st.stop()
 
 PERIODS = {"day": "Day", "week": "Week", "month": "Month"}
 MEASURES = {"share": "Share of all articles", "count": "Article count"}
@@ -50,10 +47,7 @@ def _table(rows: list, group: tuple[str, ...]) -> pd.DataFrame:
 @st.cache_data(ttl=ui.QUERY_TTL_S, show_spinner=False)
 def _failing(url: str, key: tuple) -> pd.DataFrame:
     """Days when many feeds failed (drawn as dashed rules whatever the period)."""
-    fn = ui.api("monitor.coverage", "feed_failure_days")
-    if fn is None:
-        return pd.DataFrame()
-    days = fn(ui._database(url), ui.thaw(key))
+    days = feed_failure_days(ui._database(url), ui.thaw(key))
     return pd.DataFrame(
         {
             "day": [f.day for f in days],
@@ -77,10 +71,7 @@ def _spikes(url: str, key: tuple) -> pd.DataFrame:
 def _top(url: str, key: tuple, what: str) -> tuple[pd.DataFrame, bool]:
     db = ui._database(url)
     if what == "source":
-        fn = ui.api("monitor.coverage", "top_sources")
-        if fn is None:
-            return None, False
-        result = fn(db, ui.thaw(key), limit=15)
+        result = top_sources(db, ui.thaw(key), limit=15)
         return pd.DataFrame(result.items, columns=["source", "articles"]), result.cut
     from monitor.terms import top_terms
 
@@ -192,9 +183,7 @@ left, right = st.columns(2)
 with left:
     st.subheader("Top sources")
     top, cut = _top(db.url, state.key(), "source")
-    if top is None:
-        ui.missing_part("Top sources", "monitor.coverage (top_sources)")
-    elif top.empty:
+    if top.empty:
         st.caption("No articles in this range.")
     else:
         st.altair_chart(
@@ -210,9 +199,7 @@ with left:
 with right:
     st.subheader("Top terms")
     terms, sampled = _top(db.url, state.key(), "term")
-    if terms is None:
-        ui.missing_part("Top terms", "monitor.coverage (top_terms)")
-    elif terms.empty:
+    if terms.empty:
         st.caption("No words to count in this range.")
     else:
         st.altair_chart(

@@ -5,15 +5,11 @@ import streamlit as st
 
 from monitor.config import Settings
 from monitor.errors import MonitorError
+from monitor.poller import poll_once
 from views import _common as ui
 
 db = ui.database()
 st.title("Feeds")
-
-feeds_api = ui.api("monitor.feeds", "feed_health")
-if feeds_api is None:
-    ui.missing_part("Feed management", "monitor.feeds")
-    st.stop()
 
 from monitor import feeds  # noqa: E402
 
@@ -97,7 +93,6 @@ ui.download(health, label="Download feed health (CSV)", file_name="feed-health.c
 st.subheader("Manage a feed")
 labels = {r.id: f"{r.id} · {r.name or r.url} ({r.status})" for r in rows}
 chosen = st.selectbox("Feed", list(labels), format_func=labels.get, index=None, key="feed_pick", placeholder="Choose a feed")
-poll_once = ui.api("monitor.poller", "poll_once")
 if chosen is not None:
     feed = next(r for r in rows if r.id == chosen)
     c1, c2, c3 = st.columns(3)
@@ -117,7 +112,7 @@ if chosen is not None:
                 st.rerun()
             except MonitorError as e:
                 ui.show_error(e)
-    if poll_once is not None and c3.button("Poll this feed now", key="feed_poll_one", icon=":material/refresh:", width="stretch"):
+    if c3.button("Poll this feed now", key="feed_poll_one", icon=":material/refresh:", width="stretch"):
         with st.spinner("Fetching…"):
             try:
                 st.success(f"Poll finished: {poll_once(db, allow_private=allow_private, feed_ids=[feed.id])}")
@@ -143,9 +138,7 @@ if chosen is not None:
         st.caption("Not fetched yet.")
 
 st.divider()
-if poll_once is None:
-    st.caption("Polling from the dashboard arrives with the poller (`monitor.poller`).")
-elif st.button("Poll all due feeds now", key="poll_now", icon=":material/sync:"):
+if st.button("Poll all due feeds now", key="poll_now", icon=":material/sync:"):
     with st.spinner("Polling the feeds that are due…"):
         try:
             summary = poll_once(db, allow_private=allow_private)

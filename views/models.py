@@ -11,15 +11,10 @@ from views import _common as ui
 db = ui.database()
 st.title("Models")
 
-model_status = ui.api("monitor.classify", "model_status")
-if model_status is None:
-    ui.missing_part("Model management", "monitor.classify (model_status)")
-    st.stop()
-
 from monitor import classify  # noqa: E402
 
 try:
-    status = model_status(db)
+    status = classify.model_status(db)
 except MonitorError as e:
     ui.show_error(e)
     st.stop()
