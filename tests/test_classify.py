@@ -303,3 +303,24 @@ def test_tag_all_retags_the_archive(cli, db_url):
     assert code == 0 and "tagged 3" in out
     assert "cybercrime" in topics_of(db, ids[0])
     db.dispose()
+
+
+def test_bootstrap_refreshes_when_the_archive_doubles_not_on_every_ingest(db, monkeypatch):
+    """Regression: the bootstrap learns from a capped sample of the archive; measuring "doubled"
+    against that sample made every ingest retrain and re-tag once the archive passed twice the cap."""
+    from monitor.classify import training
+    from monitor.classify.modelstore import load_active
+
+    monkeypatch.setattr(training, "MAX_WEAK_ARTICLES", 50)
+    for i in range(training.REFRESH_MIN_ARTICLES):
+        title, summary = NEWS[i % len(NEWS)]
+        add(db, f"{title} ({i})", summary)
+    training.train(db, "topics")
+    model = load_active(db, "topics")
+    assert model.training["articles"] == 50  # the sample is capped …
+    assert not training.bootstrap_is_stale(db, model)  # … but the archive has not grown
+    for i in range(training.REFRESH_MIN_ARTICLES - 1):
+        add(db, f"More news {i}", "Weather and sport.")
+    assert not training.bootstrap_is_stale(db, model)
+    add(db, "One more", "The archive has now doubled.")
+    assert training.bootstrap_is_stale(db, model)

@@ -130,7 +130,8 @@ def blank_spans(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(parts)
 
 
-def _stored_articles(db, limit: int = MAX_WEAK_ARTICLES) -> list[tuple[int, str, str]]:
+def _stored_articles(db, limit: int | None = None) -> list[tuple[int, str, str]]:
+    limit = MAX_WEAK_ARTICLES if limit is None else limit
     with db.read() as conn:
         rows = conn.execute(
             select(articles.c.id, articles.c.title, articles.c.summary, articles.c.content).order_by(articles.c.id.desc()).limit(limit)
@@ -144,12 +145,17 @@ def article_count(db) -> int:
 
 
 def bootstrap_is_stale(db, model: StoredModel) -> bool:
-    """A seed-term bootstrap retrains itself once the archive has doubled since it was made."""
+    """A seed-term bootstrap retrains itself once the archive has doubled since it was made.
+
+    Compared with the archive's size at training time, not the (capped) sample it learned from:
+    against the sample, an archive past twice MAX_WEAK_ARTICLES would look doubled for ever and
+    every ingest would retrain and re-tag everything."""
     info = model.training or {}
     if not info.get("bootstrap") or info.get("analyst_labels"):
         return False
     n = article_count(db)
-    return n >= REFRESH_MIN_ARTICLES and n >= 2 * int(info.get("articles", 0))
+    trained_at = int(info.get("archive_articles", info.get("articles", 0)))
+    return n >= REFRESH_MIN_ARTICLES and n >= 2 * trained_at
 
 
 # ---------------------------------------------------------------- training
@@ -316,6 +322,7 @@ def _train_topics(db) -> dict:
     training = {
         "bootstrap": not labels,
         "articles": len(stored),
+        "archive_articles": article_count(db),
         "examples": n_examples,
         "analyst_labels": len(labels),
         "rows": len(texts),
