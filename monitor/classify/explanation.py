@@ -20,7 +20,7 @@ def explain_text(features: Features, heads: LinearHeads, text: str, label: str, 
     if label not in heads.labels:
         raise InputError(f"the model has no label {label!r}")
     j = heads.labels.index(label)
-    x = features.transform([text]).tocsr()
+    x = features.transform([text])
     contrib = x.data * heads.coef[j, x.indices]
     order = np.argsort(-np.abs(contrib))[: top * 3]
     names = features.feature_names()

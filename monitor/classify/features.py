@@ -5,17 +5,21 @@ Word uni/bigrams carry topical phrases ("money laundering"); word prefixes (topi
 character n-grams (stance, on short texts) let Russian forms (коррупция, коррупции,
 коррупционер) share evidence. All TF-IDF with sublinear term frequency. Texts are cut to a few
 thousand characters so a 10 MB article costs the same as a long one.
+
+Fitting a vocabulary uses scikit-learn; turning texts into rows needs only numpy, so a poller
+tags without importing scikit-learn or scipy (together about 150 MB of memory).
 """
 
 from __future__ import annotations
 
 import html
 import re
+from array import array
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
+
+from monitor.classify import analyzers
 
 MAX_WORD_CHARS = 20_000  # words: enough for any real article body
 MAX_CHAR_CHARS = 3_000  # characters: the lead carries the topic; n-grams cost per character
@@ -50,29 +54,38 @@ def article_text(title: str | None, summary: str | None, content: str | None = N
     return f"{title}. {title}. {body}".strip() if title else body
 
 
-_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+@dataclass
+class Rows:
+    """TF-IDF rows as compressed sparse rows in plain numpy arrays (one row per text)."""
 
+    indptr: np.ndarray  # int64, len(rows) + 1
+    indices: np.ndarray  # int32 feature columns
+    data: np.ndarray  # float32 weights
+    n_features: int
 
-def word_stem_analyzer(word_ngrams: tuple[int, int] = (1, 2), stems: tuple[int, ...] = (5, 7)):
-    """Words, word bigrams and word prefixes ("~коррупц", "~launder") in one pass.
+    def __len__(self) -> int:
+        return len(self.indptr) - 1
 
-    Prefixes are a cheap stemmer that works for any alphabet: Russian case endings and
-    English suffixes fall away, so коррупция/коррупции/коррупционер share "~коррупц". It
-    costs a few tokens per word where character n-grams cost several per character.
-    """
-    lo, hi = word_ngrams
-    stems = tuple(stems)
+    def row_ids(self) -> np.ndarray:
+        return np.repeat(np.arange(len(self)), np.diff(self.indptr))
 
-    def analyze(doc: str) -> list[str]:
-        toks = _TOKEN.findall(doc.lower())
-        out = list(toks) if lo <= 1 else []
-        if hi >= 2 and len(toks) > 1:
-            out += [f"{a} {b}" for a, b in zip(toks, toks[1:])]
-        for n in stems:
-            out += ["~" + t[:n] for t in toks if len(t) > n]
-        return out
+    def to_scipy(self):
+        """For training: scikit-learn's estimators take a scipy matrix."""
+        import scipy.sparse as sp
 
-    return analyze
+        return sp.csr_matrix((self.data, self.indices, self.indptr), shape=(len(self), self.n_features))
+
+    @staticmethod
+    def hstack(blocks: list["Rows"], scale: float = 1.0) -> "Rows":
+        """Blocks side by side (same rows), every weight multiplied by `scale`."""
+        n = len(blocks[0])
+        offsets = np.cumsum([0] + [b.n_features for b in blocks])
+        rows = np.concatenate([b.row_ids() for b in blocks])
+        cols = np.concatenate([b.indices + np.int32(off) for b, off in zip(blocks, offsets)])
+        data = np.concatenate([b.data for b in blocks]) * np.float32(scale)
+        order = np.argsort(rows, kind="stable")
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))]).astype(np.int64)
+        return Rows(indptr, cols[order].astype(np.int32), data[order].astype(np.float32), int(offsets[-1]))
 
 
 @dataclass
@@ -98,13 +111,84 @@ class FeatureConfig:
             "max_features": self.max_features,
         }
 
+    def block_specs(self) -> list[tuple[dict, int, int]]:
+        """(analyzer spec, characters read, min_df) per feature block."""
+        if self.stems:
+            word = {"kind": "word_stem", "ngrams": list(self.word_ngrams), "stems": list(self.stems)}
+        else:
+            word = {"kind": "word", "ngrams": list(self.word_ngrams)}
+        out = [(word, MAX_WORD_CHARS, self.min_df)]
+        if self.char_ngrams:
+            out.append(({"kind": self.char_analyzer, "ngrams": list(self.char_ngrams)}, MAX_CHAR_CHARS, self.char_min_df))
+        return out
+
+
+class TermBlock:
+    """One fitted TF-IDF block: an analyzer, its vocabulary in column order, idf weights."""
+
+    def __init__(self, spec: dict, max_chars: int, terms: list[str], idf: np.ndarray):
+        self.spec = spec
+        self.max_chars = max_chars
+        self.terms = terms
+        self.vocabulary = {t: i for i, t in enumerate(terms)}
+        self.idf = np.asarray(idf, dtype=np.float32)
+        self._analyze = analyzers.build(spec)
+
+    @classmethod
+    def fit(cls, texts: list[str], spec: dict, max_chars: int, min_df: int, max_df: float, max_features: int | None) -> "TermBlock":
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        vec = TfidfVectorizer(
+            analyzer=analyzers.build(spec), sublinear_tf=True, min_df=min_df, max_df=max_df,
+            max_features=max_features, dtype=np.float32,
+        )
+        vec.fit([t[:max_chars] for t in texts])
+        return cls(spec, max_chars, [str(t) for t in vec.get_feature_names_out()], vec.idf_)
+
+    def transform(self, texts: list[str]) -> Rows:
+        """Sublinear TF x IDF, each row scaled to unit length (what TfidfVectorizer computes)."""
+        vocab, analyze, cut = self.vocabulary, self._analyze, self.max_chars
+        indptr = [0]
+        cols, counts = array("i"), array("f")
+        for text in texts:
+            seen: dict[int, int] = {}
+            for term in analyze(text[:cut]):
+                j = vocab.get(term)
+                if j is not None:
+                    seen[j] = seen.get(j, 0) + 1
+            cols.extend(seen.keys())
+            counts.extend(seen.values())
+            indptr.append(len(cols))
+        indices = np.frombuffer(cols, dtype=np.int32) if cols else np.zeros(0, np.int32)
+        data = np.frombuffer(counts, dtype=np.float32) if counts else np.zeros(0, np.float32)
+        data = (np.log(data) + 1) * self.idf[indices]
+        rows = Rows(np.asarray(indptr, dtype=np.int64), indices, data.astype(np.float32), len(self.terms))
+        ids = rows.row_ids()
+        norms = np.sqrt(np.bincount(ids, weights=np.square(data, dtype=np.float64), minlength=len(rows)))
+        rows.data /= norms[ids].astype(np.float32)
+        return rows
+
+    def to_payload(self) -> dict:
+        # the vocabulary travels as one UTF-8 byte array (terms in column order, newline-
+        # separated: no term holds a newline, whitespace is normalised): a few arrays, not one
+        # object per term
+        return {
+            "analyzer": dict(self.spec), "max_chars": self.max_chars,
+            "terms": np.frombuffer("\n".join(self.terms).encode("utf-8"), dtype=np.uint8).copy(),
+            "idf": self.idf,
+        }
+
+    @classmethod
+    def from_payload(cls, p: dict) -> "TermBlock":
+        raw = bytes(np.asarray(p["terms"], dtype=np.uint8)).decode("utf-8")
+        return cls(dict(p["analyzer"]), int(p["max_chars"]), raw.split("\n") if raw else [], p["idf"])
+
 
 class Features:
-    """Fitted vectorizers; `transform` gives one sparse row per text (word block, then char block)."""
+    """Fitted term blocks; `transform` gives one row per text (word block, then char block)."""
 
-    def __init__(self, word: TfidfVectorizer, char: TfidfVectorizer | None):
-        self.word = word
-        self.char = char
+    def __init__(self, blocks: list[TermBlock]):
+        self.blocks = blocks
 
     @classmethod
     def fit(cls, texts: list[str], config: FeatureConfig | None = None) -> "Features":
@@ -112,84 +196,33 @@ class Features:
         n = len(texts)
         # max_df as a fraction is meaningless on a handful of documents (tests, tiny bootstraps)
         max_df = config.max_df if n >= 20 else 1.0
-        if config.stems:
-            word = TfidfVectorizer(
-                analyzer=word_stem_analyzer(tuple(config.word_ngrams), tuple(config.stems)), sublinear_tf=True,
-                min_df=min(config.min_df, n) or 1, max_df=max_df, max_features=config.max_features, dtype=np.float32,
-            )
-            word.stem_config = {"word_ngrams": list(config.word_ngrams), "stems": list(config.stems)}
-        else:
-            word = TfidfVectorizer(
-                ngram_range=tuple(config.word_ngrams), sublinear_tf=True, min_df=min(config.min_df, n) or 1,
-                max_df=max_df, max_features=config.max_features, dtype=np.float32, lowercase=True,
-            )
-        word.fit([t[:MAX_WORD_CHARS] for t in texts])
-        char = None
-        if config.char_ngrams:
-            char = TfidfVectorizer(
-                analyzer=config.char_analyzer, ngram_range=tuple(config.char_ngrams), sublinear_tf=True,
-                min_df=config.char_min_df if n >= 50 else 1, max_df=max_df, max_features=config.max_features,
-                dtype=np.float32, lowercase=True,
-            )
-            char.fit([t[:MAX_CHAR_CHARS] for t in texts])
-        return cls(word, char)
+        blocks = []
+        for k, (spec, cut, min_df) in enumerate(config.block_specs()):
+            # a word seen once can matter; a rare character n-gram is noise unless texts are few
+            floor = (min(min_df, n) or 1) if k == 0 else (min_df if n >= 50 else 1)
+            blocks.append(TermBlock.fit(texts, spec, cut, floor, max_df, config.max_features))
+        return cls(blocks)
 
-    def transform(self, texts: list[str]) -> sp.csr_matrix:
-        blocks = [self.word.transform([t[:MAX_WORD_CHARS] for t in texts])]
-        if self.char is not None:
-            blocks.append(self.char.transform([t[:MAX_CHAR_CHARS] for t in texts]))
-        if len(blocks) == 1:
-            return blocks[0].tocsr()
-        # each block is L2-normalised; scale so the whole row has unit norm too
-        return (sp.hstack(blocks, format="csr") * np.float32(1 / np.sqrt(len(blocks)))).tocsr()
+    def transform(self, texts: list[str]) -> Rows:
+        parts = [b.transform(texts) for b in self.blocks]
+        if len(parts) == 1:
+            return parts[0]
+        # each block has unit length; scale so the whole row has unit length too
+        return Rows.hstack(parts, 1 / np.sqrt(len(parts)))
 
-    def feature_names(self) -> np.ndarray:
-        names = [self.word.get_feature_names_out()]
-        if self.char is not None:
-            names.append(np.array([f"«{g}»" for g in self.char.get_feature_names_out()], dtype=object))
-        return np.concatenate(names)
+    def matrix(self, texts: list[str]):
+        """The rows as a scipy matrix, for fitting."""
+        return self.transform(texts).to_scipy()
+
+    def feature_names(self) -> list[str]:
+        names: list[str] = []
+        for b in self.blocks:
+            names += b.terms if b.spec["kind"].startswith("word") else [f"«{g}»" for g in b.terms]
+        return names
 
     def to_payload(self) -> dict:
-        return {"word": _vectorizer_state(self.word), "char": _vectorizer_state(self.char) if self.char is not None else None}
+        return {"blocks": [b.to_payload() for b in self.blocks]}
 
     @classmethod
     def from_payload(cls, payload: dict) -> "Features":
-        char = payload.get("char")
-        return cls(_vectorizer_from_state(payload["word"]), _vectorizer_from_state(char) if char else None)
-
-
-# A fitted vectorizer travels as its parameters, its vocabulary as one UTF-8 byte array (terms
-# in column order, newline-separated: no term holds a newline, whitespace is normalised) and
-# its idf weights. skops stores that in a few arrays instead of one object per term, and the
-# blob holds nothing but builtins and numpy arrays.
-_PARAMS = ("analyzer", "ngram_range", "lowercase", "sublinear_tf", "norm", "token_pattern", "strip_accents")
-
-
-def _vectorizer_state(vec: TfidfVectorizer) -> dict:
-    terms = vec.get_feature_names_out()
-    params = {k: getattr(vec, k) for k in _PARAMS}
-    params["ngram_range"] = list(params["ngram_range"])
-    if callable(params["analyzer"]):  # our word+stem analyzer travels as its settings
-        params["analyzer"] = {"word_stem": vec.stem_config}
-    return {
-        "params": params,
-        "terms": np.frombuffer("\n".join(terms).encode("utf-8"), dtype=np.uint8).copy(),
-        "idf": np.asarray(vec.idf_, dtype=np.float32),
-    }
-
-
-def _vectorizer_from_state(state: dict) -> TfidfVectorizer:
-    params = dict(state["params"])
-    params["ngram_range"] = tuple(params["ngram_range"])
-    stem_config = None
-    if isinstance(params["analyzer"], dict):
-        stem_config = params["analyzer"]["word_stem"]
-        params["analyzer"] = word_stem_analyzer(tuple(stem_config["word_ngrams"]), tuple(stem_config["stems"]))
-    raw = bytes(np.asarray(state["terms"], dtype=np.uint8)).decode("utf-8")
-    terms = raw.split("\n") if raw else []
-    vec = TfidfVectorizer(**params, vocabulary={t: i for i, t in enumerate(terms)}, dtype=np.float32)
-    vec._validate_vocabulary()
-    vec.idf_ = np.asarray(state["idf"], dtype=np.float64)
-    if stem_config is not None:
-        vec.stem_config = stem_config
-    return vec
+        return cls([TermBlock.from_payload(b) for b in payload["blocks"]])

@@ -4,16 +4,21 @@ Each label is a logistic regression on naive-Bayes-scaled features (NBSVM, Wang 
 2012): every feature is multiplied by its log-count ratio between positive and negative
 documents before fitting, which helps on small and medium text sets. The scaling folds into
 the coefficients, so scoring is one sparse-dense product and a sigmoid, and explanations read
-the same numbers the scores come from.
+the same numbers the scores come from. Scoring needs numpy only; fitting imports scikit-learn.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import scipy.sparse as sp
-from sklearn.linear_model import LogisticRegression
+
+from monitor.classify.features import Rows
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 
 @dataclass
@@ -22,10 +27,16 @@ class LinearHeads:
     coef: np.ndarray  # (labels, features) float32, NB ratio already folded in
     intercept: np.ndarray  # (labels,)
 
-    def decision(self, X: sp.csr_matrix) -> np.ndarray:
-        return np.asarray(X @ self.coef.T) + self.intercept
+    def decision(self, X: Rows | sp.csr_matrix) -> np.ndarray:
+        if not isinstance(X, Rows):
+            return np.asarray(X @ self.coef.T) + self.intercept
+        n, rows = len(X), X.row_ids()
+        out = np.empty((n, len(self.labels)))
+        for j in range(len(self.labels)):  # one label at a time: memory stays at one weight per entry
+            out[:, j] = np.bincount(rows, weights=self.coef[j, X.indices] * X.data, minlength=n)
+        return out + self.intercept
 
-    def proba(self, X: sp.csr_matrix) -> np.ndarray:
+    def proba(self, X: Rows | sp.csr_matrix) -> np.ndarray:
         return _sigmoid(self.decision(X))
 
     def to_payload(self) -> dict:
@@ -74,6 +85,9 @@ def fit_binary(
         return np.zeros(X.shape[1], dtype=np.float32), (-8.0 if n_pos == 0 else 8.0)
     if weight is not None:
         weight = weight / weight.mean()  # C keeps its meaning whatever the weighting scheme
+    import scipy.sparse as sp
+    from sklearn.linear_model import LogisticRegression
+
     r = nb_ratio(X, y, weight) if nb else np.ones(X.shape[1], dtype=np.float32)
     Xr = X @ sp.diags(r) if nb else X
     clf = LogisticRegression(C=C, solver="liblinear", class_weight="balanced" if balanced else None, max_iter=200, tol=1e-3)

@@ -1,26 +1,30 @@
-"""Models in the `classifier_models` table, serialised with skops (never pickle).
+"""Models in the `classifier_models` table, as numpy archives (never pickle).
 
-Loading refuses any type outside an explicit allowlist, so a row an outsider wrote cannot run
-code. Every poller and dashboard reads the same active row, cached by version.
+A blob is an .npz archive: each array of the model is a member, and everything else (labels,
+settings, analyzer specs) is one JSON member. It is read with `allow_pickle=False`, so a row an
+outsider wrote can fail to load but cannot run code; and numpy alone reads it, so a poller
+loads models without scikit-learn. Every poller and dashboard reads the same active row,
+cached by version.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select, update
 
 from monitor.errors import ModelError
 from monitor.store import utcnow
 from monitor.store.schema import classifier_models as cm
 
-# Model blobs hold only dicts/lists of these plus numpy arrays and builtins, which skops trusts
-# by default. Anything else in a blob is refused, not loaded.
-# (Vectorizers are stored as their vocabulary and idf arrays, so the list is empty today.)
-TRUSTED_TYPES: tuple[str, ...] = ()
-FORMAT = 1  # bumped when the blob layout changes; older blobs are "incompatible", not misread
+FORMAT = 2  # bumped when the blob layout changes; older blobs are "incompatible", not misread
+_SKELETON = "__model__"  # the archive member holding the JSON part
+_ZIP = b"PK\x03\x04"
 
 
 @dataclass
@@ -34,29 +38,63 @@ class StoredModel:
 
 
 def dumps(payload: dict[str, Any]) -> bytes:
-    import skops.io as sio
+    arrays: dict[str, np.ndarray] = {}
 
-    return sio.dumps({"format": FORMAT, **payload})
+    def split(value):
+        if isinstance(value, np.ndarray):
+            if value.dtype.hasobject:
+                raise TypeError("model arrays must hold numbers or bytes, not objects")
+            key = f"a{len(arrays)}"
+            arrays[key] = value
+            return {"__array__": key}
+        if isinstance(value, dict):
+            return {str(k): split(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [split(v) for v in value]
+        if isinstance(value, np.generic):
+            return value.item()
+        return value
+
+    skeleton = json.dumps({"format": FORMAT, **split(payload)}, ensure_ascii=False)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **{_SKELETON: np.frombuffer(skeleton.encode("utf-8"), dtype=np.uint8)}, **arrays)
+    return buf.getvalue()
 
 
 def loads(blob: bytes) -> dict[str, Any]:
-    """Decode a blob, refusing unknown types; raises ModelError with a short reason."""
-    import skops.io as sio
-
+    """Decode a blob without running anything in it; raises ModelError with a short reason."""
+    if not blob.startswith(_ZIP):
+        raise ModelError("model is corrupt (not a model archive)")
     try:
-        untrusted = sio.get_untrusted_types(data=blob)
-    except Exception as e:  # a damaged zip, a truncated row, random bytes
+        with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
+            if _SKELETON not in archive.files:
+                raise ModelError("model is from an incompatible version; retrain it")
+            skeleton = json.loads(bytes(archive[_SKELETON]).decode("utf-8"))
+            arrays = {k: archive[k] for k in archive.files if k != _SKELETON}
+    except ModelError:
+        raise
+    except ValueError as e:
+        if "allow_pickle" in str(e):  # an object array: the one way an .npz could carry code
+            raise ModelError("model contains pickled objects; refused") from None
+        raise ModelError(f"model is corrupt (ValueError: {str(e)[:80]})") from None
+    except Exception as e:  # a damaged zip, a truncated row
         raise ModelError(f"model is corrupt ({type(e).__name__})") from None
-    unexpected = [t for t in untrusted if t not in TRUSTED_TYPES]
-    if unexpected:
-        raise ModelError(f"model contains untrusted types: {', '.join(unexpected[:3])}")
-    try:
-        payload = sio.loads(blob, trusted=list(untrusted))
-    except Exception as e:
-        raise ModelError(f"model is corrupt ({type(e).__name__}: {str(e)[:80]})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+
+    def join(value):
+        if isinstance(value, dict):
+            if set(value) == {"__array__"}:
+                return arrays[value["__array__"]]
+            return {k: join(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [join(v) for v in value]
+        return value
+
+    if not isinstance(skeleton, dict) or skeleton.get("format") != FORMAT:
         raise ModelError("model is from an incompatible version; retrain it")
-    return payload
+    try:
+        return join(skeleton)
+    except KeyError:
+        raise ModelError("model is corrupt (an array is missing)") from None
 
 
 def save_model(db, kind: str, version: str, payload: dict[str, Any], metrics: dict, training: dict, activate: bool = True) -> None:
@@ -125,8 +163,6 @@ def list_models(db, kind: str | None = None) -> list[dict]:
 
 def _jsonable(value):
     """Numpy scalars and tuples out, so the JSON column takes it on both databases."""
-    import numpy as np
-
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -133,7 +133,7 @@ class StanceModel:
 def _fit(features: Features, texts: list[str], y: list[str], weights: np.ndarray | None, C: float, balanced: bool) -> LinearHeads:
     present = [s for s in STANCES if s in set(y)]
     labels = present if len(present) >= 2 else list(STANCES)
-    X = features.transform(texts)
+    X = features.matrix(texts)
     Y = np.array([[1 if lab == s else 0 for s in labels] for lab in y], dtype=np.int8)
     W = None if weights is None else np.repeat(np.asarray(weights, dtype=np.float64)[:, None], len(labels), axis=1)
     # plain TF-IDF logistic regression: on SemEval's tweets naive-Bayes scaling lost ~3 F_avg

@@ -31,18 +31,18 @@ def _models(db):
     refreshed = False
     topics = load_active(db, "topics")
     if topics is None:
-        training.train(db, "topics")
+        training.train_isolated(db, "topics")
         topics = load_active(db, "topics")
     elif training.bootstrap_is_stale(db, topics):
         try:
-            training.train(db, "topics")
+            training.train_isolated(db, "topics")
             topics = load_active(db, "topics")
             refreshed = True
         except ModelError as e:  # keep tagging with the old bootstrap
             log.warning("bootstrap refresh failed: %s", e)
     stance = load_active(db, "stance")
     if stance is None:
-        training.train(db, "stance")
+        training.train_isolated(db, "stance")
         stance = load_active(db, "stance")
     if topics is None or stance is None:
         raise ModelError("no model could be trained")

@@ -10,11 +10,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import scipy.sparse as sp
 
 from monitor.classify.features import FeatureConfig, Features
 from monitor.classify.linear import LinearHeads, fit_heads
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 DEFAULT_C = 10.0
 PASSAGE_MIN_TEXT = 700  # shorter texts (most feed items) are one passage already
@@ -113,7 +117,7 @@ def fit_topic_model(
     maximise F1 on the labelled rows.
     """
     features = Features.fit(fit_texts if fit_texts is not None else texts, config)
-    X = features.transform(texts)
+    X = features.matrix(texts)
     heads = fit_heads(X, Y, labels, W, C=C, pos_share=pos_share, nb=nb)
     thresholds = np.full(len(labels), threshold)
     if tune_thresholds:

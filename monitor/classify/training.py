@@ -16,6 +16,8 @@ taxonomy is learned too.
 from __future__ import annotations
 
 import secrets
+import subprocess
+import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -54,6 +56,7 @@ BOOTSTRAP_C = 3.0
 BOOTSTRAP_THRESHOLD = round(POS_SHARE / (1 + POS_SHARE), 2)
 LABELLED_C = 10.0
 REFRESH_MIN_ARTICLES = 200  # a bootstrap is retrained when the archive doubles past this
+CHILD_TIMEOUT = 3600  # seconds: a training child that takes longer is stuck, not slow
 
 
 def new_version(kind: str) -> str:
@@ -145,16 +148,19 @@ def article_count(db) -> int:
 
 
 def bootstrap_is_stale(db, model: StoredModel) -> bool:
-    """A seed-term bootstrap retrains itself once the archive has doubled since it was made.
+    """A seed-term bootstrap retrains itself once the archive has doubled since it was made,
+    until it has learned from a full sample (MAX_WEAK_ARTICLES): a larger archive adds little
+    to weak labels, and each refresh re-tags everything. `train topics` refreshes on demand.
 
     Compared with the archive's size at training time, not the (capped) sample it learned from:
-    against the sample, an archive past twice MAX_WEAK_ARTICLES would look doubled for ever and
-    every ingest would retrain and re-tag everything."""
+    against the sample, an archive past twice MAX_WEAK_ARTICLES would look doubled for ever."""
     info = model.training or {}
     if not info.get("bootstrap") or info.get("analyst_labels"):
         return False
-    n = article_count(db)
     trained_at = int(info.get("archive_articles", info.get("articles", 0)))
+    if trained_at >= MAX_WEAK_ARTICLES:
+        return False
+    n = article_count(db)
     return n >= REFRESH_MIN_ARTICLES and n >= 2 * trained_at
 
 
@@ -186,6 +192,40 @@ def train(
         result = _train_stance(db)
     result["training"]["seconds"] = round(time.perf_counter() - started, 2)
     return {"version": result["version"], "metrics": result["metrics"], "training": result["training"]}
+
+
+def train_isolated(db, kind: str) -> None:
+    """Train a model with no new data (bootstrap or stored labels), keeping this process lean.
+
+    A process that has not loaded scikit-learn (a poller, which only tags) trains in a child
+    process, so the ~150 MB that fitting costs goes away with the child. A process that holds
+    scikit-learn already (the CLI's `train`, tests) or an in-memory database trains in place.
+    """
+    from sqlalchemy.engine import make_url
+
+    in_memory = db.is_sqlite and make_url(db.url).database in (None, "", ":memory:")
+    if "sklearn" in sys.modules or in_memory:
+        train(db, kind)
+        return
+    # the URL goes through stdin: a password on the command line would show in `ps`
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor.classify.training", kind], input=db.url, capture_output=True, text=True,
+        timeout=CHILD_TIMEOUT,
+    )
+    if done.returncode != 0:
+        lines = (done.stderr or "").strip().splitlines()
+        raise ModelError(f"training {kind} failed: {lines[-1] if lines else f'exit status {done.returncode}'}")
+
+
+def _child_main(kind: str) -> int:
+    from monitor.store import Database
+
+    try:
+        train(Database(sys.stdin.read().strip()), kind)
+    except Exception as e:  # noqa: BLE001 - the parent reports the last line
+        print(f"{type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _train_topics(db) -> dict:
@@ -353,3 +393,7 @@ def _train_stance(db) -> dict:
     save_model(db, "stance", version, model.to_payload(), metrics, training)
     labelstore.mark_used(db, "stance", [lab.id for lab in labels], version)
     return {"version": version, "metrics": metrics, "training": training}
+
+
+if __name__ == "__main__":  # the child of train_isolated: kind in argv, database URL on stdin
+    raise SystemExit(_child_main(sys.argv[1]))

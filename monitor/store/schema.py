@@ -164,7 +164,7 @@ taxonomy_entries = Table(
     UniqueConstraint("kind", "name", name="uq_taxonomy_kind_name"),
 )
 
-# Trained models, stored as skops bytes (never pickle) so every poller shares them.
+# Trained models, stored as numpy archives (never pickle) so every poller shares them.
 classifier_models = Table(
     "classifier_models",
     metadata,

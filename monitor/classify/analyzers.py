@@ -1,0 +1,86 @@
+"""Text to terms, in plain Python: the one place that decides what a feature is.
+
+Training hands these functions to scikit-learn's TfidfVectorizer (as `analyzer=`) and tagging
+calls them directly (monitor.classify.features), so a stored model means the same thing in a
+poller that never imports scikit-learn. An analyzer is described by a small dict (its "spec")
+that travels inside the model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+Analyzer = Callable[[str], list[str]]
+
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token pattern
+_SPACES = re.compile(r"\s\s+")
+
+
+def word_stem(doc: str, ngrams: tuple[int, int] = (1, 2), stems: tuple[int, ...] = (5, 7)) -> list[str]:
+    """Words, word bigrams and word prefixes ("~коррупц", "~launder") in one pass.
+
+    Prefixes are a cheap stemmer that works for any alphabet: Russian case endings and
+    English suffixes fall away, so коррупция/коррупции/коррупционер share "~коррупц". It
+    costs a few tokens per word where character n-grams cost several per character.
+    """
+    lo, hi = ngrams
+    toks = _TOKEN.findall(doc.lower())
+    out = list(toks) if lo <= 1 else []
+    if hi >= 2 and len(toks) > 1:
+        out += [f"{a} {b}" for a, b in zip(toks, toks[1:])]
+    for n in stems:
+        out += ["~" + t[:n] for t in toks if len(t) > n]
+    return out
+
+
+def words(doc: str, ngrams: tuple[int, int] = (1, 1)) -> list[str]:
+    """Lower-cased word n-grams, joined by one space."""
+    toks = _TOKEN.findall(doc.lower())
+    lo, hi = ngrams
+    out = list(toks) if lo <= 1 else []
+    for n in range(max(lo, 2), hi + 1):
+        out += [" ".join(toks[i : i + n]) for i in range(len(toks) - n + 1)]
+    return out
+
+
+def chars(doc: str, ngrams: tuple[int, int] = (2, 5)) -> list[str]:
+    """Character n-grams over the whole lower-cased text (they cross word boundaries)."""
+    doc = _SPACES.sub(" ", doc.lower())
+    lo, hi = ngrams
+    return [doc[i : i + n] for n in range(lo, hi + 1) for i in range(len(doc) - n + 1)]
+
+
+def chars_in_words(doc: str, ngrams: tuple[int, int] = (2, 5)) -> list[str]:
+    """Character n-grams inside words, each word padded with a space on both sides."""
+    lo, hi = ngrams
+    out: list[str] = []
+    for w in _SPACES.sub(" ", doc.lower()).split():
+        w = f" {w} "
+        for n in range(lo, hi + 1):
+            if n >= len(w):
+                out.append(w)  # a short word counts once, whole
+                break
+            out += [w[i : i + n] for i in range(len(w) - n + 1)]
+    return out
+
+
+_KINDS: dict[str, Callable[..., list[str]]] = {
+    "word_stem": word_stem,
+    "word": words,
+    "char": chars,
+    "char_wb": chars_in_words,
+}
+
+
+def build(spec: dict) -> Analyzer:
+    """The analyzer a spec describes, e.g. {"kind": "word", "ngrams": [1, 3]}."""
+    kind = spec.get("kind")
+    if kind not in _KINDS:
+        raise ValueError(f"unknown analyzer {kind!r}")
+    fn = _KINDS[kind]
+    ngrams = tuple(spec.get("ngrams") or (1, 1))
+    if kind == "word_stem":
+        stems = tuple(spec.get("stems") or ())
+        return lambda doc: fn(doc, ngrams, stems)
+    return lambda doc: fn(doc, ngrams)

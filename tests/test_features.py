@@ -1,0 +1,79 @@
+"""Features: our pure-Python analyzers and numpy TF-IDF rows equal scikit-learn's.
+
+Pollers tag with these (no scikit-learn loaded), trainers fit with scikit-learn: if the two
+disagreed, a stored model would score differently from how it was trained.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+
+from monitor.classify import analyzers
+from monitor.classify.features import FeatureConfig, Features, Rows
+
+DOCS = [
+    "Interpol issues a Red Notice for the CEO of a crypto exchange",
+    "Интерпол объявил в розыск главу криптобиржи; коррупции   нет",
+    "",
+    "a",
+    "Money-laundering\tring busted:  €40m seized in Operation «Dragon»",
+    "  leading and trailing spaces  ",
+]
+
+
+@pytest.mark.parametrize(
+    "kind, builtin, ngrams",
+    [("word", "word", (1, 1)), ("word", "word", (1, 3)), ("word", "word", (2, 2)), ("char", "char", (2, 5)),
+     ("char", "char", (1, 3)), ("char_wb", "char_wb", (2, 5)), ("char_wb", "char_wb", (1, 4))],
+)
+def test_analyzers_produce_scikit_learns_terms(kind, builtin, ngrams):
+    theirs = CountVectorizer(analyzer=builtin, ngram_range=ngrams).build_analyzer()
+    ours = analyzers.build({"kind": kind, "ngrams": list(ngrams)})
+    for doc in DOCS:
+        assert Counter(ours(doc)) == Counter(theirs(doc)), doc
+
+
+def test_word_stems_let_russian_forms_share_a_term():
+    terms = set(analyzers.word_stem("коррупция коррупции коррупционер", (1, 1), (5,)))
+    assert "~корру" in terms and {"коррупция", "коррупции", "коррупционер"} <= terms
+
+
+@pytest.mark.parametrize(
+    "config",
+    [FeatureConfig(), FeatureConfig(word_ngrams=(1, 3), stems=None, char_ngrams=(2, 5), char_analyzer="char", max_df=1.0)],
+    ids=["topics", "stance"],
+)
+def test_rows_equal_tfidf_vectorizer(config):
+    texts = DOCS * 5 + [f"{d} extra words {i}" for i, d in enumerate(DOCS)]
+    features = Features.fit(texts, config)
+    ours = features.matrix(texts).toarray()
+    blocks = []
+    for block in features.blocks:
+        vec = TfidfVectorizer(analyzer=analyzers.build(block.spec), sublinear_tf=True,
+                              vocabulary={t: i for i, t in enumerate(block.terms)})
+        vec.fit(texts)
+        vec.idf_ = block.idf.astype(np.float64)
+        blocks.append(vec.transform([t[: block.max_chars] for t in texts]).toarray())
+    theirs = np.hstack(blocks) / np.sqrt(len(blocks))
+    assert ours.shape == theirs.shape
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+def test_model_payload_round_trips_to_the_same_rows():
+    features = Features.fit(DOCS * 3, FeatureConfig(char_ngrams=(2, 4)))
+    again = Features.from_payload(features.to_payload())
+    a, b = features.transform(DOCS), again.transform(DOCS)
+    np.testing.assert_array_equal(a.indptr, b.indptr)
+    np.testing.assert_allclose(a.data, b.data)
+
+
+def test_empty_text_is_an_empty_row_and_a_huge_one_is_cut():
+    features = Features.fit(DOCS * 3)
+    rows = features.transform(["", "interpol " * 2_000_000])
+    assert isinstance(rows, Rows) and len(rows) == 2
+    assert rows.indptr[1] == 0  # nothing for the empty text
+    assert rows.indptr[2] > 0 and np.isclose(np.linalg.norm(rows.data), 1.0, atol=1e-4)

@@ -1,0 +1,67 @@
+"""Tagging in a process that never loads scikit-learn: how pollers keep their memory small.
+
+A poller ingests in its own process; the models it needs are trained, when missing, in a
+child process. These tests run ingest in a fresh interpreter and look at what it imported.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from sqlalchemy import select
+
+from monitor.store.schema import articles, tags
+
+REPO = Path(__file__).resolve().parent.parent
+
+FEED = b"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Wire</title>
+<link>https://wire.example/</link><description>news</description>
+<item><title>Ransomware gang behind hospital hacks arrested in joint Europol operation</title>
+<link>https://wire.example/1</link><description>Police seized servers used for extortion and data theft.</description></item>
+<item><title>Interpol issues Red Notice for fugitive banker accused of money laundering</title>
+<link>https://wire.example/2</link><description>The banker is wanted over laundered bribes and shell companies.</description></item>
+<item><title>Local team wins the cup final</title>
+<link>https://wire.example/3</link><description>Fans celebrated in the streets after the match.</description></item>
+</channel></rss>"""
+
+INGEST = textwrap.dedent(
+    """
+    import json, sys
+    from monitor.ingest import ingest_document
+    from monitor.store import Database
+    db = Database(sys.argv[1])
+    stats = ingest_document(db, sys.stdin.buffer.read(), source="wire")
+    heavy = sorted({m.split(".")[0] for m in sys.modules} & {"sklearn", "scipy"})
+    print(json.dumps({"new": stats.new_article_ids, "heavy": heavy}))
+    """
+)
+
+
+def ingest_in_fresh_process(url: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", INGEST, url], input=FEED, capture_output=True, cwd=REPO, timeout=600)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    return json.loads(done.stdout.decode().strip().splitlines()[-1])
+
+
+def test_ingest_tags_without_loading_scikit_learn_training_in_a_child(db, db_url):
+    """No models yet: they are bootstrapped in a child, and the ingesting process stays lean."""
+    result = ingest_in_fresh_process(db_url)
+    assert result["heavy"] == []
+    assert len(result["new"]) == 3
+    with db.read() as conn:
+        status = dict(conn.execute(select(articles.c.id, articles.c.tag_status)).all())
+        topic_tags = conn.execute(select(tags.c.article_id, tags.c.label, tags.c.model_version).where(tags.c.kind == "topic")).all()
+        stance = conn.execute(select(tags.c.label).where(tags.c.kind == "stance", tags.c.target == "Interpol")).all()
+    assert set(status.values()) == {"tagged"}
+    by_article: dict[int, set[str]] = {}
+    for r in topic_tags:
+        by_article.setdefault(r.article_id, set()).add(r.label)
+        assert r.model_version.startswith("topics-")
+    assert "cybercrime" in by_article.get(result["new"][0], set())
+    assert "interpol" in by_article.get(result["new"][1], set())
+    assert not by_article.get(result["new"][2])  # the cup final is none of the topics
+    assert len(stance) == 1  # the one article that names Interpol
