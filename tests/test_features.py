@@ -47,7 +47,9 @@ def test_word_stems_let_russian_forms_share_a_term():
     [FeatureConfig(), FeatureConfig(word_ngrams=(1, 3), stems=None, char_ngrams=(2, 5), char_analyzer="char", max_df=1.0)],
     ids=["topics", "stance"],
 )
-def test_rows_equal_tfidf_vectorizer(config):
+@pytest.mark.parametrize("terms_per_pass", [10**9, 40], ids=["one-pass", "many-passes"])
+def test_rows_equal_tfidf_vectorizer(config, terms_per_pass, monkeypatch):
+    monkeypatch.setattr("monitor.classify.features._TERMS_PER_PASS", terms_per_pass)
     texts = DOCS * 5 + [f"{d} extra words {i}" for i, d in enumerate(DOCS)]
     features = Features.fit(texts, config)
     ours = features.matrix(texts).toarray()

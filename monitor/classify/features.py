@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import html
 import re
-from array import array
 from dataclasses import dataclass
+from itertools import chain, repeat
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from monitor.classify import analyzers
 
 MAX_WORD_CHARS = 20_000  # words: enough for any real article body
 MAX_CHAR_CHARS = 3_000  # characters: the lead carries the topic; n-grams cost per character
+_TERMS_PER_PASS = 500_000  # terms counted at once when turning texts into rows (~40 MB)
 
 _TAG = re.compile(r"<[^>]{0,2000}>")
 _URL = re.compile(r"https?://\S+|www\.\S+")
@@ -147,26 +148,39 @@ class TermBlock:
 
     def transform(self, texts: list[str]) -> Rows:
         """Sublinear TF x IDF, each row scaled to unit length (what TfidfVectorizer computes)."""
-        vocab, analyze, cut = self.vocabulary, self._analyze, self.max_chars
-        indptr = [0]
-        cols, counts = array("i"), array("f")
+        parts, batch, size = [], [], 0
         for text in texts:
-            seen: dict[int, int] = {}
-            for term in analyze(text[:cut]):
-                j = vocab.get(term)
-                if j is not None:
-                    seen[j] = seen.get(j, 0) + 1
-            cols.extend(seen.keys())
-            counts.extend(seen.values())
-            indptr.append(len(cols))
-        indices = np.frombuffer(cols, dtype=np.int32) if cols else np.zeros(0, np.int32)
-        data = np.frombuffer(counts, dtype=np.float32) if counts else np.zeros(0, np.float32)
-        data = (np.log(data) + 1) * self.idf[indices]
-        rows = Rows(np.asarray(indptr, dtype=np.int64), indices, data.astype(np.float32), len(self.terms))
+            batch.append(self._analyze(text[: self.max_chars]))
+            size += len(batch[-1])
+            if size > _TERMS_PER_PASS:  # bounds the memory of one pass, however long the texts
+                parts.append(self._count(batch))
+                batch, size = [], 0
+        if batch or not parts:
+            parts.append(self._count(batch))
+        indptr, indices, counts = parts[0]
+        for more_indptr, more_indices, more_counts in parts[1:]:
+            indptr = np.concatenate([indptr, more_indptr[1:] + indptr[-1]])
+            indices = np.concatenate([indices, more_indices])
+            counts = np.concatenate([counts, more_counts])
+        data = ((np.log(counts) + 1) * self.idf[indices]).astype(np.float32)
+        rows = Rows(indptr.astype(np.int64), indices, data, len(self.terms))
         ids = rows.row_ids()
         norms = np.sqrt(np.bincount(ids, weights=np.square(data, dtype=np.float64), minlength=len(rows)))
         rows.data /= norms[ids].astype(np.float32)
         return rows
+
+    def _count(self, term_lists: list[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(indptr, columns, counts) of these documents: the lookups and counting run in C."""
+        n = len(term_lists)
+        lengths = np.fromiter(map(len, term_lists), dtype=np.int64, count=n)
+        flat = list(chain.from_iterable(term_lists))
+        cols = np.fromiter(map(self.vocabulary.get, flat, repeat(-1, len(flat))), dtype=np.int64, count=len(flat))
+        docs = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        known = cols >= 0
+        keys, counts = np.unique(docs[known] * max(1, len(self.terms)) + cols[known], return_counts=True)
+        per_doc = np.bincount(keys // max(1, len(self.terms)), minlength=n)
+        indptr = np.concatenate([[0], np.cumsum(per_doc)])
+        return indptr, (keys % max(1, len(self.terms))).astype(np.int32), counts.astype(np.float32)
 
     def to_payload(self) -> dict:
         # the vocabulary travels as one UTF-8 byte array (terms in column order, newline-
