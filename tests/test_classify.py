@@ -335,3 +335,24 @@ def test_bootstrap_refreshes_when_the_archive_doubles_until_its_sample_is_full(d
     for i in range(2 * n):
         add(db, f"Even more news {i}", "Markets and weather.")
     assert not training.bootstrap_is_stale(db, model)
+
+
+@pytest.mark.parametrize(
+    "text, kept, dropped",
+    [
+        ("Interpol chief praised. Short item.", "Short item.", None),  # short: read whole
+        ("Weather was mild today. " * 60 + "Critics say Interpol abused Red Notices. They want reform. " + "Sport results. " * 40,
+         "Critics say Interpol abused Red Notices. They want reform.", "Weather"),
+        ("Полиция сообщила о погоде. " * 60 + "Интерпол отказал в розыске. Дело закрыто. " + "Спорт. " * 40,
+         "Интерпол отказал в розыске. Дело закрыто.", "погоде"),
+    ],
+    ids=["short", "long-english", "long-russian"],
+)
+def test_stance_reads_the_sentences_that_name_the_target(text, kept, dropped):
+    from monitor.classify.tagging import target_context
+    from monitor.classify.taxonomy import compile_terms, load_taxonomy
+
+    context = target_context(text, compile_terms(load_taxonomy().target("Interpol").aliases))
+    assert kept in context
+    if dropped:
+        assert dropped not in context

@@ -39,7 +39,8 @@ def explain(db, article_id: int, kind: str, label: str, target: str = "", top: i
     """Top weighted terms for an article and a tag (kind 'topic' or 'stance')."""
     from monitor.classify.modelstore import load_active
     from monitor.classify.stance import StanceModel, mask_target
-    from monitor.classify.taxonomy import load_taxonomy
+    from monitor.classify.tagging import target_context
+    from monitor.classify.taxonomy import compile_terms, load_taxonomy
     from monitor.classify.topics import TopicModel
 
     with db.read() as conn:
@@ -68,6 +69,9 @@ def explain(db, article_id: int, kind: str, label: str, target: str = "", top: i
             aliases = taxonomy.target(target).aliases
         except InputError:
             aliases = (target,)
+        pattern = compile_terms(tuple(aliases))
+        if pattern is not None:
+            text = target_context(text, pattern)  # what tagging showed the model
         shown = text if sub.mode == "per_target" else mask_target(text, aliases)
         return explain_text(sub.features, sub.heads, shown, label.upper(), top)
     raise InputError("explain kind is topic or stance")

@@ -28,6 +28,7 @@ _TERMS_PER_PASS = 500_000  # terms counted at once when turning texts into rows 
 _TAG = re.compile(r"<[^>]{0,2000}>")
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _SPACE = re.compile(r"\s+")
+SENTENCE_END = re.compile(r"(?<=[.!?»\"])\s+")
 
 
 def clean_text(text: str | None) -> str:

@@ -8,17 +8,19 @@ for each target the article mentions (by alias), whatever the stance (NONE inclu
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
 
 from sqlalchemy import delete, func, select, update
 
-from monitor.classify.features import article_text
+from monitor.classify.features import SENTENCE_END, article_text
 from monitor.classify.taxonomy import Taxonomy, compile_terms, load_taxonomy
 from monitor.errors import ModelError
 from monitor.store.schema import articles, tags
 
 log = logging.getLogger(__name__)
 BATCH = 1000
+STANCE_CONTEXT_CHARS = 1000  # a tweet-sized model reads a few sentences, not a whole article
 
 
 def _models(db):
@@ -28,25 +30,21 @@ def _models(db):
     from monitor.classify.stance import StanceModel
     from monitor.classify.topics import TopicModel
 
-    refreshed = False
-    topics = load_active(db, "topics")
-    if topics is None:
-        training.train_isolated(db, "topics")
-        topics = load_active(db, "topics")
-    elif training.bootstrap_is_stale(db, topics):
+    topics, stance = load_active(db, "topics"), load_active(db, "stance")
+    stale = topics is not None and training.bootstrap_is_stale(db, topics)
+    missing = [kind for kind, model in (("topics", topics), ("stance", stance)) if model is None]
+    if missing or stale:
         try:
-            training.train_isolated(db, "topics")
-            topics = load_active(db, "topics")
-            refreshed = True
-        except ModelError as e:  # keep tagging with the old bootstrap
-            log.warning("bootstrap refresh failed: %s", e)
-    stance = load_active(db, "stance")
-    if stance is None:
-        training.train_isolated(db, "stance")
-        stance = load_active(db, "stance")
+            training.train_isolated(db, missing + (["topics"] if stale else []))
+        except ModelError as e:
+            if missing:
+                raise
+            log.warning("bootstrap refresh failed: %s", e)  # keep tagging with the old bootstrap
+            stale = False
+        topics, stance = load_active(db, "topics"), load_active(db, "stance")
     if topics is None or stance is None:
         raise ModelError("no model could be trained")
-    if refreshed:
+    if stale:
         # the archive is at most twice what the new bootstrap was trained on: re-tag it all so
         # early articles do not keep the tags of a model that had seen a handful of articles
         _tag_where(db, None, None)
@@ -65,6 +63,21 @@ def _decoded(stored, cls):
             _decoded_cache.clear()
         model = _decoded_cache[key] = cls.from_payload(stored.payload)
     return model
+
+
+def target_context(text: str, pattern: re.Pattern[str]) -> str:
+    """What the stance model reads: the sentences that name the target, each with the sentence
+    after it, up to STANCE_CONTEXT_CHARS. A long article's stance toward Interpol is in what it
+    says around "Interpol", not in the paragraphs about something else."""
+    if len(text) <= STANCE_CONTEXT_CHARS:
+        return text
+    sentences = SENTENCE_END.split(text)
+    keep: list[int] = []
+    for i, sentence in enumerate(sentences):
+        if pattern.search(sentence):
+            keep += [k for k in (i, i + 1) if k < len(sentences) and k not in keep]
+    out = " ".join(sentences[k] for k in keep) or text  # a name split across sentences: the lead
+    return out[:STANCE_CONTEXT_CHARS]
 
 
 def tag_articles(db, article_ids: Iterable[int]) -> int:
@@ -129,7 +142,8 @@ def _tag_batch(db, ids: list[int], model, taxonomy: Taxonomy) -> int:
         hit = [i for i, t in enumerate(texts) if pattern.search(t)]
         if not hit:
             continue
-        labels, scores = stance_model.predict([texts[i] for i in hit], [target.name] * len(hit), aliases=target.aliases)
+        context = [target_context(texts[i], pattern) for i in hit]
+        labels, scores = stance_model.predict(context, [target.name] * len(hit), aliases=target.aliases)
         for i, lab, sc in zip(hit, labels, scores):
             out.append(dict(article_id=rows[i].id, kind="stance", target=target.name, label=lab, score=float(sc),
                             model_version=stance_version, published_at=rows[i].published_at))

@@ -7,14 +7,13 @@ single-label data the best-scoring topic is the prediction.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from monitor.classify.features import FeatureConfig, Features
+from monitor.classify.features import SENTENCE_END, FeatureConfig, Features
 from monitor.classify.linear import LinearHeads, fit_heads
 
 if TYPE_CHECKING:
@@ -24,14 +23,13 @@ DEFAULT_C = 10.0
 PASSAGE_MIN_TEXT = 700  # shorter texts (most feed items) are one passage already
 PASSAGE_CHARS = 160  # about one sentence: short sentences are joined to their neighbour
 MAX_PASSAGES = 24  # the lead of a long article; the rest costs time and adds false alarms
-_SENTENCE_END = re.compile(r"(?<=[.!?»\"])\s+")
 
 
 def split_passages(text: str) -> list[str]:
     """Consecutive sentences grouped into passages of about PASSAGE_CHARS characters."""
     out: list[str] = []
     current = ""
-    for sentence in _SENTENCE_END.split(text):
+    for sentence in SENTENCE_END.split(text):
         if current and len(current) >= PASSAGE_CHARS // 2 and len(current) + len(sentence) > PASSAGE_CHARS:
             out.append(current)
             if len(out) >= MAX_PASSAGES:

@@ -194,10 +194,10 @@ def train(
     return {"version": result["version"], "metrics": result["metrics"], "training": result["training"]}
 
 
-def train_isolated(db, kind: str) -> None:
-    """Train a model with no new data (bootstrap or stored labels), keeping this process lean.
+def train_isolated(db, kinds: list[str]) -> None:
+    """Train models with no new data (bootstrap or stored labels), keeping this process lean.
 
-    A process that has not loaded scikit-learn (a poller, which only tags) trains in a child
+    A process that has not loaded scikit-learn (a poller, which only tags) trains in one child
     process, so the ~150 MB that fitting costs goes away with the child. A process that holds
     scikit-learn already (the CLI's `train`, tests) or an in-memory database trains in place.
     """
@@ -205,23 +205,26 @@ def train_isolated(db, kind: str) -> None:
 
     in_memory = db.is_sqlite and make_url(db.url).database in (None, "", ":memory:")
     if "sklearn" in sys.modules or in_memory:
-        train(db, kind)
+        for kind in kinds:
+            train(db, kind)
         return
     # the URL goes through stdin: a password on the command line would show in `ps`
     done = subprocess.run(
-        [sys.executable, "-m", "monitor.classify.training", kind], input=db.url, capture_output=True, text=True,
+        [sys.executable, "-m", "monitor.classify.training", *kinds], input=db.url, capture_output=True, text=True,
         timeout=CHILD_TIMEOUT,
     )
     if done.returncode != 0:
         lines = (done.stderr or "").strip().splitlines()
-        raise ModelError(f"training {kind} failed: {lines[-1] if lines else f'exit status {done.returncode}'}")
+        raise ModelError(f"training {' and '.join(kinds)} failed: {lines[-1] if lines else f'exit status {done.returncode}'}")
 
 
-def _child_main(kind: str) -> int:
+def _child_main(kinds: list[str]) -> int:
     from monitor.store import Database
 
     try:
-        train(Database(sys.stdin.read().strip()), kind)
+        db = Database(sys.stdin.read().strip())
+        for kind in kinds:
+            train(db, kind)
     except Exception as e:  # noqa: BLE001 - the parent reports the last line
         print(f"{type(e).__name__}: {e}", file=sys.stderr)
         return 1
@@ -395,5 +398,5 @@ def _train_stance(db) -> dict:
     return {"version": version, "metrics": metrics, "training": training}
 
 
-if __name__ == "__main__":  # the child of train_isolated: kind in argv, database URL on stdin
-    raise SystemExit(_child_main(sys.argv[1]))
+if __name__ == "__main__":  # the child of train_isolated: kinds in argv, database URL on stdin
+    raise SystemExit(_child_main(sys.argv[1:]))
