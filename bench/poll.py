@@ -15,6 +15,7 @@ not counted as the poller's.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import multiprocessing
 import os
 import platform
@@ -95,6 +96,23 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _profile_writer(poller, path: str) -> None:
+    """Run the next round's writer thread (store, tag, alerts, health) under cProfile."""
+    import cProfile
+
+    original = poller._Writer._run
+
+    def run(self) -> None:
+        profile = cProfile.Profile()
+        try:
+            profile.runcall(original, self)
+        finally:
+            profile.dump_stats(path)
+            poller._Writer._run = original
+
+    poller._Writer._run = run
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--feeds", type=int, default=1000)
@@ -102,6 +120,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--db", help="database URL (default: a fresh SQLite file)")
     ap.add_argument("--cold-models", action="store_true", help="do not train the tagging models before the cold poll")
+    ap.add_argument("--profile", metavar="FILE", help="cProfile the cold poll's writer thread into FILE (pstats)")
     args = ap.parse_args()
 
     from sqlalchemy import func, select, update
@@ -132,7 +151,8 @@ def main() -> None:
             + "</body></opml>"
         ).encode()
         added, _ = feeds.import_opml(db, opml, allow_private=True)
-        cfg = Settings(allow_private_networks=True)
+        # the environment's settings (e.g. MONITOR_HOST_SPACING_S), with loopback allowed
+        cfg = dataclasses.replace(Settings.from_env(), allow_private_networks=True)
 
         def make_all_due() -> None:
             with db.write() as conn:
@@ -147,6 +167,8 @@ def main() -> None:
             classify.train(db, "topics")
             classify.train(db, "stance")
             print(f"bootstrap models trained beforehand in {time.perf_counter() - t0:.1f} s")
+        if args.profile:
+            _profile_writer(poller, args.profile)
         rss_before = _proc_cpu_and_rss(os.getpid())[1]
         cpu0, _ = _cpu_snapshot()
         t0 = time.perf_counter()
@@ -173,13 +195,19 @@ def main() -> None:
         server.join(timeout=10)
 
     print(f"database: {db.display_url()}")
-    print(f"feeds: {added} x {args.entries} entries on {HOSTS} loopback hosts, concurrency {args.concurrency}")
+    print(
+        f"feeds: {added} x {args.entries} entries on {HOSTS} loopback hosts, concurrency {args.concurrency}, "
+        f"host spacing {cfg.host_spacing_s:g} s"
+    )
     print(f"cold poll: {cold_s:.1f} s ({cold.feeds / cold_s:.0f} feeds/s, {stored / cold_s:.0f} articles/s); {cold}")
     print(f"cold poll CPU busy: {busy:.0%} of {os.cpu_count()} cores (poller + parse workers)")
+    per = 1000 / max(cold.feeds, 1)
     print(
-        f"cold poll time per feed: fetch {cold.fetch_s / cold.feeds * 1000:.0f} ms, ingest (parse+store+tag+alert) "
-        f"{cold.ingest_s / cold.feeds * 1000:.0f} ms, health write {cold.record_s / cold.feeds * 1000:.0f} ms"
+        f"cold poll time per feed: fetch {cold.fetch_s * per:.0f} ms, parse+normalise (worker) {cold.parse_s * per:.0f} ms; "
+        f"writer thread: store {cold.store_s * per:.1f} ms, tag {cold.tag_s * per:.1f} ms, alerts {cold.alert_s * per:.1f} ms, "
+        f"health write {cold.record_s * per:.1f} ms"
     )
+    print(f"cold poll writer thread busy {cold.writer_s / cold_s:.0%} of the wall time (one thread stores, tags, alerts)")
     print(f"re-poll, all unchanged (half 304, half same body): {warm_s:.2f} s; {warm}")
     print(
         f"re-poll time per feed: fetch {warm.fetch_s / max(warm.feeds, 1) * 1000:.1f} ms, "

@@ -117,6 +117,13 @@ class Settings:
         16,
         "Fetching waits on the network; 16 requests in flight keep two cores busy parsing.",
     )
+    host_spacing_s: float = _setting(
+        "MONITOR_HOST_SPACING_S",
+        0.05,
+        "One request at a time per host already bounds the load we put on a publisher; a short "
+        "gap after each response also caps a fast host at ~20 requests a second from all pollers "
+        "together, while 60 feeds of one host still re-poll within a few seconds.",
+    )
     lease_seconds: int = _setting(
         "MONITOR_LEASE_SECONDS",
         300,

@@ -448,7 +448,26 @@ class Fetcher:
                     permanent_redirect=current if hops and all_permanent else None,
                 )
             finally:
+                if not response.is_stream_consumed:
+                    await _drain(response)
                 await response.aclose()
+
+
+DRAIN_LIMIT = 64 * 1024
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read what is left of a small body (304, redirect, error page) so the connection goes back
+    to the pool: closing a half-read response closes its connection, and a re-poll of unchanged
+    feeds would then open a new one per request. Past DRAIN_LIMIT the connection is dropped."""
+    got = 0
+    try:
+        async for raw in response.aiter_raw(READ_CHUNK):
+            got += len(raw)
+            if got > DRAIN_LIMIT:
+                return
+    except (httpx.HTTPError, OSError):
+        return
 
 
 def _with_duration(result: FetchResult, started: float) -> FetchResult:

@@ -125,17 +125,23 @@ def store_normalized(
     return stats
 
 
-def run_hooks(db: Database, new_ids: list[int]) -> None:
-    """Tag, then evaluate alerts on, freshly committed articles. Neither may break ingest."""
+def run_hooks(db: Database, new_ids: list[int], timings: dict[str, float] | None = None) -> None:
+    """Tag, then evaluate alerts on, freshly committed articles. Neither may break ingest.
+    `timings` (if given) accumulates seconds under "tag" and "alerts" (the poller reports them)."""
     if not new_ids:
         return
+    import time
+
     from monitor import alerts, classify
 
-    for hook in (classify.tag_articles, alerts.evaluate_new_articles):
+    for name, hook in (("tag", classify.tag_articles), ("alerts", alerts.evaluate_new_articles)):
+        started = time.perf_counter()
         try:
             hook(db, list(new_ids))
         except Exception:  # their contract is never to raise; a bug there must not lose articles
             log.exception("%s failed after ingest", hook.__module__)
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
 
 
 def ingest_paths(

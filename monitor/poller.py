@@ -43,6 +43,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from monitor.config import Settings, settings as current_settings
 from monitor.errors import InputError, MonitorError, ParseError
 from monitor.fetch import FetchResult, Fetcher, sniff_not_a_feed
+from monitor.hostgate import HostGate
 from monitor.netguard import validate_feed_url
 from monitor.store import Database, utcnow
 from monitor.store.schema import feeds, fetch_events
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 
 EVENTS_KEPT = 30  # fetch events per feed (Media Cloud keeps the last 30)
 RECORD_BATCH = 64  # feeds whose health is written in one transaction
+HOOK_BATCH = 500  # new articles handed to tagging and alerts at once (per-call costs amortised)
+HOOK_IDLE_S = 0.2  # ...or as soon as no document has come for this long (alerts stay prompt)
 REDIRECTS_TO_MOVE = 2  # consistent permanent redirects before the stored URL changes
 RARE_AFTER_FAILURES = 30  # after this many failures in a row a feed is tried once per max interval
 FAILURE_WEIGHT = {"HARD": 2.0, "SOFT": 1.0, "TEMP": 0.5}
@@ -93,15 +96,20 @@ class PollSummary:
     abandoned: int = 0
     failures: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
-    # where the time went, summed over feeds (they overlap, so the sum can exceed elapsed_s)
+    # where the time went, summed over feeds (fetches and parses overlap, so their sums can
+    # exceed elapsed_s); store, tag, alert and record run one at a time on the writer thread
     fetch_s: float = 0.0
-    ingest_s: float = 0.0  # parse, store, tag, alert
+    parse_s: float = 0.0  # parse + normalise, in the worker processes (wall time per document)
+    store_s: float = 0.0  # dedup + store
+    tag_s: float = 0.0  # monitor.classify.tag_articles
+    alert_s: float = 0.0  # monitor.alerts.evaluate_new_articles
     record_s: float = 0.0  # health, schedule, fetch event
+    writer_s: float = 0.0  # the writer thread's busy time (all of the four above)
 
     def add(self, other: "PollSummary") -> None:
         for name in (
             "feeds", "ok", "unchanged", "failed", "disabled", "moved", "entries", "new_articles", "duplicates", "abandoned",
-            "fetch_s", "ingest_s", "record_s",
+            "fetch_s", "parse_s", "store_s", "tag_s", "alert_s", "record_s", "writer_s",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for reason, n in other.failures.items():
@@ -290,26 +298,111 @@ class _Outcome:
     body_refused: bool = False  # the bytes came but were not a usable feed
 
 
-def _ingest(db: Database, feed: ClaimedFeed, result: FetchResult, fetched_at: datetime) -> _Outcome:
-    """Store the articles of a fetched body; failures to parse become a SOFT outcome."""
+def _parse_step(feed: ClaimedFeed, result: FetchResult, fetched_at: datetime) -> "NormalizedFeed | _Outcome":
+    """On a parse thread: the fetched body parsed and normalised in a sandboxed worker process, or
+    the outcome that ends this feed's poll (fetch failure, not a feed, parse failure)."""
     if result.outcome != "ok":
         return _Outcome(result.outcome, result.reason, result.detail)
     not_feed = sniff_not_a_feed(result.body or b"")
     if not_feed:
         return _Outcome("SOFT", "not_a_feed", not_feed, body_refused=True)
-    from monitor.ingest import ingest_document
+    from monitor.parse import parse_articles
 
     try:
-        stats = ingest_document(
-            db, result.body, source=feed.name, feed_id=feed.id, fetched_at=fetched_at, content_type=result.content_type
-        )
+        return parse_articles(result.body, result.content_type, fetched_at=fetched_at)
     except ParseError as e:
         reason = e.reason if e.reason else "parse_error"
         return _Outcome("SOFT", reason[:64], str(e)[:500], body_refused=True)
+
+
+def _store_step(db: Database, feed: ClaimedFeed, parsed, fetched_at: datetime) -> tuple[_Outcome, list[int]]:
+    """On the writer thread: deduplicate and store one document (one transaction, as `ingest`
+    does); returns the outcome and the new articles' ids, which tagging and alerts get later."""
+    from monitor.ingest import store_normalized
+
+    stats = store_normalized(db, parsed, source=feed.name, feed_id=feed.id, fetched_at=fetched_at)
     warning = None
     if stats.rejected:
         warning = "rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.rejected.items()))
-    return _Outcome("ok", None, warning, stats.entries, stats.new_articles, stats.duplicates)
+    return _Outcome("ok", None, warning, stats.entries, stats.new_articles, stats.duplicates), stats.new_article_ids
+
+
+class _Writer:
+    """The round's one database writer: documents, tagging and alerts, health, in one thread.
+
+    Several threads writing one SQLite file queue on its write lock with sleeps (SQLite's busy
+    handler backs off up to 100 ms a try), which left the cores idle half of a cold poll; one
+    writer never waits on itself, while the parse workers prepare the next documents. New
+    articles are handed to tagging and alerts (`ingest.run_hooks`) in batches of HOOK_BATCH, or
+    when no document has come for HOOK_IDLE_S, and always before the round ends: per-call costs
+    (loading models, compiling alert queries) are paid per batch, not per feed.
+    """
+
+    def __init__(self, db: Database, summary: "PollSummary"):
+        import queue
+
+        self.db = db
+        self.summary = summary
+        self.jobs: "queue.SimpleQueue" = queue.SimpleQueue()
+        self.new_ids: list[int] = []
+        self.busy_s = 0.0
+        self.thread = threading.Thread(target=self._run, name="poll-writer", daemon=True)
+        self.thread.start()
+
+    def submit(self, fn, *args) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self.jobs.put((future, fn, args))
+        return future
+
+    def store(self, feed: ClaimedFeed, parsed, fetched_at: datetime) -> _Outcome:
+        """(On this thread.) Store one document; its new articles wait for the next hook batch."""
+        outcome, new_ids = _store_step(self.db, feed, parsed, fetched_at)
+        self.new_ids.extend(new_ids)
+        return outcome
+
+    def close(self) -> None:
+        """Finish the queued jobs, run the hooks on what is left, stop the thread."""
+        self.jobs.put(None)
+        self.thread.join()
+
+    def _run(self) -> None:
+        import queue
+
+        while True:
+            try:
+                job = self.jobs.get(timeout=HOOK_IDLE_S if self.new_ids else None)
+            except queue.Empty:
+                self._hooks()
+                continue
+            if job is None:
+                self._hooks()
+                return
+            future, fn, args = job
+            if not future.set_running_or_notify_cancel():
+                continue  # its feed was abandoned before the job started
+            started = time.perf_counter()
+            try:
+                value = fn(*args)
+            except BaseException as e:  # noqa: BLE001 - handed to the waiting feed
+                future.set_exception(e)
+            else:
+                future.set_result(value)
+            self.busy_s += time.perf_counter() - started
+            if len(self.new_ids) >= HOOK_BATCH:
+                self._hooks()
+
+    def _hooks(self) -> None:
+        if not self.new_ids:
+            return
+        from monitor.ingest import run_hooks
+
+        ids, self.new_ids = self.new_ids, []
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        run_hooks(self.db, ids, timings=timings)
+        self.summary.tag_s += timings.get("tag", 0.0)
+        self.summary.alert_s += timings.get("alerts", 0.0)
+        self.busy_s += time.perf_counter() - started
 
 
 def record(
@@ -323,9 +416,10 @@ def record(
     *,
     allow_private: bool,
     conn=None,
+    events: list[dict] | None = None,
 ) -> dict:
     """Write the feed's health, schedule and fetch event in one transaction (or in `conn`'s);
-    release the lease."""
+    release the lease. With `events`, the fetch event is appended there for the caller to insert."""
     now = utcnow()
     values: dict = {"last_fetch_at": fetched_at, "lease_owner": None, "lease_until": None}
     effects = {"disabled": False, "moved": False}
@@ -370,19 +464,48 @@ def record(
 
     redirect_target = result.permanent_redirect if outcome.outcome in ("ok", "not_modified", "unchanged") else None
     if conn is not None:
-        return _apply(conn, owner, feed, result, outcome, fetched_at, values, effects, redirect_target, allow_private)
+        effects, event = _apply(conn, owner, feed, result, outcome, fetched_at, values, effects, redirect_target, allow_private)
+        if event is not None:
+            if events is None:
+                _add_events(conn, [event])
+            else:
+                events.append(event)
+        return effects
     with db.write() as conn:
-        return _apply(conn, owner, feed, result, outcome, fetched_at, values, effects, redirect_target, allow_private)
+        effects, event = _apply(conn, owner, feed, result, outcome, fetched_at, values, effects, redirect_target, allow_private)
+        if event is not None:
+            _add_events(conn, [event])
+        return effects
 
 
 def record_many(db: Database, cfg: Settings, owner: str, items: list[tuple], *, allow_private: bool) -> list[dict]:
     """`record` for several feeds in one transaction: re-polls of unchanged feeds are mostly
-    this write, and one commit per batch instead of per feed is what keeps them fast on SQLite."""
+    this write, and one commit per batch, with the fetch events inserted and trimmed in one
+    statement each, is what keeps them fast on SQLite."""
+    events: list[dict] = []
     with db.write() as conn:
-        return [record(db, cfg, owner, *item, allow_private=allow_private, conn=conn) for item in items]
+        effects = [record(db, cfg, owner, *item, allow_private=allow_private, conn=conn, events=events) for item in items]
+        _add_events(conn, events)
+    return effects
 
 
-def _apply(conn, owner, feed, result, outcome, fetched_at, values, effects, redirect_target, allow_private) -> dict:
+def _add_events(conn, events: list[dict]) -> None:
+    """Insert fetch events, then keep only the last EVENTS_KEPT of each feed that got one."""
+    if not events:
+        return
+    conn.execute(insert(fetch_events), events)
+    ranked = (
+        select(
+            fetch_events.c.id,
+            func.row_number().over(partition_by=fetch_events.c.feed_id, order_by=fetch_events.c.id.desc()).label("newer"),
+        )
+        .where(fetch_events.c.feed_id.in_(sorted({e["feed_id"] for e in events})))
+        .subquery()
+    )
+    conn.execute(delete(fetch_events).where(fetch_events.c.id.in_(select(ranked.c.id).where(ranked.c.newer > EVENTS_KEPT))))
+
+
+def _apply(conn, owner, feed, result, outcome, fetched_at, values, effects, redirect_target, allow_private) -> tuple[dict, dict | None]:
     if redirect_target and redirect_target != feed.url:
         count = feed.redirect_count + 1 if feed.redirect_url == redirect_target else 1
         values.update(redirect_url=redirect_target, redirect_count=count)
@@ -401,27 +524,22 @@ def _apply(conn, owner, feed, result, outcome, fetched_at, values, effects, redi
     if done.rowcount == 0:
         # Our lease expired and another poller took the feed, or the feed was removed:
         # its articles are stored already; the other poller writes the health.
-        return effects
+        return effects, None
     detail = outcome.detail
     if effects["moved"]:
         detail = f"moved permanently to {values['url']}" + (f"; {detail}" if detail else "")
-    conn.execute(
-        insert(fetch_events).values(
-            feed_id=feed.id,
-            at=fetched_at,
-            outcome=outcome.outcome,
-            http_status=result.status,
-            reason=outcome.reason,
-            detail=(detail or None) and detail[:1000],
-            duration_ms=result.duration_ms,
-            entries=outcome.entries if outcome.outcome == "ok" else None,
-            new_articles=outcome.new_articles if outcome.outcome == "ok" else None,
-        )
-    )
-    keep = select(fetch_events.c.id).where(fetch_events.c.feed_id == feed.id).order_by(fetch_events.c.id.desc()).limit(EVENTS_KEPT)
-    oldest_kept = select(func.min(keep.subquery().c.id)).scalar_subquery()
-    conn.execute(delete(fetch_events).where(fetch_events.c.feed_id == feed.id, fetch_events.c.id < oldest_kept))
-    return effects
+    event = {
+        "feed_id": feed.id,
+        "at": fetched_at,
+        "outcome": outcome.outcome,
+        "http_status": result.status,
+        "reason": outcome.reason,
+        "detail": (detail or None) and detail[:1000],
+        "duration_ms": result.duration_ms,
+        "entries": outcome.entries if outcome.outcome == "ok" else None,
+        "new_articles": outcome.new_articles if outcome.outcome == "ok" else None,
+    }
+    return effects, event
 
 
 # --- a round ---------------------------------------------------------------------------------
@@ -452,6 +570,10 @@ async def _round(
     fetcher_options: dict,
     grace_s: float,
 ) -> PollSummary:
+    """One round as a pipeline: fetch (event loop, `concurrency` at once, gated per host) ->
+    parse (`pool_size()` threads, each driving a sandboxed worker process) -> store, tag, alert
+    and health (one writer thread). Each stage works on the next feeds while the later ones work
+    on the earlier ones, so the cores parse and store instead of waiting."""
     started = time.monotonic()
     summary = PollSummary()
     owner = new_owner()
@@ -459,14 +581,15 @@ async def _round(
     loop = asyncio.get_running_loop()
     from monitor.parse import pool_size
 
-    # Ingest parses in worker processes and writes to the database: a few threads keep the
-    # parse workers busy while the event loop keeps fetching.
-    workers = concurrent.futures.ThreadPoolExecutor(max_workers=max(2, pool_size() + 1), thread_name_prefix="poll-ingest")
-    # Claims and lease renewals get their own thread so slow ingest never delays a renewal.
+    parsers = concurrent.futures.ThreadPoolExecutor(max_workers=pool_size(), thread_name_prefix="poll-parse")
+    writer = _Writer(db, summary)
+    # Claims and lease renewals get their own thread so a long write never delays a renewal.
     leases = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-leases")
-    host_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+    gate = HostGate.for_database(db, cfg.host_spacing_s)
+    host_wait_s = cfg.fetch_timeout_s * 2 + cfg.host_spacing_s  # a holder elsewhere is done by then
     queue: asyncio.Queue[ClaimedFeed] = asyncio.Queue()
-    in_flight: set[int] = set()
+    deferred: list[tuple[float, ClaimedFeed]] = []  # (retry at, feed): its host is busy in another poller
+    first_deferred: dict[int, float] = {}
     claimed_ids: set[int] = set()
     finished_ids: set[int] = set()
     exhausted = False
@@ -491,31 +614,55 @@ async def _round(
                 queue.put_nowait(f)
         exhausted = True
 
+    def next_feed() -> ClaimedFeed | None:
+        now = time.monotonic()
+        for i, (at, f) in enumerate(deferred):
+            if at <= now:
+                del deferred[i]
+                return f
+        try:
+            return queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+
     async def work() -> None:
         while True:
             if stopping():
                 return
-            try:
-                feed = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                if exhausted:
+            feed = next_feed()
+            if feed is None:
+                if exhausted and queue.empty() and not deferred:
                     return
                 await asyncio.sleep(0.01)
                 continue
-            in_flight.add(feed.id)
             try:
-                async with host_locks[feed.host]:
-                    result = await fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified, previous_hash=feed.body_hash)
-                fetched_at = utcnow()
+                if not await gate.acquire(feed.host):
+                    # Another poller is fetching from this host: take other feeds meanwhile.
+                    first = first_deferred.setdefault(feed.id, time.monotonic())
+                    if time.monotonic() - first < host_wait_s:
+                        deferred.append((time.monotonic() + random.uniform(0.05, 0.25), feed))
+                    else:  # left leased, released at the end of the round: due again next round
+                        log.warning("host %s stayed busy in another poller; feed %s left for later", feed.host, feed.id)
+                    continue
                 try:
-                    outcome, ingest_s = await loop.run_in_executor(workers, _timed, _ingest, db, feed, result, fetched_at)
+                    result = await fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified, previous_hash=feed.body_hash)
+                finally:
+                    gate.release(feed.host)
+                fetched_at = utcnow()
+                summary.fetch_s += result.duration_ms / 1000
+                try:
+                    parsed, parse_s = await loop.run_in_executor(parsers, _timed, _parse_step, feed, result, fetched_at)
+                    summary.parse_s += parse_s
+                    if isinstance(parsed, _Outcome):
+                        outcome = parsed
+                    else:
+                        outcome, store_s = await asyncio.wrap_future(writer.submit(_timed, writer.store, feed, parsed, fetched_at))
+                        summary.store_s += store_s
                 except MonitorError:
                     raise
                 except Exception as e:  # a bug on one feed's bytes must not stop the round
                     log.exception("ingest of feed %s failed", feed.id)
-                    outcome, ingest_s = _Outcome("SOFT", "ingest_error", f"{type(e).__name__}: {e}"[:500], body_refused=True), 0.0
-                summary.fetch_s += result.duration_ms / 1000
-                summary.ingest_s += ingest_s
+                    outcome = _Outcome("SOFT", "ingest_error", f"{type(e).__name__}: {e}"[:500], body_refused=True)
                 done = loop.create_future()
                 to_record.append(((feed, result, outcome, fetched_at), done))
                 if len(to_record) >= RECORD_BATCH:
@@ -525,14 +672,12 @@ async def _round(
                 log.error("poll of feed %s failed: %s", feed.id, e)
                 summary.failures["store_error"] = summary.failures.get("store_error", 0) + 1
                 finished_ids.add(feed.id)
-            finally:
-                in_flight.discard(feed.id)
 
     to_record: list[tuple[tuple, asyncio.Future]] = []
     record_wanted = asyncio.Event()
 
     async def write_records() -> None:
-        # Health writes are batched: one transaction per RECORD_BATCH feeds or 50 ms.
+        # Health writes are batched: one transaction per RECORD_BATCH feeds or 50 ms, on the writer.
         while True:
             try:
                 await asyncio.wait_for(record_wanted.wait(), timeout=0.05)
@@ -545,8 +690,8 @@ async def _round(
             del to_record[: len(batch)]
             items = [item for item, _ in batch]
             try:
-                effects, record_s = await loop.run_in_executor(
-                    leases, lambda: _timed(record_many, db, cfg, owner, items, allow_private=allow_private)
+                effects, record_s = await asyncio.wrap_future(
+                    writer.submit(lambda: _timed(record_many, db, cfg, owner, items, allow_private=allow_private))
                 )
             except Exception as e:  # noqa: BLE001 - the feeds stay leased and come back after expiry
                 log.error("could not write the health of %d feeds: %s", len(items), e)
@@ -575,35 +720,40 @@ async def _round(
             except MonitorError as e:
                 log.warning("could not renew leases: %s", e)
 
-    async with Fetcher(allow_private=allow_private, settings=cfg, max_connections=max(concurrency * 2, 10), **fetcher_options) as fetcher:
-        renewer = asyncio.create_task(keep_leases())
-        writer = asyncio.create_task(write_records())
-        producer = asyncio.create_task(produce())
-        tasks = [asyncio.create_task(work()) for _ in range(concurrency)]
-        pending = {producer, *tasks}
-        while pending:
-            done, pending = await asyncio.wait(pending, timeout=0.1)
-            if stopping() and pending:
-                # Let in-flight fetches finish within the grace period, then abandon them: their
-                # leases are released below, so the feeds are simply due again next time.
-                _done, pending = await asyncio.wait(pending, timeout=grace_s)
-                for t in pending:
-                    t.cancel()
-                await asyncio.gather(*pending, return_exceptions=True)
-                pending = set()
-        # results already fetched and ingested are written before the round ends
-        while to_record and not writer.done():
-            record_wanted.set()
-            await asyncio.sleep(0.01)
-        for t in (renewer, writer):
-            t.cancel()
-        await asyncio.gather(renewer, writer, return_exceptions=True)
-        for t in (producer, *tasks):
-            if t.done() and not t.cancelled() and t.exception() is not None:
-                log.error("poller task failed", exc_info=t.exception())
-    # Threads already storing a document finish it (whole transactions only) before we return.
-    workers.shutdown(wait=True)
-    leases.shutdown(wait=True)
+    try:
+        async with Fetcher(allow_private=allow_private, settings=cfg, max_connections=max(concurrency * 2, 10), **fetcher_options) as fetcher:
+            renewer = asyncio.create_task(keep_leases())
+            recorder = asyncio.create_task(write_records())
+            producer = asyncio.create_task(produce())
+            tasks = [asyncio.create_task(work()) for _ in range(concurrency)]
+            pending = {producer, *tasks}
+            while pending:
+                done, pending = await asyncio.wait(pending, timeout=0.1)
+                if stopping() and pending:
+                    # Let in-flight fetches finish within the grace period, then abandon them: their
+                    # leases are released below, so the feeds are simply due again next time.
+                    _done, pending = await asyncio.wait(pending, timeout=grace_s)
+                    for t in pending:
+                        t.cancel()
+                    await asyncio.gather(*pending, return_exceptions=True)
+                    pending = set()
+            # results already fetched and stored are written before the round ends
+            while to_record and not recorder.done():
+                record_wanted.set()
+                await asyncio.sleep(0.01)
+            for t in (renewer, recorder):
+                t.cancel()
+            await asyncio.gather(renewer, recorder, return_exceptions=True)
+            for t in (producer, *tasks):
+                if t.done() and not t.cancelled() and t.exception() is not None:
+                    log.error("poller task failed", exc_info=t.exception())
+    finally:
+        await gate.aclose()
+        # Documents already being parsed or stored finish (whole transactions only), and their new
+        # articles are tagged and alerted on, before we return.
+        await loop.run_in_executor(None, lambda: (parsers.shutdown(wait=True), writer.close()))
+        leases.shutdown(wait=True)
+    summary.writer_s = writer.busy_s
     leftover = sorted(claimed_ids - finished_ids)
     if leftover:
         try:

@@ -1,0 +1,142 @@
+"""Politeness: at most one request at a time per host, a little apart, in one process and across many.
+
+Media Cloud and Miniflux send one request at a time to a host. A round's fetches run concurrently,
+so the gate sits in front of each fetch:
+
+- **In this process** an `asyncio.Lock` per host: a second feed of the same host waits its turn.
+- **Across processes** (pollers on other machines sharing a PostgreSQL store) a session advisory
+  lock on a hash of the host, `pg_try_advisory_lock(HOST_LOCK_SPACE, hashtext(host))`, held while
+  the request runs. All of a round's host locks live on one dedicated autocommit connection, so
+  no transaction stays open during a fetch, and a poller that dies or loses its connection drops
+  its locks at once. `try` never blocks: a host busy elsewhere makes `acquire` return False and
+  the caller fetches another feed meanwhile. Two hosts whose hashes collide merely share a turn.
+- **Spacing.** The lock is given back `spacing_s` after the response, not at once, so consecutive
+  requests to one host are that far apart here and, on PostgreSQL, from every poller.
+
+SQLite stores live on one machine where a second poller is rare; there the rule is per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from collections import defaultdict
+
+from sqlalchemy import func, select
+
+log = logging.getLogger(__name__)
+
+HOST_LOCK_SPACE = 7303313  # first key of our advisory locks on hosts (ingest uses 7303312 for sources)
+
+
+class SharedHostLocks:
+    """Session advisory locks on hosts, on one dedicated PostgreSQL connection (one thread uses it)."""
+
+    def __init__(self, db):
+        self.db = db
+        self.conn = None
+        self.held: set[str] = set()
+        self.thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="host-locks")
+
+    def _connection(self):
+        if self.conn is None:
+            self.conn = self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return self.conn
+
+    def _reset(self) -> None:
+        conn, self.conn = self.conn, None
+        self.held.clear()  # the server dropped them with the session
+        if conn is not None:
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception:  # noqa: BLE001 - it is broken already
+                pass
+
+    def try_lock(self, host: str) -> bool:
+        try:
+            got = bool(self._connection().execute(select(func.pg_try_advisory_lock(HOST_LOCK_SPACE, func.hashtext(host)))).scalar())
+        except Exception as e:  # noqa: BLE001 - politeness must not stop polling when the store hiccups
+            log.warning("host lock for %s unavailable (%s); fetching with this process's lock only", host, e)
+            self._reset()
+            return True
+        if got:
+            self.held.add(host)
+        return got
+
+    def unlock(self, host: str) -> None:
+        if host not in self.held:
+            return
+        self.held.discard(host)
+        try:
+            self._connection().execute(select(func.pg_advisory_unlock(HOST_LOCK_SPACE, func.hashtext(host))))
+        except Exception as e:  # noqa: BLE001 - a lost session has released every lock anyway
+            log.warning("could not release the host lock for %s: %s", host, e)
+            self._reset()
+
+    def close(self) -> None:
+        def close_now() -> None:
+            if self.conn is not None:
+                try:
+                    self.conn.close()  # ending the session releases whatever is still held
+                except Exception:  # noqa: BLE001
+                    pass
+                self.conn = None
+
+        self.thread.submit(close_now).result()
+        self.thread.shutdown(wait=True)
+
+
+class HostGate:
+    """`await acquire(host)` before a request and `release(host)` after it (see the module doc)."""
+
+    def __init__(self, spacing_s: float = 0.0, shared: SharedHostLocks | None = None):
+        self.spacing_s = max(0.0, float(spacing_s))
+        self.shared = shared
+        self.locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.pending: set[asyncio.Task] = set()
+
+    @classmethod
+    def for_database(cls, db, spacing_s: float) -> "HostGate":
+        return cls(spacing_s, None if db.is_sqlite else SharedHostLocks(db))
+
+    async def acquire(self, host: str) -> bool:
+        """Wait for this process's turn on `host`; False when another poller holds the host."""
+        lock = self.locks[host]
+        await lock.acquire()
+        if self.shared is None:
+            return True
+        loop = asyncio.get_running_loop()
+        try:
+            got = await loop.run_in_executor(self.shared.thread, self.shared.try_lock, host)
+        except BaseException:
+            lock.release()
+            raise
+        if not got:
+            lock.release()
+        return got
+
+    def release(self, host: str) -> None:
+        """Give the host back `spacing_s` from now (at once when there is no spacing)."""
+        task = asyncio.get_running_loop().create_task(self._release_later(host))
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+    async def _release_later(self, host: str) -> None:
+        try:
+            if self.spacing_s:
+                await asyncio.sleep(self.spacing_s)
+        finally:
+            try:
+                if self.shared is not None:
+                    await asyncio.get_running_loop().run_in_executor(self.shared.thread, self.shared.unlock, host)
+            finally:
+                self.locks[host].release()
+
+    async def aclose(self) -> None:
+        """Hand back every host (waiting out the spacing) and close the lock connection."""
+        if self.pending:
+            await asyncio.gather(*list(self.pending), return_exceptions=True)
+        if self.shared is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.shared.close)
