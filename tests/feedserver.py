@@ -4,7 +4,7 @@ Reusable: `with FeedServer() as srv: srv.url("/real/bbc-news-home__bbc.xml")`. T
 register their own responses (`srv.set(path, body, status=…, headers=…)`) or a callable
 (`srv.handle(path, fn)` where fn(handler) writes the whole response) — e.g. a webhook receiver.
 Every request is recorded in `srv.requests` (method, path, headers, body), so a test can assert
-that the server saw nothing.
+that the server saw nothing; `srv.peak_active` is the most requests it answered at once.
 
 Routes:
   /real/<file>            a file of ../shared/data/feeds/real with ETag/Last-Modified (304 on match)
@@ -112,6 +112,8 @@ class _Handler(BaseHTTPRequestHandler):
             owner.hits[parts.path] = owner.hits.get(parts.path, 0) + 1
             custom = owner.handlers.get(parts.path)
             canned = owner.canned.get(parts.path)
+            owner.active += 1
+            owner.peak_active = max(owner.peak_active, owner.active)
         try:
             if custom is not None:
                 custom(self)
@@ -121,6 +123,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._builtin(parts.path, parse_qs(parts.query))
         except (BrokenPipeError, ConnectionResetError):
             pass
+        finally:
+            with owner.lock:
+                owner.active -= 1
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None, content_type: str = "application/rss+xml") -> None:
         self.send_response(status)
@@ -253,6 +258,8 @@ class FeedServer:
         self.canned: dict[str, Canned] = {}
         self.handlers: dict[str, Callable[[BaseHTTPRequestHandler], None]] = {}
         self.stopping = threading.Event()
+        self.active = 0  # requests being answered now (one server = one host)
+        self.peak_active = 0  # the most at once since start or `reset_peak()`
         self._generated: dict[tuple[int, int], bytes] = {}
         self._server = _Server((host, port), _Handler)
         self._server.owner = self
@@ -283,6 +290,10 @@ class FeedServer:
     def seen(self, path: str | None = None) -> int:
         with self.lock:
             return len(self.requests) if path is None else self.hits.get(path, 0)
+
+    def reset_peak(self) -> None:
+        with self.lock:
+            self.peak_active = self.active
 
     def start(self) -> "FeedServer":
         self._thread.start()

@@ -352,6 +352,32 @@ def test_two_pollers_share_the_feeds_without_fetching_any_twice(db, db_url, srv)
     _assert_all_stored_once(db, len(paths))
 
 
+def test_two_pollers_never_fetch_from_one_host_at_once(db, db_url):
+    """Politeness across processes: every feed on one host, two pollers with 4 fetches each in
+    flight; the host still sees one request at a time (PostgreSQL advisory lock per host)."""
+    if db.is_sqlite:
+        pytest.skip("on SQLite the one-request-per-host rule is per process")
+    with FeedServer() as one_host:
+        paths = [f"/gen/{3000 + i}" for i in range(24)]
+        feeds.import_opml(
+            db,
+            (
+                '<?xml version="1.0"?><opml version="2.0"><body>'
+                + "".join(f'<outline type="rss" text="h{p}" xmlUrl="{one_host.url(p)}?entries=2&amp;delay=0.05"/>' for p in paths)
+                + "</body></opml>"
+            ).encode(),
+            allow_private=True,
+        )
+        procs = [_poller_process(db_url, "--once", "--concurrency", "4") for _ in range(2)]
+        outputs = [p.communicate(timeout=300) for p in procs]
+        for p, (out, err) in zip(procs, outputs):
+            assert p.returncode == 0, err
+        assert sorted(one_host.seen(p) for p in paths) == [1] * len(paths)
+        assert one_host.peak_active == 1
+        per_poller = [int(out.split("polled ")[1].split(" ")[0]) for out, _ in outputs]
+        assert sum(per_poller) == len(paths) and min(per_poller) > 0  # both took part
+
+
 def test_a_killed_poller_loses_nothing_and_its_leases_come_back(db, db_url, srv):
     """kill -9 mid-round (hardening 26): its leased feeds stay untouched until the lease lapses,
     then another poller takes them; every article ends up stored exactly once."""
