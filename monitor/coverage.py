@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import DateTime, bindparam, case, distinct, func, literal_column, select
+from sqlalchemy import DateTime, bindparam, case, func, literal_column, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from monitor.errors import InputError
@@ -461,12 +461,16 @@ def top_sources(db, filters: Filters | None = None, limit: int = 10) -> TopList:
 @dataclass(frozen=True)
 class FeedFailures:
     day: date  # the period's first day
-    failing: int  # feeds with at least one failed fetch (SOFT, HARD or TEMP) in the period
+    failing: int  # feeds whose every fetch in the period failed (SOFT, HARD or TEMP)
     polled: int  # feeds fetched at all in the period
 
 
 def feed_failures(db, filters: Filters | None = None, by: str = "day") -> list[FeedFailures]:
-    """Per period with any fetch, how many feeds were polled and how many failed."""
+    """Per period with any fetch, how many feeds were polled and how many failed throughout.
+
+    A feed that failed once and then recovered lost nothing (the next fetch brings the items),
+    so only feeds with no successful fetch in the period count as failing. Spike alerts use the
+    same count for their hold-back, so a chart marker and a held-back spike agree."""
     filters = filters or Filters()
     by = _check_by(by)
     lo, hi = _bounds(filters)
@@ -476,14 +480,20 @@ def feed_failures(db, filters: Filters | None = None, by: str = "day") -> list[F
         conds.append(fetch_events.c.at >= lo)
     if hi:
         conds.append(fetch_events.c.at < hi)
-    stmt = (
-        select(bucket, func.count(distinct(_case_failed())), func.count(distinct(fetch_events.c.feed_id)))
+    failed = case((fetch_events.c.outcome.in_(FAILED_OUTCOMES), 1), else_=0)
+    per_feed = (
+        select(bucket, fetch_events.c.feed_id, func.min(failed).label("all_failed"))
         .where(*conds)
-        .group_by(bucket)
-        .order_by(bucket)
+        .group_by(bucket, fetch_events.c.feed_id)
+        .subquery()
+    )
+    stmt = (
+        select(per_feed.c.period, func.sum(per_feed.c.all_failed), func.count())
+        .group_by(per_feed.c.period)
+        .order_by(per_feed.c.period)
     )
     with db.read() as conn:
-        return [FeedFailures(_as_date(r[0]), int(r[1]), int(r[2])) for r in conn.execute(stmt)]
+        return [FeedFailures(_as_date(r[0]), int(r[1] or 0), int(r[2])) for r in conn.execute(stmt)]
 
 
 MANY_FAILING_SHARE = 0.2  # a fifth of the polled feeds failing visibly thins a day's coverage
@@ -499,10 +509,6 @@ def feed_failure_days(
         for f in feed_failures(db, filters, "day")
         if f.failing >= min_failing and f.polled and f.failing / f.polled >= min_share
     ]
-
-
-def _case_failed():
-    return case((fetch_events.c.outcome.in_(FAILED_OUTCOMES), fetch_events.c.feed_id), else_=None)
 
 
 __all__ = [

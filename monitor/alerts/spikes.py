@@ -21,14 +21,14 @@ import threading
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from monitor.alerts.match import record_matches
 from monitor.alerts.rules import _to_alert, load_enabled
-from monitor.coverage import FAILED_OUTCOMES
+from monitor.coverage import feed_failures as failures_per_period
 from monitor.filters import Filters, article_conditions
 from monitor.store import utcnow
-from monitor.store.schema import alerts, articles, fetch_events
+from monitor.store.schema import alerts, articles
 
 
 
@@ -89,22 +89,8 @@ def daily_counts(db, filters: Filters, start: date, end: date) -> dict[date, tup
 
 
 def feed_failures(db, start: date, end: date) -> dict[date, tuple[int, int]]:
-    """{day: (feeds whose every fetch failed, feeds fetched)} from fetch_events."""
-    day = func.date(fetch_events.c.at)
-    failed = func.sum(case((fetch_events.c.outcome.in_(FAILED_OUTCOMES), 1), else_=0))
-    with db.read() as conn:
-        rows = conn.execute(
-            select(day, fetch_events.c.feed_id, failed, func.count())
-            .where(fetch_events.c.at >= datetime.combine(start, time.min), fetch_events.c.at < datetime.combine(end + timedelta(days=1), time.min))
-            .group_by(day, fetch_events.c.feed_id)
-        ).all()
-    out: dict[date, list[int]] = {}
-    for d, _feed, n_failed, n in rows:
-        entry = out.setdefault(_as_date(d), [0, 0])
-        entry[1] += 1
-        if int(n_failed or 0) == int(n):
-            entry[0] += 1
-    return {d: (v[0], v[1]) for d, v in out.items()}
+    """{day: (feeds whose every fetch failed, feeds fetched)}: the coverage chart's own count."""
+    return {f.day: (f.failing, f.polled) for f in failures_per_period(db, Filters(date_from=start, date_to=end), "day")}
 
 
 def assess(
