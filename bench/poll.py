@@ -75,9 +75,12 @@ def _children(pid: int) -> list[int]:
 
 
 def _cpu_snapshot() -> tuple[float, int]:
-    """CPU seconds of this process plus its parse workers; the largest worker's peak RSS."""
+    """CPU seconds of this process, its parse workers and its finished children (training
+    children of a bootstrap refresh); the largest live worker's peak RSS."""
     me = os.getpid()
     cpu, _ = _proc_cpu_and_rss(me)
+    done = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu += done.ru_utime + done.ru_stime
     worker_peak = 0
     for child in _children(me):
         c, hwm = _proc_cpu_and_rss(child)
@@ -96,21 +99,23 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _profile_writer(poller, path: str) -> None:
-    """Run the next round's writer thread (store, tag, alerts, health) under cProfile."""
+def _profile_threads(poller, path: str) -> None:
+    """Run the next round's writer thread (store, health) and hooks thread (tag, alerts) under
+    cProfile, into PATH.writer and PATH.hooks."""
     import cProfile
 
-    original = poller._Writer._run
+    for cls, suffix in ((poller._Writer, "writer"), (poller._Hooks, "hooks")):
+        original = cls._run
 
-    def run(self) -> None:
-        profile = cProfile.Profile()
-        try:
-            profile.runcall(original, self)
-        finally:
-            profile.dump_stats(path)
-            poller._Writer._run = original
+        def run(self, original=original, cls=cls, suffix=suffix) -> None:
+            profile = cProfile.Profile()
+            try:
+                profile.runcall(original, self)
+            finally:
+                profile.dump_stats(f"{path}.{suffix}")
+                cls._run = original
 
-    poller._Writer._run = run
+        cls._run = run
 
 
 def main() -> None:
@@ -120,7 +125,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--db", help="database URL (default: a fresh SQLite file)")
     ap.add_argument("--cold-models", action="store_true", help="do not train the tagging models before the cold poll")
-    ap.add_argument("--profile", metavar="FILE", help="cProfile the cold poll's writer thread into FILE (pstats)")
+    ap.add_argument("--profile", metavar="FILE", help="cProfile the cold poll's writer and hooks threads into FILE.writer, FILE.hooks (pstats)")
     args = ap.parse_args()
 
     from sqlalchemy import func, select, update
@@ -160,15 +165,16 @@ def main() -> None:
 
         if not args.cold_models:
             # Train the bootstrap models first, as a running install has them: a cold poll of a
-            # new install pays for that once, which is not what this figure is about.
-            from monitor import classify
+            # new install pays for that once, which is not what this figure is about. Trained by
+            # the CLI in a child, so this process holds what a poller holds (no scikit-learn).
+            import subprocess
 
             t0 = time.perf_counter()
-            classify.train(db, "topics")
-            classify.train(db, "stance")
+            for kind in ("topics", "stance"):
+                subprocess.run([sys.executable, "-m", "monitor", "--db", db.url, "train", kind], cwd=REPO, check=True, capture_output=True)
             print(f"bootstrap models trained beforehand in {time.perf_counter() - t0:.1f} s")
         if args.profile:
-            _profile_writer(poller, args.profile)
+            _profile_threads(poller, args.profile)
         rss_before = _proc_cpu_and_rss(os.getpid())[1]
         cpu0, _ = _cpu_snapshot()
         t0 = time.perf_counter()
@@ -200,14 +206,14 @@ def main() -> None:
         f"host spacing {cfg.host_spacing_s:g} s"
     )
     print(f"cold poll: {cold_s:.1f} s ({cold.feeds / cold_s:.0f} feeds/s, {stored / cold_s:.0f} articles/s); {cold}")
-    print(f"cold poll CPU busy: {busy:.0%} of {os.cpu_count()} cores (poller + parse workers)")
+    print(f"cold poll CPU busy: {busy:.0%} of {os.cpu_count()} cores (poller + parse workers + training children)")
     per = 1000 / max(cold.feeds, 1)
     print(
-        f"cold poll time per feed: fetch {cold.fetch_s * per:.0f} ms, parse+normalise (worker) {cold.parse_s * per:.0f} ms; "
-        f"writer thread: store {cold.store_s * per:.1f} ms, tag {cold.tag_s * per:.1f} ms, alerts {cold.alert_s * per:.1f} ms, "
-        f"health write {cold.record_s * per:.1f} ms"
+        f"cold poll time per feed: fetch {cold.fetch_s * per:.0f} ms, parse+normalise (worker) {cold.parse_s * per:.0f} ms, "
+        f"store {cold.store_s * per:.1f} ms, health write {cold.record_s * per:.1f} ms (writer thread), "
+        f"tag {cold.tag_s * per:.1f} ms, alerts {cold.alert_s * per:.1f} ms (hooks thread)"
     )
-    print(f"cold poll writer thread busy {cold.writer_s / cold_s:.0%} of the wall time (one thread stores, tags, alerts)")
+    print(f"cold poll threads busy: writer {cold.writer_s / cold_s:.0%}, hooks {cold.hooks_s / cold_s:.0%} of the wall time")
     print(f"re-poll, all unchanged (half 304, half same body): {warm_s:.2f} s; {warm}")
     print(
         f"re-poll time per feed: fetch {warm.fetch_s / max(warm.feeds, 1) * 1000:.1f} ms, "
@@ -215,8 +221,8 @@ def main() -> None:
     )
     print(f"re-poll again: {warm2_s:.2f} s")
     print(
-        f"peak memory: poller {peak_self / 2**20:.0f} MB (of which {rss_before / 2**20:.0f} MB before the first poll: "
-        f"Python, SQLAlchemy, scikit-learn and the tagging models), largest parse worker "
+        f"peak memory: poller {peak_self / 2**20:.0f} MB (of which {rss_before / 2**20:.0f} MB before the first poll), "
+        f"largest parse worker "
         f"{max(worker_peak, worker_peak2) / 2**20:.0f} MB"
     )
     print(f"goals: re-poll < 5 s: {'met' if min(warm_s, warm2_s) < 5 else 'NOT met'}; memory < 300 MB: {'met' if peak_self < 300 * 2**20 else 'NOT met'}")

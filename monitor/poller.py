@@ -97,19 +97,21 @@ class PollSummary:
     failures: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
     # where the time went, summed over feeds (fetches and parses overlap, so their sums can
-    # exceed elapsed_s); store, tag, alert and record run one at a time on the writer thread
+    # exceed elapsed_s); store and record run one at a time on the writer thread, tag and alert
+    # on the hooks thread
     fetch_s: float = 0.0
     parse_s: float = 0.0  # parse + normalise, in the worker processes (wall time per document)
     store_s: float = 0.0  # dedup + store
     tag_s: float = 0.0  # monitor.classify.tag_articles
     alert_s: float = 0.0  # monitor.alerts.evaluate_new_articles
     record_s: float = 0.0  # health, schedule, fetch event
-    writer_s: float = 0.0  # the writer thread's busy time (all of the four above)
+    writer_s: float = 0.0  # the writer thread's busy time (store + record)
+    hooks_s: float = 0.0  # the hooks thread's busy time (tag + alert)
 
     def add(self, other: "PollSummary") -> None:
         for name in (
             "feeds", "ok", "unchanged", "failed", "disabled", "moved", "entries", "new_articles", "duplicates", "abandoned",
-            "fetch_s", "parse_s", "store_s", "tag_s", "alert_s", "record_s", "writer_s",
+            "fetch_s", "parse_s", "store_s", "tag_s", "alert_s", "record_s", "writer_s", "hooks_s",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for reason, n in other.failures.items():
@@ -328,23 +330,21 @@ def _store_step(db: Database, feed: ClaimedFeed, parsed, fetched_at: datetime) -
 
 
 class _Writer:
-    """The round's one database writer: documents, tagging and alerts, health, in one thread.
+    """The round's one database writer for documents and health, on its own thread.
 
     Several threads writing one SQLite file queue on its write lock with sleeps (SQLite's busy
     handler backs off up to 100 ms a try), which left the cores idle half of a cold poll; one
-    writer never waits on itself, while the parse workers prepare the next documents. New
-    articles are handed to tagging and alerts (`ingest.run_hooks`) in batches of HOOK_BATCH, or
-    when no document has come for HOOK_IDLE_S, and always before the round ends: per-call costs
-    (loading models, compiling alert queries) are paid per batch, not per feed.
+    writer never waits on itself, while the parse workers prepare the next documents. The new
+    articles of each stored document go to `_Hooks` (tagging and alerts, on another thread), so a
+    slow hook (a bootstrap model retraining in a child process) does not hold up storing.
     """
 
-    def __init__(self, db: Database, summary: "PollSummary"):
+    def __init__(self, db: Database, hooks: "_Hooks"):
         import queue
 
         self.db = db
-        self.summary = summary
+        self.hooks = hooks
         self.jobs: "queue.SimpleQueue" = queue.SimpleQueue()
-        self.new_ids: list[int] = []
         self.busy_s = 0.0
         self.thread = threading.Thread(target=self._run, name="poll-writer", daemon=True)
         self.thread.start()
@@ -357,25 +357,18 @@ class _Writer:
     def store(self, feed: ClaimedFeed, parsed, fetched_at: datetime) -> _Outcome:
         """(On this thread.) Store one document; its new articles wait for the next hook batch."""
         outcome, new_ids = _store_step(self.db, feed, parsed, fetched_at)
-        self.new_ids.extend(new_ids)
+        self.hooks.add(new_ids)
         return outcome
 
     def close(self) -> None:
-        """Finish the queued jobs, run the hooks on what is left, stop the thread."""
+        """Finish the queued jobs and stop the thread."""
         self.jobs.put(None)
         self.thread.join()
 
     def _run(self) -> None:
-        import queue
-
         while True:
-            try:
-                job = self.jobs.get(timeout=HOOK_IDLE_S if self.new_ids else None)
-            except queue.Empty:
-                self._hooks()
-                continue
+            job = self.jobs.get()
             if job is None:
-                self._hooks()
                 return
             future, fn, args = job
             if not future.set_running_or_notify_cancel():
@@ -388,21 +381,59 @@ class _Writer:
             else:
                 future.set_result(value)
             self.busy_s += time.perf_counter() - started
-            if len(self.new_ids) >= HOOK_BATCH:
-                self._hooks()
 
-    def _hooks(self) -> None:
-        if not self.new_ids:
+
+class _Hooks:
+    """Tagging and alerts (`ingest.run_hooks`) for the round's new articles, on their own thread,
+    after their documents committed: in batches of HOOK_BATCH articles, or once no new article
+    has come for HOOK_IDLE_S, and always before the round ends. Per-call costs (loading the
+    models, compiling alert queries) are paid per batch, not per feed."""
+
+    def __init__(self, db: Database, summary: "PollSummary"):
+        self.db = db
+        self.summary = summary
+        self.ids: list[int] = []
+        self.closing = False
+        self.cond = threading.Condition()
+        self.busy_s = 0.0
+        self.thread = threading.Thread(target=self._run, name="poll-hooks", daemon=True)
+        self.thread.start()
+
+    def add(self, ids: list[int]) -> None:
+        if not ids:
             return
+        with self.cond:
+            self.ids.extend(ids)
+            self.cond.notify()
+
+    def close(self) -> None:
+        """Run the hooks on what is left, then stop the thread."""
+        with self.cond:
+            self.closing = True
+            self.cond.notify()
+        self.thread.join()
+
+    def _run(self) -> None:
         from monitor.ingest import run_hooks
 
-        ids, self.new_ids = self.new_ids, []
-        started = time.perf_counter()
-        timings: dict[str, float] = {}
-        run_hooks(self.db, ids, timings=timings)
-        self.summary.tag_s += timings.get("tag", 0.0)
-        self.summary.alert_s += timings.get("alerts", 0.0)
-        self.busy_s += time.perf_counter() - started
+        while True:
+            with self.cond:
+                while not self.closing and len(self.ids) < HOOK_BATCH:
+                    seen = len(self.ids)
+                    self.cond.wait(HOOK_IDLE_S if seen else None)
+                    if self.ids and len(self.ids) == seen:
+                        break  # nothing new came for a while: do not keep the alerts waiting
+                ids, self.ids = self.ids, []
+                last = self.closing
+            if ids:
+                started = time.perf_counter()
+                timings: dict[str, float] = {}
+                run_hooks(self.db, ids, timings=timings)
+                self.summary.tag_s += timings.get("tag", 0.0)
+                self.summary.alert_s += timings.get("alerts", 0.0)
+                self.busy_s += time.perf_counter() - started
+            if last:
+                return
 
 
 def record(
@@ -582,7 +613,8 @@ async def _round(
     from monitor.parse import pool_size
 
     parsers = concurrent.futures.ThreadPoolExecutor(max_workers=pool_size(), thread_name_prefix="poll-parse")
-    writer = _Writer(db, summary)
+    hooks = _Hooks(db, summary)
+    writer = _Writer(db, hooks)
     # Claims and lease renewals get their own thread so a long write never delays a renewal.
     leases = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-leases")
     gate = HostGate.for_database(db, cfg.host_spacing_s)
@@ -751,9 +783,10 @@ async def _round(
         await gate.aclose()
         # Documents already being parsed or stored finish (whole transactions only), and their new
         # articles are tagged and alerted on, before we return.
-        await loop.run_in_executor(None, lambda: (parsers.shutdown(wait=True), writer.close()))
+        await loop.run_in_executor(None, lambda: (parsers.shutdown(wait=True), writer.close(), hooks.close()))
         leases.shutdown(wait=True)
     summary.writer_s = writer.busy_s
+    summary.hooks_s = hooks.busy_s
     leftover = sorted(claimed_ids - finished_ids)
     if leftover:
         try:
