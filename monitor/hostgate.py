@@ -10,8 +10,11 @@ so the gate sits in front of each fetch:
   no transaction stays open during a fetch, and a poller that dies or loses its connection drops
   its locks at once. `try` never blocks: a host busy elsewhere makes `acquire` return False and
   the caller fetches another feed meanwhile. Two hosts whose hashes collide merely share a turn.
-- **Spacing.** The lock is given back `spacing_s` after the response, not at once, so consecutive
-  requests to one host are that far apart here and, on PostgreSQL, from every poller.
+- **Spacing.** The lock is given back a gap after the response, not at once, so consecutive
+  requests to one host are that far apart here and, on PostgreSQL, from every poller. The gap is
+  `spacing_s`, or as long as the last request took if that was longer (up to MAX_GAP_S): a host
+  that answers in 2 s is busy, and gets 2 s of rest (crawlers' "delay factor"), while a quick one
+  is not held back.
 
 SQLite stores live on one machine where a second poller is rare; there the rule is per process.
 """
@@ -28,6 +31,7 @@ from sqlalchemy import func, select
 log = logging.getLogger(__name__)
 
 HOST_LOCK_SPACE = 7303313  # first key of our advisory locks on hosts (ingest uses 7303312 for sources)
+MAX_GAP_S = 5.0  # the longest rest a slow host gets between two of our requests ("a few seconds")
 
 
 class SharedHostLocks:
@@ -117,16 +121,19 @@ class HostGate:
             lock.release()
         return got
 
-    def release(self, host: str) -> None:
-        """Give the host back `spacing_s` from now (at once when there is no spacing)."""
-        task = asyncio.get_running_loop().create_task(self._release_later(host))
+    def gap(self, busy_s: float) -> float:
+        return max(self.spacing_s, min(max(busy_s, 0.0), MAX_GAP_S))
+
+    def release(self, host: str, busy_s: float = 0.0) -> None:
+        """Give the host back after the gap that a request of `busy_s` seconds earns."""
+        task = asyncio.get_running_loop().create_task(self._release_later(host, self.gap(busy_s)))
         self.pending.add(task)
         task.add_done_callback(self.pending.discard)
 
-    async def _release_later(self, host: str) -> None:
+    async def _release_later(self, host: str, gap_s: float) -> None:
         try:
-            if self.spacing_s:
-                await asyncio.sleep(self.spacing_s)
+            if gap_s:
+                await asyncio.sleep(gap_s)
         finally:
             try:
                 if self.shared is not None:

@@ -43,7 +43,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from monitor.config import Settings, settings as current_settings
 from monitor.errors import InputError, MonitorError, ParseError
 from monitor.fetch import FetchResult, Fetcher, sniff_not_a_feed
-from monitor.hostgate import HostGate
+from monitor.hostgate import MAX_GAP_S, HostGate
 from monitor.netguard import validate_feed_url
 from monitor.store import Database, utcnow
 from monitor.store.schema import feeds, fetch_events
@@ -618,7 +618,8 @@ async def _round(
     # Claims and lease renewals get their own thread so a long write never delays a renewal.
     leases = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-leases")
     gate = HostGate.for_database(db, cfg.host_spacing_s)
-    host_wait_s = cfg.fetch_timeout_s * 2 + cfg.host_spacing_s  # a holder elsewhere is done by then
+    # a poller elsewhere holds a host for one fetch and its gap at most; twice that is plenty
+    host_wait_s = 2 * (cfg.fetch_timeout_s + max(cfg.host_spacing_s, MAX_GAP_S))
     queue: asyncio.Queue[ClaimedFeed] = asyncio.Queue()
     deferred: list[tuple[float, ClaimedFeed]] = []  # (retry at, feed): its host is busy in another poller
     first_deferred: dict[int, float] = {}
@@ -676,10 +677,11 @@ async def _round(
                     else:  # left leased, released at the end of the round: due again next round
                         log.warning("host %s stayed busy in another poller; feed %s left for later", feed.host, feed.id)
                     continue
+                asked = time.monotonic()
                 try:
                     result = await fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified, previous_hash=feed.body_hash)
                 finally:
-                    gate.release(feed.host)
+                    gate.release(feed.host, time.monotonic() - asked)
                 fetched_at = utcnow()
                 summary.fetch_s += result.duration_ms / 1000
                 try:
