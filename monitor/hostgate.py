@@ -142,8 +142,12 @@ class HostGate:
                 self.locks[host].release()
 
     async def aclose(self) -> None:
-        """Hand back every host (waiting out the spacing) and close the lock connection."""
-        if self.pending:
-            await asyncio.gather(*list(self.pending), return_exceptions=True)
+        """Hand back every host now (a stopping poller sends nothing more) and close the lock
+        connection."""
+        pending = list(self.pending)
+        for task in pending:
+            task.cancel()  # its `finally` releases the host
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
         if self.shared is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.shared.close)
