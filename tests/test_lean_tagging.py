@@ -65,3 +65,44 @@ def test_ingest_tags_without_loading_scikit_learn_training_in_a_child(db, db_url
     assert "interpol" in by_article.get(result["new"][1], set())
     assert not by_article.get(result["new"][2])  # the cup final is none of the topics
     assert len(stance) == 1  # the one article that names Interpol
+
+
+REFRESH = textwrap.dedent(
+    """
+    import json, sys
+    from monitor import classify
+    from monitor.store import Database
+    db = Database(sys.argv[1])
+    classify.tag_articles(db, [int(sys.argv[2])])  # returns without waiting for the refresh
+    from monitor.classify.modelstore import active_version
+    during = active_version(db, "topics")
+    classify.wait_for_refreshes()
+    heavy = sorted({m.split(".")[0] for m in sys.modules} & {"sklearn", "scipy"})
+    print(json.dumps({"during": during, "heavy": heavy}))
+    """
+)
+
+
+def test_a_stale_bootstrap_is_refreshed_in_the_background_and_the_archive_retagged(db, db_url):
+    from monitor.classify import training
+    from monitor.classify.modelstore import active_version
+    from tests.test_classify import NEWS, add
+
+    n = training.REFRESH_MIN_ARTICLES
+    first = [add(db, f"{title} ({i})", summary) for i in range(n) for title, summary in [NEWS[i % len(NEWS)]]]
+    training.train(db, "topics")
+    training.train(db, "stance")
+    old = active_version(db, "topics")
+    newest = [add(db, f"{title} (again {i})", summary) for i in range(n) for title, summary in [NEWS[i % len(NEWS)]]][-1]
+
+    done = subprocess.run([sys.executable, "-c", REFRESH, db_url, str(newest)], capture_output=True, cwd=REPO, timeout=600)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    result = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    assert result["heavy"] == [] and result["during"] == old  # tagged at once, with the model it had
+    new = active_version(db, "topics")
+    assert new != old
+    with db.read() as conn:
+        versions = set(conn.execute(select(tags.c.model_version).where(tags.c.kind == "topic", tags.c.article_id == first[0])).scalars())
+        statuses = set(conn.execute(select(articles.c.tag_status)).scalars())
+    assert versions == {new}  # the oldest article was re-tagged by the refreshed model
+    assert statuses == {"tagged"}

@@ -24,6 +24,16 @@ def tag_articles(db, article_ids: Iterable[int]) -> int:
     return run(db, article_ids)
 
 
+def wait_for_refreshes() -> None:
+    """Wait for bootstrap refreshes this process started in the background (one-shot commands
+    call it before exiting, so their tags are current when they return)."""
+    import sys
+
+    training = sys.modules.get("monitor.classify.training")
+    if training is not None:
+        training.wait_for_refreshes()
+
+
 def retag_all(db, progress: Callable[[int, int], None] | None = None) -> int:
     """Re-tag the whole archive with the current models (`tag --all`)."""
     from monitor.classify.tagging import retag_all as run

@@ -31,23 +31,17 @@ def _models(db):
     from monitor.classify.topics import TopicModel
 
     topics, stance = load_active(db, "topics"), load_active(db, "stance")
-    stale = topics is not None and training.bootstrap_is_stale(db, topics)
     missing = [kind for kind, model in (("topics", topics), ("stance", stance)) if model is None]
-    if missing or stale:
-        try:
-            training.train_isolated(db, missing + (["topics"] if stale else []))
-        except ModelError as e:
-            if missing:
-                raise
-            log.warning("bootstrap refresh failed: %s", e)  # keep tagging with the old bootstrap
-            stale = False
+    if missing:
+        training.train_isolated(db, missing)
         topics, stance = load_active(db, "topics"), load_active(db, "stance")
-    if topics is None or stance is None:
-        raise ModelError("no model could be trained")
-    if stale:
-        # the archive is at most twice what the new bootstrap was trained on: re-tag it all so
-        # early articles do not keep the tags of a model that had seen a handful of articles
-        _tag_where(db, None, None)
+        if topics is None or stance is None:
+            raise ModelError("no model could be trained")
+    elif training.bootstrap_is_stale(db, topics):
+        # the archive has doubled since the bootstrap learned from it: a fresh one re-tags it all,
+        # so early articles do not keep the tags of a model that had seen a handful of articles
+        training.refresh_bootstrap(db)
+        topics = load_active(db, "topics")
     return _decoded(topics, TopicModel), topics.version, _decoded(stance, StanceModel), stance.version
 
 

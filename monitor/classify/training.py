@@ -15,9 +15,11 @@ taxonomy is learned too.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ from monitor.classify.topics import fit_topic_model
 from monitor.errors import InputError, ModelError
 from monitor.store.schema import articles
 
+log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parent / "data"
 MAX_WEAK_ARTICLES = 20_000
 WEIGHT_EXAMPLE = 3.0
@@ -194,36 +197,101 @@ def train(
     return {"version": result["version"], "metrics": result["metrics"], "training": result["training"]}
 
 
-def train_isolated(db, kinds: list[str]) -> None:
-    """Train models with no new data (bootstrap or stored labels), keeping this process lean.
-
-    A process that has not loaded scikit-learn (a poller, which only tags) trains in one child
-    process, so the ~150 MB that fitting costs goes away with the child. A process that holds
-    scikit-learn already (the CLI's `train`, tests) or an in-memory database trains in place.
-    """
+def _in_place(db) -> bool:
+    """Train in this process? Yes when it holds scikit-learn already (the CLI's `train`, tests)
+    or the database is in memory (a child could not see it)."""
     from sqlalchemy.engine import make_url
 
-    in_memory = db.is_sqlite and make_url(db.url).database in (None, "", ":memory:")
-    if "sklearn" in sys.modules or in_memory:
+    return "sklearn" in sys.modules or (db.is_sqlite and make_url(db.url).database in (None, "", ":memory:"))
+
+
+def _child(*args: str, db) -> subprocess.Popen:
+    # the URL goes through stdin: a password on the command line would show in `ps`
+    errors = tempfile.TemporaryFile()  # a file, not a pipe: nobody reads while the child runs
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor.classify.training", *args], stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=errors, text=True,
+    )
+    proc.errors = errors
+    proc.stdin.write(db.url)
+    proc.stdin.close()
+    return proc
+
+
+def _failure(proc: subprocess.Popen) -> str:
+    proc.errors.seek(0)
+    lines = proc.errors.read().decode("utf-8", "replace").strip().splitlines()
+    return lines[-1] if lines else f"exit status {proc.returncode}"
+
+
+def train_isolated(db, kinds: list[str]) -> None:
+    """Train models with no new data (bootstrap or stored labels) and wait for them.
+
+    A process that has not loaded scikit-learn (a poller, which only tags) trains in a child
+    process, so the ~150 MB that fitting costs goes away with the child.
+    """
+    if _in_place(db):
         for kind in kinds:
             train(db, kind)
         return
-    # the URL goes through stdin: a password on the command line would show in `ps`
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor.classify.training", *kinds], input=db.url, capture_output=True, text=True,
-        timeout=CHILD_TIMEOUT,
-    )
-    if done.returncode != 0:
-        lines = (done.stderr or "").strip().splitlines()
-        raise ModelError(f"training {' and '.join(kinds)} failed: {lines[-1] if lines else f'exit status {done.returncode}'}")
+    proc = _child(*kinds, db=db)
+    try:
+        proc.wait(timeout=CHILD_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.returncode != 0:
+        raise ModelError(f"training {' and '.join(kinds)} failed: {_failure(proc)}")
 
 
-def _child_main(kinds: list[str]) -> int:
+_refreshing: dict[str, subprocess.Popen] = {}
+
+
+def refresh_bootstrap(db) -> None:
+    """Retrain a stale topic bootstrap, then re-tag the archive with it.
+
+    A lean process starts this in a child and returns at once, so a poller goes on tagging with
+    the current model instead of stalling; the child re-tags the archive once its model is
+    active. At most one refresh runs per database and process; `wait_for_refreshes` lets a
+    one-shot command finish with its tags current.
+    """
+    if _in_place(db):
+        from monitor.classify.tagging import retag_all
+
+        train(db, "topics")
+        retag_all(db)
+        return
+    running = _refreshing.get(db.url)
+    if running is not None and running.poll() is None:
+        return
+    if running is not None and running.returncode != 0:
+        log.warning("bootstrap refresh failed: %s", _failure(running))
+    _refreshing[db.url] = _child("--refresh", db=db)
+
+
+def wait_for_refreshes(timeout: float = CHILD_TIMEOUT) -> None:
+    for proc in list(_refreshing.values()):
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("a bootstrap refresh is still running; it goes on in the background")
+
+
+def _child_main(args: list[str]) -> int:
     from monitor.store import Database
 
     try:
         db = Database(sys.stdin.read().strip())
-        for kind in kinds:
+        if args == ["--refresh"]:
+            from monitor.classify.modelstore import load_active
+            from monitor.classify.tagging import retag_all
+
+            current = load_active(db, "topics")
+            if current is None or bootstrap_is_stale(db, current):  # another poller may have refreshed it
+                train(db, "topics")
+                retag_all(db)
+            return 0
+        for kind in args:
             train(db, kind)
     except Exception as e:  # noqa: BLE001 - the parent reports the last line
         print(f"{type(e).__name__}: {e}", file=sys.stderr)
@@ -398,5 +466,5 @@ def _train_stance(db) -> dict:
     return {"version": version, "metrics": metrics, "training": training}
 
 
-if __name__ == "__main__":  # the child of train_isolated: kinds in argv, database URL on stdin
+if __name__ == "__main__":  # a training child: kinds (or --refresh) in argv, database URL on stdin
     raise SystemExit(_child_main(sys.argv[1:]))

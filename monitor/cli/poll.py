@@ -28,6 +28,7 @@ def run_poll(args, db) -> int:
     from monitor.config import settings
     from monitor.errors import InputError
     from monitor.feeds import seed_default_feeds
+    from monitor.classify import wait_for_refreshes
     from monitor.poller import deliver_alerts, poll_forever, poll_once
 
     if args.concurrency is not None and not 1 <= args.concurrency <= 1000:
@@ -40,6 +41,7 @@ def run_poll(args, db) -> int:
     if not args.forever:
         summary = poll_once(db, concurrency=args.concurrency, allow_private=allow_private)
         deliver_alerts(db)
+        wait_for_refreshes()
         print(summary)
         return 0
 
