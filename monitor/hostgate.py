@@ -16,14 +16,19 @@ so the gate sits in front of each fetch:
   that answers in 2 s is busy, and gets 2 s of rest (crawlers' "delay factor"), while a quick one
   is not held back.
 
-SQLite stores live on one machine where a second poller is rare; there the rule is per process.
+- **SQLite** stores live on one machine, so pollers sharing one share a lock file beside it
+  (`<db>-hosts`): a POSIX byte-range lock at an offset hashed from the host, taken without
+  waiting, released by the kernel when a poller dies. Where there is no such file (in-memory
+  databases, systems without `fcntl`) the rule holds per process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import hashlib
 import logging
+import os
 from collections import defaultdict
 
 from sqlalchemy import func, select
@@ -92,10 +97,70 @@ class SharedHostLocks:
         self.thread.shutdown(wait=True)
 
 
+class FileHostLocks:
+    """Byte-range locks on hosts in one lock file, for pollers sharing a SQLite file."""
+
+    def __init__(self, fd: int, path: str):
+        self.fd = fd
+        self.path = path
+        self.held: set[str] = set()
+        self.thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="host-locks")
+
+    @classmethod
+    def beside(cls, db_file: str) -> "FileHostLocks | None":
+        try:
+            import fcntl  # noqa: F401 - POSIX only
+        except ImportError:
+            return None
+        path = db_file + "-hosts"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:  # a read-only folder: the store will say so itself
+            log.warning("no host lock file %s (%s); one request per host holds per process only", path, e.strerror)
+            return None
+        return cls(fd, path)
+
+    @staticmethod
+    def _offset(host: str) -> int:
+        # 2**40 slots: two hosts sharing one is as good as never; the file itself stays empty
+        return int.from_bytes(hashlib.blake2b(host.encode(), digest_size=5).digest(), "big")
+
+    def try_lock(self, host: str) -> bool:
+        import fcntl
+
+        try:
+            fcntl.lockf(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, self._offset(host))
+        except (BlockingIOError, PermissionError):
+            return False  # another process holds it
+        except OSError as e:  # e.g. a file system without locks
+            log.warning("host lock for %s unavailable (%s); fetching with this process's lock only", host, e)
+            return True
+        self.held.add(host)
+        return True
+
+    def unlock(self, host: str) -> None:
+        import fcntl
+
+        if host not in self.held:
+            return
+        self.held.discard(host)
+        try:
+            fcntl.lockf(self.fd, fcntl.LOCK_UN, 1, self._offset(host))
+        except OSError as e:
+            log.warning("could not release the host lock for %s: %s", host, e)
+
+    def close(self) -> None:
+        self.thread.shutdown(wait=True)
+        try:
+            os.close(self.fd)  # releases whatever is still held
+        except OSError:
+            pass
+
+
 class HostGate:
     """`await acquire(host)` before a request and `release(host)` after it (see the module doc)."""
 
-    def __init__(self, spacing_s: float = 0.0, shared: SharedHostLocks | None = None):
+    def __init__(self, spacing_s: float = 0.0, shared: "SharedHostLocks | FileHostLocks | None" = None):
         self.spacing_s = max(0.0, float(spacing_s))
         self.shared = shared
         self.locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -103,7 +168,14 @@ class HostGate:
 
     @classmethod
     def for_database(cls, db, spacing_s: float) -> "HostGate":
-        return cls(spacing_s, None if db.is_sqlite else SharedHostLocks(db))
+        if not db.is_sqlite:
+            return cls(spacing_s, SharedHostLocks(db))
+        from sqlalchemy.engine import make_url
+
+        name = make_url(db.url).database
+        if not name or name == ":memory:" or name.startswith("file:"):
+            return cls(spacing_s, None)
+        return cls(spacing_s, FileHostLocks.beside(os.path.abspath(name)))
 
     async def acquire(self, host: str) -> bool:
         """Wait for this process's turn on `host`; False when another poller holds the host."""

@@ -54,9 +54,10 @@ def test_requests_to_one_host_are_spaced(db):
 
 
 def test_a_host_lock_is_shared_between_sessions(db):
-    """Two pollers' lock connections: while one holds a host, the other cannot take it."""
+    """Two pollers' lock connections: while one holds a host, the other cannot take it.
+    (SQLite's lock file excludes other processes only: test_poller runs two of them.)"""
     if db.is_sqlite:
-        pytest.skip("cross-process host locks are PostgreSQL advisory locks")
+        pytest.skip("SQLite's host locks are per process; two poller processes are tested in test_poller.py")
     a, b = SharedHostLocks(db), SharedHostLocks(db)
     try:
         assert a.try_lock("news.example.org")
