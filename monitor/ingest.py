@@ -144,6 +144,27 @@ def run_hooks(db: Database, new_ids: list[int], timings: dict[str, float] | None
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
 
 
+RESUME_AFTER = timedelta(minutes=10)  # younger untagged articles may be a live poller's batch in flight
+
+
+def resume_hooks(db: Database, *, older_than: timedelta = RESUME_AFTER) -> int:
+    """Tag and match against alerts the articles a stopped process stored but never got to
+    (killed between committing a batch and running its hooks); returns how many.
+
+    Pollers call it when they start. Both hooks are idempotent (a tag is replaced, an alert
+    match recorded once), so overlapping a live poller costs time, never a duplicate alert."""
+    cutoff = utcnow() - older_than
+    with db.read() as conn:
+        ids = list(
+            conn.execute(
+                select(articles.c.id).where(articles.c.tag_status == "pending", articles.c.fetched_at < cutoff).order_by(articles.c.id)
+            ).scalars()
+        )
+    for start in range(0, len(ids), 1000):
+        run_hooks(db, ids[start : start + 1000])
+    return len(ids)
+
+
 def ingest_paths(
     db: Database,
     paths: Iterable[str | os.PathLike],

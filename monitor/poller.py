@@ -901,8 +901,17 @@ def poll_forever(
 
     When the event is set mid-round, in-flight fetches get the fetch deadline to finish and the
     rest of the claimed feeds are handed back, so nothing is lost. After each round the alerts
-    outbox is drained (`monitor.alerts.deliver_due`) unless `deliver` is False.
+    outbox is drained (`monitor.alerts.deliver_due`) unless `deliver` is False. First, articles
+    that a killed poller stored but never tagged or matched against alerts are caught up.
     """
+    from monitor.ingest import resume_hooks
+
+    try:
+        resumed = resume_hooks(db)
+        if resumed:
+            log.info("tagged and matched %d articles a stopped poller had left", resumed)
+    except Exception:  # noqa: BLE001 - catching up must not keep the poller from polling
+        log.exception("catching up on untagged articles failed")
     total = PollSummary()
     while not stop_event.is_set():
         try:

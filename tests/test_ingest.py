@@ -13,6 +13,7 @@ from monitor.errors import ParseError
 from monitor.ingest import ingest_document, ingest_paths, store_parsed
 from monitor.normalize import Rejected, normalize_entry
 from monitor.parse import parse_feed
+from monitor.store import utcnow
 from monitor.store.schema import articles, sightings
 from tests.conftest import shared_path
 
@@ -254,3 +255,28 @@ def test_conformance_corpus_goes_through_ingest_without_crashing(db):
     assert stats.documents > 1700
     assert all("/illformed/" in path for path in stats.failed_documents)
     assert all(re.match(r"(malformed|not_a_feed|empty)\b", reason) for reason in stats.failed_documents.values())
+
+
+# Resuming after a crash -------------------------------------------------------------------------
+
+
+def test_articles_a_killed_process_never_tagged_are_tagged_and_alerted_once_on_resume(db):
+    """Stored, then the process died before its hooks ran: the next poller's start catches up,
+    and a second resume (or another poller doing the same) adds no second alert."""
+    from monitor import alerts
+    from monitor.ingest import resume_hooks
+    from monitor.store.schema import alert_matches
+
+    alerts.add_alert(db, "Ransomware", "ransomware")
+    an_hour_ago = utcnow() - timedelta(hours=1)
+    body = rss(item("Ransomware gang hits a hospital", "https://e.example/1", description="Hackers encrypted records.")
+               + item("Cup final tonight", "https://e.example/2"))
+    stored = store(db, body, fetched_at=an_hour_ago)
+    just_now = store(db, rss(item("Ransomware again, minutes ago", "https://e.example/3")))  # maybe a live poller's
+    assert count(db, articles, articles.c.tag_status == "pending") == 3
+
+    assert resume_hooks(db) == 2
+    assert count(db, articles, articles.c.id.in_(stored.new_article_ids), articles.c.tag_status == "tagged") == 2
+    assert count(db, articles, articles.c.id.in_(just_now.new_article_ids), articles.c.tag_status == "pending") == 1
+    assert count(db, alert_matches) == 1
+    assert resume_hooks(db) == 0 and count(db, alert_matches) == 1

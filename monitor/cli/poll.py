@@ -29,6 +29,7 @@ def run_poll(args, db) -> int:
     from monitor.errors import InputError
     from monitor.feeds import seed_default_feeds
     from monitor.classify import wait_for_refreshes
+    from monitor.ingest import resume_hooks
     from monitor.poller import deliver_alerts, poll_forever, poll_once
 
     if args.concurrency is not None and not 1 <= args.concurrency <= 1000:
@@ -39,6 +40,7 @@ def run_poll(args, db) -> int:
             print(f"seeded {seeded} default feeds into the empty store", file=sys.stderr)
     allow_private = bool(args.allow_private_networks)
     if not args.forever:
+        resume_hooks(db)  # articles a killed poller stored but never tagged or matched
         summary = poll_once(db, concurrency=args.concurrency, allow_private=allow_private)
         deliver_alerts(db)
         wait_for_refreshes()
