@@ -120,9 +120,9 @@ class Settings:
     host_spacing_s: float = _setting(
         "MONITOR_HOST_SPACING_S",
         0.02,
-        "The least gap between two requests to one host, from all pollers together (a slow host "
-        "also gets as long as its last answer took, up to 5 s): with one request at a time this "
-        "caps a fast host at ~50 a second, yet 60 feeds of one host still re-poll in a few seconds.",
+        "The gap between two requests to one host, from all pollers together (a host that took "
+        "over 1 s to answer rests as long, up to 5 s): with one request at a time this caps a "
+        "fast host at ~50 a second, yet 60 feeds of one host still re-poll in a few seconds.",
     )
     lease_seconds: int = _setting(
         "MONITOR_LEASE_SECONDS",

@@ -11,10 +11,10 @@ so the gate sits in front of each fetch:
   its locks at once. `try` never blocks: a host busy elsewhere makes `acquire` return False and
   the caller fetches another feed meanwhile. Two hosts whose hashes collide merely share a turn.
 - **Spacing.** The lock is given back a gap after the response, not at once, so consecutive
-  requests to one host are that far apart here and, on PostgreSQL, from every poller. The gap is
-  `spacing_s`, or as long as the last request took if that was longer (up to MAX_GAP_S): a host
-  that answers in 2 s is busy, and gets 2 s of rest (crawlers' "delay factor"), while a quick one
-  is not held back.
+  requests to one host are that far apart here and from every other poller. The gap is
+  `spacing_s`; after a slow answer (SLOW_ANSWER_S or more) it is as long as that answer took, up
+  to MAX_GAP_S: a host that needs 3 s to answer is busy and gets 3 s of rest (crawlers' "delay
+  factor"), while quick hosts are not held back by our own scheduling noise.
 
 - **SQLite** stores live on one machine, so pollers sharing one share a lock file beside it
   (`<db>-hosts`): a POSIX byte-range lock at an offset hashed from the host, taken without
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 HOST_LOCK_SPACE = 7303313  # first key of our advisory locks on hosts (ingest uses 7303312 for sources)
 MAX_GAP_S = 5.0  # the longest rest a slow host gets between two of our requests ("a few seconds")
+SLOW_ANSWER_S = 1.0  # an answer this slow earns the host a rest as long as the answer took
 
 
 class SharedHostLocks:
@@ -194,7 +195,9 @@ class HostGate:
         return got
 
     def gap(self, busy_s: float) -> float:
-        return max(self.spacing_s, min(max(busy_s, 0.0), MAX_GAP_S))
+        if busy_s >= SLOW_ANSWER_S:
+            return max(self.spacing_s, min(busy_s, MAX_GAP_S))
+        return self.spacing_s
 
     def release(self, host: str, busy_s: float = 0.0) -> None:
         """Give the host back after the gap that a request of `busy_s` seconds earns."""

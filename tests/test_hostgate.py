@@ -18,6 +18,7 @@ from tests.feedserver import FeedServer, generated_feed
     "spacing, busy, gap",
     [
         (0.02, 0.001, 0.02),  # a quick answer: the least gap
+        (0.02, 0.5, 0.02),
         (0.02, 2.0, 2.0),  # a host that took 2 s gets 2 s of rest
         (0.02, 600.0, MAX_GAP_S),  # ...but never more than a few seconds
         (0.0, 0.0, 0.0),
