@@ -99,6 +99,17 @@ def _cpu_snapshot(server_pid: int) -> tuple[float, int, int]:
     return cpu, worker_peak, other_peak
 
 
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine from /proc/stat: with other jobs running, the
+    share of the cores we got says more when set beside how busy the machine was."""
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return float(sum(values) - idle), float(sum(values))
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -135,7 +146,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--db", help="database URL (default: a fresh SQLite file)")
     ap.add_argument("--cold-models", action="store_true", help="do not train the tagging models before the cold poll")
-    ap.add_argument("--profile", metavar="FILE", help="cProfile the cold poll's writer and hooks threads into FILE.writer, FILE.hooks (pstats)")
+    ap.add_argument("--profile", metavar="FILE", help="cProfile the cold poll's event loop, writer and hooks threads into FILE.loop, FILE.writer, FILE.hooks")
     args = ap.parse_args()
 
     from sqlalchemy import func, select, update
@@ -187,10 +198,20 @@ def main() -> None:
             _profile_threads(poller, args.profile)
         rss_before = _proc_cpu_and_rss(os.getpid())[1]
         cpu0, _, _ = _cpu_snapshot(server.pid)
+        machine0 = _machine_busy()
         t0 = time.perf_counter()
-        cold = poller.poll_once(db, allow_private=True, concurrency=args.concurrency, settings=cfg)
+        if args.profile:
+            import cProfile
+
+            loop_profile = cProfile.Profile()
+            cold = loop_profile.runcall(poller.poll_once, db, allow_private=True, concurrency=args.concurrency, settings=cfg)
+            loop_profile.dump_stats(f"{args.profile}.loop")
+        else:
+            cold = poller.poll_once(db, allow_private=True, concurrency=args.concurrency, settings=cfg)
         cold_s = time.perf_counter() - t0
         cpu1, worker_peak, other_peak = _cpu_snapshot(server.pid)
+        machine1 = _machine_busy()
+        load_after = os.getloadavg()[0]
         with db.read() as conn:
             stored = conn.execute(select(func.count()).select_from(articles)).scalar()
         busy = (cpu1 - cpu0) / cold_s / (os.cpu_count() or 1)
@@ -216,7 +237,11 @@ def main() -> None:
         f"host spacing {cfg.host_spacing_s:g} s"
     )
     print(f"cold poll: {cold_s:.1f} s ({cold.feeds / cold_s:.0f} feeds/s, {stored / cold_s:.0f} articles/s); {cold}")
-    print(f"cold poll CPU busy: {busy:.0%} of {os.cpu_count()} cores (poller + parse workers + training children)")
+    machine = (machine1[0] - machine0[0]) / max(machine1[1] - machine0[1], 1.0)
+    print(
+        f"cold poll CPU busy: {busy:.0%} of {os.cpu_count()} cores (poller + parse workers + training children); "
+        f"the whole machine was {machine:.0%} busy meanwhile (load average {load_after:.1f} at the end)"
+    )
     per = 1000 / max(cold.feeds, 1)
     print(
         f"cold poll time per feed: fetch {cold.fetch_s * per:.0f} ms, parse+normalise (worker) {cold.parse_s * per:.0f} ms, "
