@@ -60,6 +60,7 @@ BOOTSTRAP_THRESHOLD = round(POS_SHARE / (1 + POS_SHARE), 2)
 LABELLED_C = 10.0
 REFRESH_MIN_ARTICLES = 200  # a bootstrap is retrained when the archive doubles past this
 CHILD_TIMEOUT = 3600  # seconds: a training child that takes longer is stuck, not slow
+REFRESH_RETRY_S = 3600  # a failed bootstrap refresh is tried again after this, not at every batch
 
 
 def new_version(kind: str) -> str:
@@ -212,7 +213,7 @@ def _child(*args: str, db) -> subprocess.Popen:
         [sys.executable, "-m", "monitor.classify.training", *args], stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL, stderr=errors, text=True,
     )
-    proc.errors = errors
+    proc.errors, proc.started, proc.reported = errors, time.monotonic(), False
     proc.stdin.write(db.url)
     proc.stdin.close()
     return proc
@@ -262,10 +263,15 @@ def refresh_bootstrap(db) -> None:
         retag_all(db)
         return
     running = _refreshing.get(db.url)
-    if running is not None and running.poll() is None:
-        return
-    if running is not None and running.returncode != 0:
-        log.warning("bootstrap refresh failed: %s", _failure(running))
+    if running is not None:
+        if running.poll() is None:
+            return
+        if running.returncode != 0:
+            if not running.reported:
+                log.warning("bootstrap refresh failed: %s", _failure(running))
+                running.reported = True
+            if time.monotonic() - running.started < REFRESH_RETRY_S:
+                return  # not a new child per tagged batch while the cause lasts
     _refreshing[db.url] = _child("--refresh", db=db)
 
 
