@@ -1,7 +1,9 @@
 """Keeping the store current: which feeds are due, who polls them, and what happens after.
 
 A *round* (`poll_once`) claims due feeds in small batches, fetches them concurrently (at most one
-request at a time per host), ingests what changed, and writes each feed's health and next poll.
+request at a time per host, across pollers too: `monitor.hostgate`), ingests what changed, and
+writes each feed's health and next poll. It is a pipeline: parse workers read the next documents
+while one writer thread stores the previous ones and a hooks thread tags them (see `_round`).
 
 - **Leases.** A claim sets `lease_owner`/`lease_until` on the feed row. On PostgreSQL the claim is
   `SELECT … FOR UPDATE SKIP LOCKED`, so any number of pollers on any machines share the due feeds
