@@ -107,22 +107,35 @@ def store_normalized(
     default_source: str | None = None,
 ) -> IngestStats:
     """Deduplicate and store a parsed, normalised document in one transaction (no hooks)."""
+    document = {"normalized": normalized, "source": source, "feed_id": feed_id, "fetched_at": fetched_at, "default_source": default_source}
+    return store_documents(db, [document])[0]
+
+
+def store_documents(db: Database, documents: list[dict]) -> list[IngestStats]:
+    """Several documents (each a dict of `store_normalized`'s arguments) in ONE write transaction,
+    their stats in the same order. After a crash still only whole documents remain; a writer with
+    documents queued pays one commit for them all (the poller's writer does this). Documents are
+    stored in source order, so the per-source locks of two writers' batches cannot deadlock."""
     from monitor.config import settings
 
-    fetched_at = _naive_utc(fetched_at) if fetched_at else utcnow()
-    name = _source_name(source, normalized.feed, default_source)
-    stats = IngestStats(documents=1, entries=normalized.entries, rejected=dict(normalized.rejected))
-    items = _with_guid_keys(normalized.articles)
-    if not items:
-        return stats
     window = timedelta(days=settings().title_dedup_days)
-    with db.write() as conn:
-        new_ids, duplicates = _store(conn, db, items, name, feed_id, fetched_at, window)
-    stats.new_articles = len(new_ids)
-    # repeats inside the document count as duplicates too, so the summary adds up
-    stats.duplicates = duplicates + len(normalized.articles) - len(items)
-    stats.new_article_ids = new_ids
-    return stats
+    prepared = []
+    for doc in documents:
+        normalized: NormalizedFeed = doc["normalized"]
+        fetched_at = _naive_utc(doc["fetched_at"]) if doc.get("fetched_at") else utcnow()
+        name = _source_name(doc.get("source"), normalized.feed, doc.get("default_source"))
+        stats = IngestStats(documents=1, entries=normalized.entries, rejected=dict(normalized.rejected))
+        prepared.append((name, len(prepared), doc.get("feed_id"), fetched_at, stats, _with_guid_keys(normalized.articles), normalized))
+    todo = sorted((p for p in prepared if p[5]), key=lambda p: (p[0], p[1]))
+    if todo:
+        with db.write() as conn:
+            for name, _order, feed_id, fetched_at, stats, items, normalized in todo:
+                new_ids, duplicates = _store(conn, db, items, name, feed_id, fetched_at, window)
+                stats.new_articles = len(new_ids)
+                # repeats inside the document count as duplicates too, so the summary adds up
+                stats.duplicates = duplicates + len(normalized.articles) - len(items)
+                stats.new_article_ids = new_ids
+    return [p[4] for p in prepared]
 
 
 def run_hooks(db: Database, new_ids: list[int], timings: dict[str, float] | None = None) -> None:

@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 EVENTS_KEPT = 30  # fetch events per feed (Media Cloud keeps the last 30)
 RECORD_BATCH = 64  # feeds whose health is written in one transaction
+STORE_BATCH = 8  # documents queued for the writer that are stored in one transaction
 HOOK_BATCH = 500  # new articles handed to tagging and alerts at once (per-call costs amortised)
 HOOK_IDLE_S = 0.2  # ...or as soon as no document has come for this long (alerts stay prompt)
 REDIRECTS_TO_MOVE = 2  # consistent permanent redirects before the stored URL changes
@@ -319,16 +320,14 @@ def _parse_step(feed: ClaimedFeed, result: FetchResult, fetched_at: datetime) ->
         return _Outcome("SOFT", reason[:64], str(e)[:500], body_refused=True)
 
 
-def _store_step(db: Database, feed: ClaimedFeed, parsed, fetched_at: datetime) -> tuple[_Outcome, list[int]]:
-    """On the writer thread: deduplicate and store one document (one transaction, as `ingest`
-    does); returns the outcome and the new articles' ids, which tagging and alerts get later."""
-    from monitor.ingest import store_normalized
-
-    stats = store_normalized(db, parsed, source=feed.name, feed_id=feed.id, fetched_at=fetched_at)
+def _outcome_of(stats) -> _Outcome:
     warning = None
     if stats.rejected:
         warning = "rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.rejected.items()))
-    return _Outcome("ok", None, warning, stats.entries, stats.new_articles, stats.duplicates), stats.new_article_ids
+    return _Outcome("ok", None, warning, stats.entries, stats.new_articles, stats.duplicates)
+
+
+_STOP = object()
 
 
 class _Writer:
@@ -336,9 +335,11 @@ class _Writer:
 
     Several threads writing one SQLite file queue on its write lock with sleeps (SQLite's busy
     handler backs off up to 100 ms a try), which left the cores idle half of a cold poll; one
-    writer never waits on itself, while the parse workers prepare the next documents. The new
-    articles of each stored document go to `_Hooks` (tagging and alerts, on another thread), so a
-    slow hook (a bootstrap model retraining in a child process) does not hold up storing.
+    writer never waits on itself, while the parse workers prepare the next documents. Documents
+    that queued up while it was busy are stored together, up to STORE_BATCH in one transaction
+    (`ingest.store_documents`: one commit instead of one each; a failure retries them one by one,
+    so it stays the failing feed's own). The new articles go to `_Hooks` (tagging and alerts, on
+    another thread), so a slow hook does not hold up storing.
     """
 
     def __init__(self, db: Database, hooks: "_Hooks"):
@@ -353,36 +354,89 @@ class _Writer:
 
     def submit(self, fn, *args) -> concurrent.futures.Future:
         future: concurrent.futures.Future = concurrent.futures.Future()
-        self.jobs.put((future, fn, args))
+        self.jobs.put(("call", future, (fn, args)))
         return future
 
-    def store(self, feed: ClaimedFeed, parsed, fetched_at: datetime) -> _Outcome:
-        """(On this thread.) Store one document; its new articles wait for the next hook batch."""
-        outcome, new_ids = _store_step(self.db, feed, parsed, fetched_at)
-        self.hooks.add(new_ids)
-        return outcome
+    def store(self, feed: ClaimedFeed, parsed, fetched_at: datetime) -> concurrent.futures.Future:
+        """Store one document; the future gives (outcome, seconds spent on it)."""
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self.jobs.put(("store", future, {"normalized": parsed, "source": feed.name, "feed_id": feed.id, "fetched_at": fetched_at}))
+        return future
 
     def close(self) -> None:
         """Finish the queued jobs and stop the thread."""
-        self.jobs.put(None)
+        self.jobs.put(_STOP)
         self.thread.join()
 
     def _run(self) -> None:
+        import queue
+
+        carry = None
         while True:
-            job = self.jobs.get()
-            if job is None:
+            job, carry = (carry if carry is not None else self.jobs.get()), None
+            if job is _STOP:
                 return
-            future, fn, args = job
-            if not future.set_running_or_notify_cancel():
-                continue  # its feed was abandoned before the job started
-            started = time.perf_counter()
-            try:
-                value = fn(*args)
-            except BaseException as e:  # noqa: BLE001 - handed to the waiting feed
-                future.set_exception(e)
-            else:
-                future.set_result(value)
+            if job[0] == "call":
+                self._call(job[1], *job[2])
+                continue
+            batch = [job]
+            while len(batch) < STORE_BATCH:
+                try:
+                    more = self.jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if more is not _STOP and more[0] == "store":
+                    batch.append(more)
+                else:
+                    carry = more
+                    break
+            self._store(batch)
+
+    def _call(self, future: concurrent.futures.Future, fn, args) -> None:
+        if not future.set_running_or_notify_cancel():
+            return  # its feed was abandoned before the job started
+        started = time.perf_counter()
+        try:
+            value = fn(*args)
+        except BaseException as e:  # noqa: BLE001 - handed to the waiting feed
+            future.set_exception(e)
+        else:
+            future.set_result(value)
+        self.busy_s += time.perf_counter() - started
+
+    def _store(self, batch: list[tuple]) -> None:
+        from monitor.ingest import store_documents
+
+        batch = [job for job in batch if job[1].set_running_or_notify_cancel()]
+        if not batch:
+            return
+        started = time.perf_counter()
+        try:
+            results = store_documents(self.db, [document for _kind, _future, document in batch])
+        except BaseException as e:  # noqa: BLE001
+            if len(batch) == 1:
+                batch[0][1].set_exception(e)
+                self.busy_s += time.perf_counter() - started
+                return
+            results = None
+        if results is None:  # one document spoilt the batch: each on its own, so it fails alone
             self.busy_s += time.perf_counter() - started
+            for _kind, future, document in batch:
+                one_started = time.perf_counter()
+                try:
+                    stats = store_documents(self.db, [document])[0]
+                except BaseException as e:  # noqa: BLE001
+                    future.set_exception(e)
+                else:
+                    self.hooks.add(stats.new_article_ids)
+                    future.set_result((_outcome_of(stats), time.perf_counter() - one_started))
+                self.busy_s += time.perf_counter() - one_started
+            return
+        spent = time.perf_counter() - started
+        self.busy_s += spent
+        for (_kind, future, _document), stats in zip(batch, results):
+            self.hooks.add(stats.new_article_ids)
+            future.set_result((_outcome_of(stats), spent / len(batch)))
 
 
 class _Hooks:
@@ -692,7 +746,7 @@ async def _round(
                     if isinstance(parsed, _Outcome):
                         outcome = parsed
                     else:
-                        outcome, store_s = await asyncio.wrap_future(writer.submit(_timed, writer.store, feed, parsed, fetched_at))
+                        outcome, store_s = await asyncio.wrap_future(writer.store(feed, parsed, fetched_at))
                         summary.store_s += store_s
                 except MonitorError:
                     raise

@@ -337,6 +337,28 @@ def _assert_all_stored_once(db, n_feeds: int) -> None:
     assert leased == 0
 
 
+def test_documents_stored_together_give_each_its_own_stats_and_nothing_twice(db):
+    """The writer stores queued documents in one transaction (`ingest.store_documents`): each
+    keeps its own counts, in order, a story in two of them is one article, a re-run adds nothing."""
+    from monitor.ingest import store_documents
+    from monitor.parse import parse_articles
+
+    shared = generated_feed(4000, 3)  # the same three stories in two feeds
+    bodies = [generated_feed(4001, 5), shared, shared, generated_feed(4002, 0)]
+    docs = [
+        {"normalized": parse_articles(body, fetched_at=utcnow()), "source": f"source {chr(90 - i)}"}
+        for i, body in enumerate(bodies)
+    ]
+    first = store_documents(db, docs)
+    assert [s.entries for s in first] == [5, 3, 3, 0]
+    assert (first[0].new_articles, first[3].new_articles) == (5, 0)
+    # one of the two copies stores the stories, the other sees them as duplicates
+    assert sorted((s.new_articles, s.duplicates) for s in first[1:3]) == [(0, 3), (3, 0)]
+    assert count_articles(db) == 8
+    again = store_documents(db, docs)
+    assert [s.new_articles for s in again] == [0, 0, 0, 0] and count_articles(db) == 8
+
+
 def test_two_pollers_share_the_feeds_without_fetching_any_twice(db, db_url, srv):
     """Acceptance: two pollers, one database, 200 feeds: each feed fetched once, each article stored once."""
     paths = _add_generated(db, srv, 1000, delay=0.01)
