@@ -1,7 +1,8 @@
 """Feed documents -> stored, deduplicated articles; then tagging and alerts.
 
-One document is one write transaction: after a crash only whole documents remain, and a
-re-run stores what is missing and nothing twice. Deduplication, in this order:
+A document is stored whole in one write transaction (the poller's writer puts a few whole
+documents in one): after a crash only whole documents remain, and a re-run stores what is
+missing and nothing twice. Deduplication, in this order:
 
 1. (source, guid_key) — the item was seen in this source before (re-poll, re-ingest);
 2. url_key — the same story, reached through another feed or a tracking-laden link;
