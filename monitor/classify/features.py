@@ -100,6 +100,7 @@ class FeatureConfig:
     char_min_df: int = 2
     max_df: float = 0.9
     max_features: int | None = 400_000
+    hashtags: bool = False  # spell out camel-case hashtags before every block (analyzers.split_hashtags)
 
     def to_dict(self) -> dict:
         return {
@@ -111,6 +112,7 @@ class FeatureConfig:
             "char_min_df": self.char_min_df,
             "max_df": self.max_df,
             "max_features": self.max_features,
+            "hashtags": self.hashtags,
         }
 
     def block_specs(self) -> list[tuple[dict, int, int]]:
@@ -122,6 +124,9 @@ class FeatureConfig:
         out = [(word, MAX_WORD_CHARS, self.min_df)]
         if self.char_ngrams:
             out.append(({"kind": self.char_analyzer, "ngrams": list(self.char_ngrams)}, MAX_CHAR_CHARS, self.char_min_df))
+        if self.hashtags:
+            for spec, _, _ in out:
+                spec["hashtags"] = True
         return out
 
 

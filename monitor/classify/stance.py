@@ -24,7 +24,8 @@ from monitor.classify.taxonomy import compile_terms
 STANCES = ("AGAINST", "FAVOR", "NONE")
 MIN_PER_TARGET = 40
 PLACEHOLDER = " stancetarget "
-STANCE_FEATURES = FeatureConfig(word_ngrams=(1, 3), stems=None, char_ngrams=(2, 5), char_analyzer="char", min_df=1, char_min_df=2, max_df=1.0)
+STANCE_FEATURES = FeatureConfig(word_ngrams=(1, 3), stems=None, char_ngrams=(2, 5), char_analyzer="char", min_df=1, char_min_df=2, max_df=1.0,
+                                hashtags=True)
 # Regularisation for labelled sub-models is chosen by inner cross-validation on the training
 # rows (choose_params); a sub-model with too few rows for that uses sklearn's default C = 1.
 C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)
