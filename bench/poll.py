@@ -1,15 +1,18 @@
 """Poller benchmark: 1 000 feeds x ~50 entries on loopback servers.
 
-Prints: cold poll time (everything new: fetch, parse, store, tag, alert), re-poll time when every
-feed answers 304, re-poll time when every feed sends an unchanged body without validators, the
-CPU-busy share of the cold poll (CPU seconds of the poller and its parse workers / wall seconds /
-cores), and peak memory (RSS of the poller process; of the largest parse worker).
+Prints: cold poll time (everything new: fetch, parse, store, tag, alert) and where each feed's
+time went (fetch, parse in the worker, store and health on the writer thread, tag and alerts on
+the hooks thread), the CPU-busy share of the cold poll (CPU seconds of the poller, its parse
+workers and training children / wall seconds / cores, beside how busy the whole machine was),
+re-poll time when every feed is unchanged (half answer 304, half send the same body without
+validators), and peak memory (RSS of the poller; of the largest parse worker; of a training
+child). `--profile FILE` writes cProfile stats of the cold poll's threads.
 
 The feeds are served by a separate process on 16 loopback addresses (127.0.0.1-16), so the
 poller's one-request-per-host rule still lets 16 fetches run at once, and the server's CPU is
 not counted as the poller's.
 
-    python bench/poll.py [--feeds 1000] [--entries 50] [--concurrency 16] [--db URL]
+    python bench/poll.py [--feeds 1000] [--entries 50] [--concurrency 16] [--db URL] [--profile FILE]
 """
 
 from __future__ import annotations
