@@ -29,6 +29,7 @@ import concurrent.futures
 import hashlib
 import logging
 import os
+import threading
 from collections import defaultdict
 
 from sqlalchemy import func, select
@@ -99,11 +100,20 @@ class SharedHostLocks:
 
 
 class FileHostLocks:
-    """Byte-range locks on hosts in one lock file, for pollers sharing a SQLite file."""
+    """Byte-range locks on hosts in one lock file, for pollers sharing a SQLite file.
+
+    POSIX locks belong to the process, not to a file descriptor or thread: this process's rounds
+    (the dashboard's background poller and its "poll now") share one instance per lock file, which
+    keeps them from fetching one host at once too, and closing one round's descriptor cannot drop
+    another round's locks."""
+
+    _open: dict[tuple[str, int], "FileHostLocks"] = {}
+    _open_guard = threading.Lock()
 
     def __init__(self, fd: int, path: str):
         self.fd = fd
         self.path = path
+        self.users = 0
         self.held: set[str] = set()
         self.thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="host-locks")
 
@@ -114,12 +124,18 @@ class FileHostLocks:
         except ImportError:
             return None
         path = db_file + "-hosts"
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:  # a read-only folder: the store will say so itself
-            log.warning("no host lock file %s (%s); one request per host holds per process only", path, e.strerror)
-            return None
-        return cls(fd, path)
+        key = (path, os.getpid())  # a forked child holds none of its parent's locks
+        with cls._open_guard:
+            locks = cls._open.get(key)
+            if locks is None:
+                try:
+                    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+                except OSError as e:  # a read-only folder: the store will say so itself
+                    log.warning("no host lock file %s (%s); one request per host holds per process only", path, e.strerror)
+                    return None
+                locks = cls._open[key] = cls(fd, path)
+            locks.users += 1
+            return locks
 
     @staticmethod
     def _offset(host: str) -> int:
@@ -129,6 +145,8 @@ class FileHostLocks:
     def try_lock(self, host: str) -> bool:
         import fcntl
 
+        if host in self.held:
+            return False  # another round of this process is fetching from it
         try:
             fcntl.lockf(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, self._offset(host))
         except (BlockingIOError, PermissionError):
@@ -151,6 +169,11 @@ class FileHostLocks:
             log.warning("could not release the host lock for %s: %s", host, e)
 
     def close(self) -> None:
+        with self._open_guard:
+            self.users -= 1
+            if self.users > 0:
+                return
+            self._open.pop((self.path, os.getpid()), None)
         self.thread.shutdown(wait=True)
         try:
             os.close(self.fd)  # releases whatever is still held

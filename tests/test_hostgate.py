@@ -54,6 +54,25 @@ def test_requests_to_one_host_are_spaced(db):
         assert started - ended >= 0.3 - 0.01
 
 
+def test_two_rounds_in_one_process_take_turns_on_a_host(db):
+    """The dashboard's background poller and its "poll now" run in one process: their rounds
+    share the host locks too, so the host never sees two requests at once."""
+    with FeedServer() as one_host:
+        ids = [feeds.add_feed(db, one_host.url(f"/gen/{5000 + i}?entries=1&delay=0.05"), allow_private=True) for i in range(12)]
+        summaries = []
+
+        def round_(part: list[int]) -> None:
+            summaries.append(poller.poll_once(db, allow_private=True, feed_ids=part, concurrency=3))
+
+        threads = [threading.Thread(target=round_, args=(ids[k::2],)) for k in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(s.feeds for s in summaries) == [6, 6]
+        assert one_host.peak_active == 1
+
+
 def test_a_host_lock_is_shared_between_sessions(db):
     """Two pollers' lock connections: while one holds a host, the other cannot take it.
     (SQLite's lock file excludes other processes only: test_poller runs two of them.)"""
