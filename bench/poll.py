@@ -226,7 +226,7 @@ def main() -> None:
 
         make_all_due()
         t0 = time.perf_counter()
-        warm2 = poller.poll_once(db, allow_private=True, concurrency=args.concurrency, settings=cfg)
+        poller.poll_once(db, allow_private=True, concurrency=args.concurrency, settings=cfg)
         warm2_s = time.perf_counter() - t0
         peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         _, worker_peak2, other_peak2 = _cpu_snapshot(server.pid)

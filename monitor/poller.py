@@ -38,6 +38,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
@@ -49,6 +50,9 @@ from monitor.hostgate import MAX_GAP_S, HostGate
 from monitor.netguard import validate_feed_url
 from monitor.store import Database, utcnow
 from monitor.store.schema import feeds, fetch_events
+
+if TYPE_CHECKING:
+    from monitor.parse import NormalizedFeed
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +307,7 @@ class _Outcome:
     body_refused: bool = False  # the bytes came but were not a usable feed
 
 
-def _parse_step(feed: ClaimedFeed, result: FetchResult, fetched_at: datetime) -> "NormalizedFeed | _Outcome":
+def _parse_step(feed: ClaimedFeed, result: FetchResult, fetched_at: datetime) -> NormalizedFeed | _Outcome:
     """On a parse thread: the fetched body parsed and normalised in a sandboxed worker process, or
     the outcome that ends this feed's poll (fetch failure, not a feed, parse failure)."""
     if result.outcome != "ok":
