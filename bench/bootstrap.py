@@ -44,17 +44,9 @@ def casie() -> list[dict]:
 
 
 def bbc(categories: tuple[str, ...] = ("sport", "entertainment")) -> list[dict]:
-    out = []
-    for cat in categories:
-        for f in sorted((DATA / "bbc_news" / "bbc" / cat).glob("*.txt")):
-            raw = f.read_bytes()
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                text = raw.decode("latin-1")
-            title, _, body = text.strip().partition("\n")
-            out.append({"id": f"bbc-{cat}-{f.stem}", "title": title.strip(), "text": body.strip()})
-    return out
+    from bench.classify import bbc_articles
+
+    return [{"id": f"bbc-{cat}-{stem}", "title": title, "text": body} for cat, stem, title, body in bbc_articles(categories)]
 
 
 def write_feed(path: Path, items: list[dict]) -> None:

@@ -63,20 +63,28 @@ def ag_news_csv(folder: Path) -> Path:
     return path
 
 
+def bbc_articles(categories: tuple[str, ...] | None = None):
+    """(category, file stem, title, body) of each BBC article; the first line is the title."""
+    for cat in sorted(p for p in (DATA / "bbc_news" / "bbc").iterdir() if p.is_dir()):
+        if categories is not None and cat.name not in categories:
+            continue
+        for f in sorted(cat.glob("*.txt")):
+            raw = f.read_bytes()
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("latin-1")
+            title, _, body = text.strip().partition("\n")
+            yield cat.name, f.stem, title.strip(), body.strip()
+
+
 def bbc_csv(folder: Path) -> Path:
     path = folder / "bbc.csv"
     with path.open("w", encoding="utf-8", newline="") as dst:
         w = csv.writer(dst)
         w.writerow(["title", "body", "label"])
-        for cat in sorted(p for p in (DATA / "bbc_news" / "bbc").iterdir() if p.is_dir()):
-            for f in sorted(cat.glob("*.txt")):
-                raw = f.read_bytes()
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    text = raw.decode("latin-1")
-                title, _, body = text.strip().partition("\n")
-                w.writerow([title.strip(), body.strip(), cat.name])
+        for cat, _stem, title, body in bbc_articles():
+            w.writerow([title, body, cat])
     return path
 
 

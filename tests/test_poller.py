@@ -312,13 +312,13 @@ def n_feeds(db) -> int:
     return 40 if db.is_sqlite else 200
 
 
-def _add_generated(db, srv, offset: int, delay: float) -> list[str]:
-    paths = [f"/gen/{offset + i}" for i in range(n_feeds(db))]
+def _add_generated(db, srv, offset: int, delay: float, count: int | None = None, entries: int = ENTRIES) -> list[str]:
+    paths = [f"/gen/{offset + i}" for i in range(count or n_feeds(db))]
     feeds.import_opml(
         db,
         (
             '<?xml version="1.0"?><opml version="2.0"><body>'
-            + "".join(f'<outline type="rss" text="g{p}" xmlUrl="{srv.url(p)}?entries={ENTRIES}&amp;delay={delay}"/>' for p in paths)
+            + "".join(f'<outline type="rss" text="g{p}" xmlUrl="{srv.url(p)}?entries={entries}&amp;delay={delay}"/>' for p in paths)
             + "</body></opml>"
         ).encode(),
         allow_private=True,
@@ -379,16 +379,7 @@ def test_two_pollers_never_fetch_from_one_host_at_once(db, db_url):
     flight; the host still sees one request at a time (a PostgreSQL advisory lock per host, or a
     byte-range lock in the SQLite file's `-hosts` lock file)."""
     with FeedServer() as one_host:
-        paths = [f"/gen/{3000 + i}" for i in range(24)]
-        feeds.import_opml(
-            db,
-            (
-                '<?xml version="1.0"?><opml version="2.0"><body>'
-                + "".join(f'<outline type="rss" text="h{p}" xmlUrl="{one_host.url(p)}?entries=2&amp;delay=0.05"/>' for p in paths)
-                + "</body></opml>"
-            ).encode(),
-            allow_private=True,
-        )
+        paths = _add_generated(db, one_host, 3000, 0.05, count=24, entries=2)
         procs = [_poller_process(db_url, "--once", "--concurrency", "4") for _ in range(2)]
         outputs = [p.communicate(timeout=300) for p in procs]
         for p, (out, err) in zip(procs, outputs):
