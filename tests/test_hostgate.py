@@ -11,6 +11,7 @@ import pytest
 from monitor import feeds, poller
 from monitor.config import Settings
 from monitor.hostgate import MAX_GAP_S, HostGate, SharedHostLocks
+from monitor.store import Database
 from tests.feedserver import FeedServer, generated_feed
 
 
@@ -73,11 +74,11 @@ def test_two_rounds_in_one_process_take_turns_on_a_host(db):
         assert one_host.peak_active == 1
 
 
-def test_a_host_lock_is_shared_between_sessions(db):
-    """Two pollers' lock connections: while one holds a host, the other cannot take it.
-    (SQLite's lock file excludes other processes only: test_poller runs two of them.)"""
-    if db.is_sqlite:
-        pytest.skip("SQLite's host locks are per process; two poller processes are tested in test_poller.py")
+def test_a_host_lock_is_shared_between_sessions(postgres_url):
+    """Two pollers' lock connections on PostgreSQL: while one holds a host, the other cannot
+    take it. (SQLite's lock file excludes other processes only: test_poller runs two of them.)"""
+    db = Database(postgres_url)
+    db.init()
     a, b = SharedHostLocks(db), SharedHostLocks(db)
     try:
         assert a.try_lock("news.example.org")
@@ -88,3 +89,4 @@ def test_a_host_lock_is_shared_between_sessions(db):
     finally:
         a.close()
         b.close()
+        db.dispose()
