@@ -29,9 +29,8 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
-
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from monitor.errors import ParseError
 from monitor.models import Article, Entry, ParsedFeed
