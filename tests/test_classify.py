@@ -98,6 +98,28 @@ def test_russian_text_and_its_inflections(db, title, summary, topic):
     assert topic in topics_of(db, article)
 
 
+REVIEW = ("The director's new film opened to packed cinemas this weekend. Critics praised the lead actor's "
+          "performance and the soundtrack. {passing} The studio expects the picture to run for months, and the cast "
+          "will tour festivals before the awards season, where the film is tipped for best picture and best screenplay.")
+PASSING = {"terrorism": "In one scene the hero plays a retired terrorist.",
+           "drug_trafficking": "Its villain is a cocaine-addled banker.",
+           "organized_crime": "The plot borrows from old mafia films."}
+
+
+def test_a_passing_seed_term_in_an_off_topic_article_does_not_make_the_topic(db, news):
+    """The bootstrap learns from the archive it then tags: film reviews that drop "terrorist"
+    or "cocaine" in passing are not taught as terrorism or drug trafficking (nor tagged so),
+    while a short news item with a single seed term still is."""
+    reviews = {topic: [add(db, f"Film {k}{i} tops the box office", REVIEW.format(passing=line)) for i in range(12)]
+               for k, (topic, line) in enumerate(PASSING.items())}
+    plain = [add(db, f"Film {i} tops the box office", REVIEW.format(passing="")) for i in range(40)]
+    item = add(db, "Terrorist attack kills three in the capital")
+    classify.tag_articles(db, [*news, *plain, *(a for ids in reviews.values() for a in ids), item])
+    for topic, ids in reviews.items():
+        assert all(topic not in topics_of(db, a) for a in ids), topic
+    assert "terrorism" in topics_of(db, item)
+
+
 def test_empty_and_huge_texts_are_tagged(db):
     empty = add(db, "", "")
     huge = add(db, "Ransomware gang leaks stolen data", "Hackers published the files.", "word " * 2_000_000)

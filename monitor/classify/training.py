@@ -5,8 +5,9 @@ Topic bootstrap, per topic:
   terms, or repeated mentions), plus a copy of each with every seed term blanked out, so the
   model has to learn the words around the terms and not the terms alone;
 - weak negatives: stored articles with no seed term of the topic at all;
-- stored articles with a single mention are weak positives with a low weight, so context
-  (other words of the article and the look-alike examples) can overrule the term;
+- stored articles with a single mention are left out for that topic: one "cocaine" in a film
+  review or one "terrorist" in a novel's blurb is as often off topic as on, so the model
+  decides those from their context instead of learning that the context is the topic;
 - the hand-written examples in monitor/classify/data/ (English and Russian, positives and
   look-alike negatives such as "life hack" or "data corruption") and the topic descriptions.
 Analyst labels outweigh all of that; a topic or target someone labelled that is not in the
@@ -46,7 +47,6 @@ WEIGHT_TERM = 1.0
 WEIGHT_TERM_OTHER = 0.3
 WEIGHT_WEAK = 1.0
 WEIGHT_MASKED = 0.5
-WEIGHT_SINGLE = 0.2
 WEIGHT_ANALYST = 10.0
 WEIGHT_IMPORTED = 1.0
 POS_SHARE = 0.5
@@ -381,9 +381,6 @@ def _train_topics(db) -> dict:
                 y[j], w[j] = 1, WEIGHT_WEAK
                 weak_pos[j] += 1
                 any_strong = True
-            else:
-                # a single mention: probably on topic, but the model may overrule it
-                y[j], w[j] = 1, WEIGHT_SINGLE
         analyst = by_article.get(aid, {})
         for name, value in analyst.items():
             y[col[name]], w[col[name]] = value, WEIGHT_ANALYST
@@ -391,7 +388,7 @@ def _train_topics(db) -> dict:
             by_article.pop(aid)
         add(text, y, w)
         if any_strong:
-            wm = np.where(y == 1, WEIGHT_MASKED, np.where(w > 0, WEIGHT_MASKED, 0.0))
+            wm = np.where(w > 0, WEIGHT_MASKED, 0.0)
             wm[[col[n] for n in analyst]] = 0.0
             add(blank_spans(text, spans), y.copy(), wm)
 
