@@ -272,6 +272,35 @@ def test_train_and_evaluate_multilabel_topics_from_tsv(cli, tmp_path):
     assert {"cyber", "sport", "economy", "news"} <= set(result["per_class"])
 
 
+def _labelled_topic_rows() -> tuple[list[str], np.ndarray, list[str]]:
+    # each row with a distinct tail, so the inner folds see new text, not copies
+    rows = [(f"{text}, report {i}", label) for i in range(6) for text, label in TOPIC_ROWS]
+    classes = sorted({label for _, label in rows})
+    Y = np.array([[int(label == c) for c in classes] for _, label in rows], dtype=np.int8)
+    return [text for text, _ in rows], Y, classes
+
+
+@pytest.mark.parametrize("recipes", [None, (("squared_hinge", 1.0),)], ids=["grid", "svm-only"])
+def test_labelled_topic_model_picks_its_head_by_inner_cv_and_scores_probabilities(recipes, monkeypatch):
+    from monitor.classify import topics
+    from monitor.classify.topics import TopicModel, fit_topic_model
+
+    if recipes:
+        monkeypatch.setattr(topics, "RECIPES", recipes)
+    texts, Y, classes = _labelled_topic_rows()
+    model = fit_topic_model(texts, Y, classes, tune_thresholds=True)
+    tried = recipes or topics.RECIPES
+    assert len(model.info["recipe_cv"]) == len(tried)
+    assert (model.info["loss"], model.info["C"]) in tried
+    new = ["A phishing attack stole bank passwords", "The striker scored in the final", "Inflation and interest rates rose"]
+    S = model.scores(new)
+    assert ((S > 0) & (S < 1)).all()  # probabilities, an SVM's margins included (Platt scaling)
+    assert [classes[k] for k in S.argmax(axis=1)] == ["cyber", "sport", "economy"]
+    assert [set(tags) for tags in model.predict_sets(new)] == [{"cyber"}, {"sport"}, {"economy"}]
+    again = TopicModel.from_payload(model.to_payload())
+    assert np.allclose(again.scores(new), S)
+
+
 STANCE_ROWS = [
     ["Interpol did a great job catching him, well done", "Interpol", "FAVOR"],
     ["Thanks to Interpol police found the missing children", "Interpol", "FAVOR"],

@@ -124,7 +124,8 @@ def _cv_topics(rows: list[Row], k: int) -> dict:
     preds: list = [None] * len(rows)
     fold_acc = []
     for tr, te in splitter.split(np.zeros(len(rows)), strata):
-        model = fit_topic_model([texts[i] for i in tr], Y[tr], classes, tune_thresholds=not single)
+        # the head and the thresholds are chosen by inner CV on the training fold alone
+        model = fit_topic_model([texts[i] for i in tr], Y[tr], classes, tune_thresholds=not single, select=True)
         out = _predict_topics(model, [texts[i] for i in te], single)
         for i, p in zip(te, out):
             preds[i] = p

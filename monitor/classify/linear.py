@@ -1,10 +1,13 @@
 """One-vs-rest linear scorers over TF-IDF rows, stored as plain arrays.
 
-Each label is a logistic regression on naive-Bayes-scaled features (NBSVM, Wang & Manning
-2012): every feature is multiplied by its log-count ratio between positive and negative
-documents before fitting, which helps on small and medium text sets. The scaling folds into
-the coefficients, so scoring is one sparse-dense product and a sigmoid, and explanations read
-the same numbers the scores come from. Scoring needs numpy only; fitting imports scikit-learn.
+Each label is a logistic regression (or a linear SVM: `loss="squared_hinge"`) on
+naive-Bayes-scaled features (NBSVM, Wang & Manning 2012): every feature is multiplied by its
+log-count ratio between positive and negative documents before fitting, which helps on small
+and medium text sets. The scaling folds into the coefficients, so scoring is one sparse-dense
+product and a sigmoid, and explanations read the same numbers the scores come from. An SVM's
+margins become probabilities through a sigmoid fitted on held-out margins, folded into the
+coefficients too (`LinearHeads.calibrated`). Scoring needs numpy only; fitting imports
+scikit-learn.
 """
 
 from __future__ import annotations
@@ -39,6 +42,11 @@ class LinearHeads:
     def proba(self, X: Rows | sp.csr_matrix) -> np.ndarray:
         return _sigmoid(self.decision(X))
 
+    def calibrated(self, a: float, c: float) -> "LinearHeads":
+        """Heads whose proba is sigmoid(a * margin + c): one scale and shift for every label
+        keeps their order, so the best-scoring label stays the same."""
+        return LinearHeads(self.labels, (self.coef * np.float32(a)).astype(np.float32), self.intercept * a + c)
+
     def to_payload(self) -> dict:
         return {"labels": list(self.labels), "coef": self.coef, "intercept": self.intercept}
 
@@ -63,9 +71,12 @@ def nb_ratio(X: sp.csr_matrix, y: np.ndarray, weight: np.ndarray | None = None, 
 
 def fit_binary(
     X: sp.csr_matrix, y: np.ndarray, weight: np.ndarray | None = None, C: float = 10.0, nb: bool = True,
-    balanced: bool = False, pos_share: float | None = None,
+    balanced: bool = False, pos_share: float | None = None, loss: str = "log",
 ) -> tuple[np.ndarray, float]:
     """Coefficients and intercept of one label. Rows with weight 0 are left out.
+
+    `loss`: "log" (logistic regression: scores are probabilities) or "squared_hinge" (linear
+    SVM: scores are margins, to be calibrated).
 
     `pos_share`: when the positive rows weigh less than this share of the negative rows'
     weight, they are scaled up to it (weak labels are mostly negatives; without this a rare
@@ -85,24 +96,37 @@ def fit_binary(
         return np.zeros(X.shape[1], dtype=np.float32), (-8.0 if n_pos == 0 else 8.0)
     if weight is not None:
         weight = weight / weight.mean()  # C keeps its meaning whatever the weighting scheme
+    import warnings
+
     import scipy.sparse as sp
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import LinearSVC
 
     r = nb_ratio(X, y, weight) if nb else np.ones(X.shape[1], dtype=np.float32)
     Xr = X @ sp.diags(r) if nb else X
-    clf = LogisticRegression(C=C, solver="liblinear", class_weight="balanced" if balanced else None, max_iter=200, tol=1e-3)
-    clf.fit(Xr, y, sample_weight=weight)
+    class_weight = "balanced" if balanced else None
+    if loss == "log":
+        clf = LogisticRegression(C=C, solver="liblinear", class_weight=class_weight, max_iter=200, tol=1e-3)
+    elif loss == "squared_hinge":
+        clf = LinearSVC(C=C, class_weight=class_weight)
+    else:
+        raise ValueError(f"unknown loss {loss!r}")
+    with warnings.catch_warnings():
+        # a large C on separable text rarely converges to the last digit; the margins are good
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(Xr, y, sample_weight=weight)
     return (clf.coef_.ravel() * r).astype(np.float32), float(clf.intercept_[0])
 
 
 def fit_heads(
     X: sp.csr_matrix, Y: np.ndarray, labels: list[str], W: np.ndarray | None = None, C: float = 10.0,
-    nb: bool = True, balanced: bool = False, pos_share: float | None = None,
+    nb: bool = True, balanced: bool = False, pos_share: float | None = None, loss: str = "log",
 ) -> LinearHeads:
     """One binary head per column of Y (0/1); W gives a weight per row and label (0 = unknown)."""
     coefs, intercepts = [], []
     for j in range(Y.shape[1]):
-        c, b = fit_binary(X, Y[:, j], None if W is None else W[:, j], C=C, nb=nb, balanced=balanced, pos_share=pos_share)
+        c, b = fit_binary(X, Y[:, j], None if W is None else W[:, j], C=C, nb=nb, balanced=balanced, pos_share=pos_share, loss=loss)
         coefs.append(c)
         intercepts.append(b)
     coef = np.vstack(coefs) if coefs else np.zeros((0, X.shape[1]), dtype=np.float32)

@@ -1,8 +1,9 @@
 """The topic model: TF-IDF features, one calibrated linear head per topic, per-topic thresholds.
 
-Scores are logistic-regression probabilities; a topic is tagged when its score reaches its
-threshold (0.5 unless tuned on labelled data by cross-validation). For evaluation on
-single-label data the best-scoring topic is the prediction.
+Scores are probabilities (logistic regression, or a linear SVM calibrated by Platt scaling);
+a topic is tagged when its score reaches its threshold (0.5 unless tuned on labelled data by
+cross-validation). On labelled data the same inner cross-validation also picks the head
+(RECIPES). For evaluation on single-label data the best-scoring topic is the prediction.
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ DEFAULT_C = 10.0
 PASSAGE_MIN_TEXT = 700  # shorter texts (most feed items) are one passage already
 PASSAGE_CHARS = 160  # about one sentence: short sentences are joined to their neighbour
 MAX_PASSAGES = 24  # the lead of a long article; the rest costs time and adds false alarms
+INNER_FOLDS = 3
+MIN_INNER_ROWS = 30  # fewer rows: keep the default head and thresholds
+# Heads tried by inner CV on labelled data: NB-scaled logistic regression (the default) and an
+# NB-scaled linear SVM (NBSVM proper) at three strengths. A small generic grid: on BBC News the
+# SVM at C=10 wins inside every training fold (0.980 -> 0.983 outer 5-fold accuracy), on AG
+# News the pick varies by fold and accuracy stays the same (0.8947 -> 0.8946).
+RECIPES: tuple[tuple[str, float], ...] = (("log", DEFAULT_C), ("squared_hinge", 0.3), ("squared_hinge", 1.0), ("squared_hinge", 10.0))
 
 
 def split_passages(text: str) -> list[str]:
@@ -107,41 +115,114 @@ def fit_topic_model(
     pos_share: float | None = None,
     nb: bool = True,
     threshold: float = 0.5,
+    select: bool | None = None,
 ) -> TopicModel:
     """Fit features on `fit_texts` (default: the training texts) and one head per label.
 
     Y is (rows, labels) 0/1; W the weight of each row for each label (0 = not known for that
     label). With `tune_thresholds`, a 3-fold cross-validation picks each label's threshold to
-    maximise F1 on the labelled rows.
+    maximise F1 on the labelled rows. With `select` (default: whenever thresholds are tuned on
+    NB-scaled heads, i.e. on labelled data) the same inner folds first pick the head among
+    RECIPES, so every choice is made on the training rows alone.
     """
     features = Features.fit(fit_texts if fit_texts is not None else texts, config)
     X = features.matrix(texts)
-    heads = fit_heads(X, Y, labels, W, C=C, pos_share=pos_share, nb=nb)
+    select = (tune_thresholds and nb) if select is None else select
+    recipe = ("log", C)
     thresholds = np.full(len(labels), threshold)
-    if tune_thresholds:
-        thresholds = _tuned_thresholds(X, Y, W, labels, C)
-    return TopicModel(features, heads, thresholds, {"C": C, "nb": nb, "features": (config or FeatureConfig()).to_dict()})
+    info: dict = {"C": C, "nb": nb, "loss": "log", "features": (config or FeatureConfig()).to_dict()}
+    calibration = None
+    folds = _inner_folds(X.shape[0]) if (select or tune_thresholds) else []
+    if folds:
+        fit = dict(W=W, nb=nb, pos_share=pos_share)
+        candidates = RECIPES if select else (recipe,)
+        margins = {r: _out_of_fold(X, Y, labels, folds, loss=r[0], C=r[1], **fit) for r in candidates}
+        if select:
+            scores = {r: _recipe_score(margins[r], Y, W) for r in candidates}
+            recipe = max(candidates, key=lambda r: scores[r])  # ties: the earlier (simpler) recipe
+            info["recipe_cv"] = {f"{loss} C={c:g}": round(v, 4) for (loss, c), v in scores.items()}
+        oof = margins[recipe]
+        if recipe[0] != "log":
+            calibration = _platt(oof, Y, W)
+            oof = calibration[0] * oof + calibration[1]
+        if tune_thresholds:
+            thresholds = _tuned_thresholds(_sigmoid(oof), Y, W, threshold)
+    heads = fit_heads(X, Y, labels, W, C=recipe[1], pos_share=pos_share, nb=nb, loss=recipe[0])
+    if calibration is not None:
+        heads = heads.calibrated(*calibration)
+        info["calibration"] = [round(float(v), 4) for v in calibration]
+    info.update({"C": recipe[1], "loss": recipe[0]})
+    return TopicModel(features, heads, thresholds, info)
 
 
-def _tuned_thresholds(X: sp.csr_matrix, Y: np.ndarray, W: np.ndarray | None, labels: list[str], C: float) -> np.ndarray:
-    """Per-label thresholds from out-of-fold scores (keeps 0.5 where positives are too few)."""
+def _inner_folds(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
     from sklearn.model_selection import KFold
 
-    n = X.shape[0]
-    thresholds = np.full(len(labels), 0.5)
-    if n < 30:
-        return thresholds
-    oof = np.zeros(Y.shape, dtype=np.float64)
-    for tr, te in KFold(3, shuffle=True, random_state=0).split(np.arange(n)):
-        h = fit_heads(X[tr], Y[tr], labels, None if W is None else W[tr], C=C)
-        oof[te] = h.proba(X[te])
-    for j in range(len(labels)):
-        known = np.ones(n, bool) if W is None else W[:, j] > 0
-        y = Y[known, j]
+    if n < MIN_INNER_ROWS:
+        return []
+    return list(KFold(INNER_FOLDS, shuffle=True, random_state=0).split(np.arange(n)))
+
+
+def _out_of_fold(X: sp.csr_matrix, Y: np.ndarray, labels: list[str], folds, *, W, nb, pos_share, loss, C) -> np.ndarray:
+    """Margins (log-odds for "log") of every row from heads fitted without it."""
+    out = np.zeros(Y.shape, dtype=np.float64)
+    for tr, te in folds:
+        h = fit_heads(X[tr], Y[tr], labels, None if W is None else W[tr], C=C, nb=nb, pos_share=pos_share, loss=loss)
+        out[te] = h.decision(X[te])
+    return out
+
+
+def _known(Y: np.ndarray, W: np.ndarray | None) -> np.ndarray:
+    return np.ones(Y.shape, bool) if W is None else W > 0
+
+
+def _recipe_score(margins: np.ndarray, Y: np.ndarray, W: np.ndarray | None) -> float:
+    """What a recipe is chosen by: on single-label rows (every label known, one positive) the
+    share whose best-scoring label is right; otherwise the mean over labels of F1 at each
+    label's best cut of its margins (no calibration needed to compare recipes)."""
+    known = _known(Y, W)
+    single = known.all(axis=1) & (Y.sum(axis=1) == 1)
+    if single.mean() >= 0.5:
+        return float((margins[single].argmax(axis=1) == Y[single].argmax(axis=1)).mean())
+    f1s = []
+    for j in range(Y.shape[1]):
+        y = Y[known[:, j], j]
+        if y.sum() == 0:
+            continue
+        hits = y[np.argsort(-margins[known[:, j], j], kind="stable")]
+        tp = np.cumsum(hits)  # cutting after the k best rows: tp true positives among k
+        f1s.append(float((2 * tp / (np.arange(1, len(y) + 1) + y.sum())).max()))
+    return float(np.mean(f1s)) if f1s else 0.0
+
+
+def _platt(margins: np.ndarray, Y: np.ndarray, W: np.ndarray | None) -> tuple[float, float]:
+    """(a, c) of one sigmoid(a * margin + c) over every known (row, label): Platt scaling."""
+    from sklearn.linear_model import LogisticRegression
+
+    known = _known(Y, W)
+    d, y = margins[known], Y[known]
+    if y.min() == y.max():
+        return 1.0, 0.0
+    m = LogisticRegression(C=1e4).fit(d.reshape(-1, 1), y)
+    a = float(m.coef_[0, 0])
+    return (a, float(m.intercept_[0])) if a > 0 else (1.0, 0.0)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -35, 35)))
+
+
+def _tuned_thresholds(oof: np.ndarray, Y: np.ndarray, W: np.ndarray | None, default: float) -> np.ndarray:
+    """Per-label thresholds maximising F1 of out-of-fold probabilities (the default where
+    positives are too few)."""
+    thresholds = np.full(Y.shape[1], default)
+    known = _known(Y, W)
+    for j in range(Y.shape[1]):
+        y = Y[known[:, j], j]
         if y.sum() < 8:
             continue
-        s = oof[known, j]
-        best, best_t = -1.0, 0.5
+        s = oof[known[:, j], j]
+        best, best_t = -1.0, default
         for t in np.linspace(0.2, 0.8, 25):
             p = s >= t
             tp = float((p & (y == 1)).sum())
