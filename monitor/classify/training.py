@@ -431,8 +431,6 @@ def _train_topics(db) -> dict:
         for j, n in enumerate(names)
     }
     metrics = {"per_topic": per_topic}
-    if model.info.get("oof_f1"):
-        metrics["cv_f1"] = model.info["oof_f1"]
     training = {
         "bootstrap": not labels,
         "articles": len(stored),
