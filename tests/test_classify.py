@@ -407,3 +407,31 @@ def test_stance_reads_the_sentences_that_name_the_target(text, kept, dropped):
     assert kept in context
     if dropped:
         assert dropped not in context
+
+
+def test_pollers_refreshing_a_stale_bootstrap_at_once_train_it_once(db):
+    """Two pollers sharing a store find the bootstrap stale together; both start a refresh, one
+    trains and re-tags, the other waits for it and finds nothing left to do."""
+    import subprocess
+    import sys
+
+    from monitor.classify import training
+
+    n = training.REFRESH_MIN_ARTICLES
+    for i in range(n):
+        title, summary = NEWS[i % len(NEWS)]
+        add(db, f"{title} ({i})", summary)
+    training.train(db, "topics")
+    for i in range(n):
+        add(db, f"More news {i}", "Weather and sport.")
+    refreshes = [
+        subprocess.Popen([sys.executable, "-m", "monitor.classify.training", "--refresh"], stdin=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    for proc in refreshes:  # both get the URL (and start) before either is waited for
+        proc.stdin.write(db.url)
+        proc.stdin.close()
+    assert [proc.wait(timeout=300) for proc in refreshes] == [0, 0]
+    with db.read() as conn:
+        versions = conn.execute(select(classifier_models.c.version).where(classifier_models.c.kind == "topics")).scalars().all()
+    assert len(versions) == 2  # the first bootstrap and one refresh

@@ -17,12 +17,15 @@ taxonomy is learned too.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +64,7 @@ LABELLED_C = 10.0
 REFRESH_MIN_ARTICLES = 200  # a bootstrap is retrained when the archive doubles past this
 CHILD_TIMEOUT = 3600  # seconds: a training child that takes longer is stuck, not slow
 REFRESH_RETRY_S = 3600  # a failed bootstrap refresh is tried again after this, not at every batch
+REFRESH_LOCK_KEY = 7303314  # PostgreSQL advisory lock; 7303311-7303313 are migrations', ingest's and hosts'
 
 
 def new_version(kind: str) -> str:
@@ -257,10 +261,7 @@ def refresh_bootstrap(db) -> None:
     one-shot command finish with its tags current.
     """
     if _in_place(db):
-        from monitor.classify.tagging import retag_all
-
-        train(db, "topics")
-        retag_all(db)
+        _refresh_if_stale(db)
         return
     running = _refreshing.get(db.url)
     if running is not None:
@@ -273,6 +274,50 @@ def refresh_bootstrap(db) -> None:
             if time.monotonic() - running.started < REFRESH_RETRY_S:
                 return  # not a new child per tagged batch while the cause lasts
     _refreshing[db.url] = _child("--refresh", db=db)
+
+
+def _refresh_if_stale(db) -> None:
+    """Retrain the bootstrap and re-tag the archive, unless another process has just done it."""
+    from monitor.classify.modelstore import load_active
+    from monitor.classify.tagging import retag_all
+
+    with _one_refresh_at_a_time(db):
+        current = load_active(db, "topics")
+        if current is None or bootstrap_is_stale(db, current):
+            train(db, "topics")
+            retag_all(db)
+
+
+@contextmanager
+def _one_refresh_at_a_time(db) -> Iterator[None]:
+    """Pollers sharing a store find the bootstrap stale at the same moment: the second waits for
+    the first's refresh and then finds nothing to do, instead of training the same model again."""
+    from sqlalchemy.engine import make_url
+
+    if not db.is_sqlite:
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(select(func.pg_advisory_lock(REFRESH_LOCK_KEY)))
+            try:
+                yield
+            finally:
+                conn.execute(select(func.pg_advisory_unlock(REFRESH_LOCK_KEY)))
+        return
+    name = make_url(db.url).database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        yield  # one process's database: nobody else can refresh it
+        return
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: the staleness check alone
+        yield
+        return
+    # a lock file beside the database, as the host gate's; the kernel drops the lock if we die
+    with open(os.path.abspath(name) + "-refresh", "a+b") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def wait_for_refreshes(timeout: float = CHILD_TIMEOUT) -> None:
@@ -289,13 +334,7 @@ def _child_main(args: list[str]) -> int:
     try:
         db = Database(sys.stdin.read().strip())
         if args == ["--refresh"]:
-            from monitor.classify.modelstore import load_active
-            from monitor.classify.tagging import retag_all
-
-            current = load_active(db, "topics")
-            if current is None or bootstrap_is_stale(db, current):  # another poller may have refreshed it
-                train(db, "topics")
-                retag_all(db)
+            _refresh_if_stale(db)
             return 0
         for kind in args:
             train(db, kind)
