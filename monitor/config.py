@@ -204,5 +204,5 @@ def settings() -> Settings:
 
 
 def documented_settings() -> list[tuple[str, object, str]]:
-    """(environment variable, default, why) for each setting: README's table is checked against it."""
+    """(environment variable, default, why) for each setting: docs/configuration.md's table is checked against it."""
     return [(f.metadata["env"], f.default, f.metadata["why"]) for f in fields(Settings)]
