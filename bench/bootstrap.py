@@ -94,7 +94,7 @@ def main() -> None:
                 tagged[row["link"].rsplit("/", 1)[-1]] = set(row.get("topics") or [])
 
     taxonomy = load_taxonomy()
-    matcher = TermMatcher({t.name: t.terms for t in taxonomy.topics})
+    matcher = TermMatcher.for_topics(taxonomy.topics)
 
     def keyword(it: dict) -> set[str]:
         return {group for group, *_ in matcher.find(article_text(it["title"], it["text"]))}

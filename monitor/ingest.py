@@ -66,6 +66,10 @@ def ingest_document(
     normalized = parse_articles(body, content_type, fetched_at=fetched_at)
     stats = store_normalized(db, normalized, source=source, feed_id=feed_id, fetched_at=fetched_at, default_source=default_source)
     run_hooks(db, stats.new_article_ids)
+    if stats.new_article_ids:
+        from monitor import classify
+
+        classify.bring_up_to_date(db)
     return stats
 
 
@@ -148,7 +152,11 @@ def run_hooks(db: Database, new_ids: list[int], timings: dict[str, float] | None
 
     from monitor import alerts, classify
 
-    for name, hook in (("tag", classify.tag_articles), ("alerts", alerts.evaluate_new_articles)):
+    def tag(db: Database, ids: list[int]) -> int:
+        # no model yet: the articles wait for the run's end (classify.bring_up_to_date)
+        return classify.tag_articles(db, ids, train_missing=False)
+
+    for name, hook in (("tag", tag), ("alerts", alerts.evaluate_new_articles)):
         started = time.perf_counter()
         try:
             hook(db, list(new_ids))
@@ -234,6 +242,9 @@ def ingest_paths(
                 progress(done, total, str(path))
     if hooks:
         run_hooks(db, pending_hooks)
+        from monitor import classify
+
+        classify.bring_up_to_date(db)  # train what the run's archive needs, then tag what waits
     return stats
 
 

@@ -914,10 +914,16 @@ def poll_once(
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
-    # Called from inside an event loop (a notebook, an async app): run the round on its own thread.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+        summary = asyncio.run(coro)
+    else:
+        # Called from inside an event loop (a notebook, an async app): run the round on its own thread.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            summary = pool.submit(asyncio.run, coro).result()
+    if summary.new_articles:
+        from monitor import classify
+
+        classify.bring_up_to_date(db)  # the round's end: train what it needs, tag what waits
+    return summary
 
 
 def seconds_until_due(db: Database, cap: float) -> float:

@@ -98,18 +98,21 @@ def test_russian_text_and_its_inflections(db, title, summary, topic):
     assert topic in topics_of(db, article)
 
 
+# a long article (well over training.LONG_ARTICLE_WORDS words) with one passing mention
 REVIEW = ("The director's new film opened to packed cinemas this weekend. Critics praised the lead actor's "
           "performance and the soundtrack. {passing} The studio expects the picture to run for months, and the cast "
-          "will tour festivals before the awards season, where the film is tipped for best picture and best screenplay.")
+          "will tour festivals before the awards season, where the film is tipped for best picture and best screenplay. "
+          + "The cinematography lingers on the coastline, the score swells at every reunion, and the dialogue, written "
+            "over three years, gives each of the seven siblings a voice of their own. " * 12)
 PASSING = {"terrorism": "In one scene the hero plays a retired terrorist.",
            "drug_trafficking": "Its villain is a cocaine-addled banker.",
            "organized_crime": "The plot borrows from old mafia films."}
 
 
 def test_a_passing_seed_term_in_an_off_topic_article_does_not_make_the_topic(db, news):
-    """The bootstrap learns from the archive it then tags: film reviews that drop "terrorist"
+    """The bootstrap learns from the archive it then tags: long film reviews that drop "terrorist"
     or "cocaine" in passing are not taught as terrorism or drug trafficking (nor tagged so),
-    while a short news item with a single seed term still is."""
+    while a one-line news item with a single seed term still is."""
     reviews = {topic: [add(db, f"Film {k}{i} tops the box office", REVIEW.format(passing=line)) for i in range(12)]
                for k, (topic, line) in enumerate(PASSING.items())}
     plain = [add(db, f"Film {i} tops the box office", REVIEW.format(passing="")) for i in range(40)]

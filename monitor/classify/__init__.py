@@ -1,7 +1,7 @@
 """Topic and stance classifiers: trained, evaluated, explained, correctable.
 
 The public API (used by ingest, the CLI and the dashboard): `tag_articles`, `retag_all`,
-`tag_pending`, `train`, `evaluate`, `explain`, `add_label`, `load_taxonomy`, `add_topic`,
+`tag_pending`, `bring_up_to_date`, `train`, `evaluate`, `explain`, `add_label`, `load_taxonomy`, `add_topic`,
 `add_target`, `model_status`. Each is a thin wrapper that imports its module on first use, so
 importing `monitor.classify` (ingest does, at start-up) does not load scikit-learn.
 """
@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
-def tag_articles(db, article_ids: Iterable[int]) -> int:
-    """Tag freshly stored articles. Never raises: failures mark them tag_status='failed'."""
+def tag_articles(db, article_ids: Iterable[int], *, train_missing: bool = True) -> int:
+    """Tag freshly stored articles. Never raises: failures mark them tag_status='failed'. With
+    `train_missing` False, a store without models leaves them pending for `bring_up_to_date`."""
     try:
         from monitor.classify.tagging import tag_articles as run
     except Exception as e:  # noqa: BLE001 - a broken install must not stop ingest either
@@ -21,17 +22,15 @@ def tag_articles(db, article_ids: Iterable[int]) -> int:
 
         mark_failed(db, list(article_ids), f"classifier unavailable: {type(e).__name__}: {e}")
         return 0
-    return run(db, article_ids)
+    return run(db, article_ids, train_missing=train_missing)
 
 
-def wait_for_refreshes() -> None:
-    """Wait for bootstrap refreshes this process started in the background (one-shot commands
-    call it before exiting, so their tags are current when they return)."""
-    import sys
+def bring_up_to_date(db) -> int:
+    """At the end of an ingest run or poll round: train missing or stale models, re-tag, tag
+    what waits (monitor.classify.upkeep owns when)."""
+    from monitor.classify.upkeep import bring_up_to_date as run
 
-    training = sys.modules.get("monitor.classify.training")
-    if training is not None:
-        training.wait_for_refreshes()
+    return run(db)
 
 
 def retag_all(db, progress: Callable[[int, int], None] | None = None) -> int:

@@ -15,17 +15,31 @@ Analyzer = Callable[[str], list[str]]
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token pattern
 _SPACES = re.compile(r"\s\s+")
+# Scripts written without spaces (Chinese, Japanese kana and kanji) become one token per
+# character, so words and seed terms are runs of characters; Indic and Arabic vowel signs and
+# viramas (not \w in Python) stay inside their word instead of splitting it.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_MARKS = "\u0900-\u0dff\u064b-\u065f\u0670"
+CJK = re.compile(f"[{_CJK}]")
+WORD = re.compile(f"[{_CJK}]|(?:(?![{_CJK}])[\\w{_MARKS}])+")
 
 
-def word_stem(doc: str, ngrams: tuple[int, int] = (1, 2), stems: tuple[int, ...] = (5, 7)) -> list[str]:
+def script_tokens(doc: str) -> list[str]:
+    """Lower-cased words of any script: a CJK character is a word of its own, other words need
+    two characters (scikit-learn's rule, which drops "a", "I", "s")."""
+    return [w for w in WORD.findall(doc.lower()) if len(w) > 1 or "\u3040" <= w <= "\ufaff"]
+
+
+def word_stem(doc: str, ngrams: tuple[int, int] = (1, 2), stems: tuple[int, ...] = (5, 7), scripts: bool = False) -> list[str]:
     """Words, word bigrams and word prefixes ("~коррупц", "~launder") in one pass.
 
     Prefixes are a cheap stemmer that works for any alphabet: Russian case endings and
     English suffixes fall away, so коррупция/коррупции/коррупционер share "~коррупц". It
-    costs a few tokens per word where character n-grams cost several per character.
+    costs a few tokens per word where character n-grams cost several per character. With
+    `scripts`, Chinese and Japanese text gives characters and character bigrams (script_tokens).
     """
     lo, hi = ngrams
-    toks = _TOKEN.findall(doc.lower())
+    toks = script_tokens(doc) if scripts else _TOKEN.findall(doc.lower())
     out = list(toks) if lo <= 1 else []
     if hi >= 2 and len(toks) > 1:
         out += [f"{a} {b}" for a, b in zip(toks, toks[1:])]
@@ -102,7 +116,8 @@ def build(spec: dict) -> Analyzer:
     ngrams = tuple(spec.get("ngrams") or (1, 1))
     if kind == "word_stem":
         stems = tuple(spec.get("stems") or ())
-        analyze: Analyzer = lambda doc: fn(doc, ngrams, stems)  # noqa: E731
+        scripts = bool(spec.get("scripts"))
+        analyze: Analyzer = lambda doc: fn(doc, ngrams, stems, scripts)  # noqa: E731
     else:
         analyze = lambda doc: fn(doc, ngrams)  # noqa: E731
     if spec.get("hashtags"):

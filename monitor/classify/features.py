@@ -101,6 +101,8 @@ class FeatureConfig:
     max_df: float = 0.9
     max_features: int | None = 400_000
     hashtags: bool = False  # spell out camel-case hashtags before every block (analyzers.split_hashtags)
+    scripts: bool = True  # CJK characters as words (analyzers.script_tokens); False: scikit-learn's tokens
+    word_chars: int = MAX_WORD_CHARS  # characters of each text the word block reads
 
     def to_dict(self) -> dict:
         return {
@@ -113,15 +115,17 @@ class FeatureConfig:
             "max_df": self.max_df,
             "max_features": self.max_features,
             "hashtags": self.hashtags,
+            "scripts": self.scripts,
+            "word_chars": self.word_chars,
         }
 
     def block_specs(self) -> list[tuple[dict, int, int]]:
         """(analyzer spec, characters read, min_df) per feature block."""
         if self.stems:
-            word = {"kind": "word_stem", "ngrams": list(self.word_ngrams), "stems": list(self.stems)}
+            word = {"kind": "word_stem", "ngrams": list(self.word_ngrams), "stems": list(self.stems), "scripts": self.scripts}
         else:
             word = {"kind": "word", "ngrams": list(self.word_ngrams)}
-        out = [(word, MAX_WORD_CHARS, self.min_df)]
+        out = [(word, self.word_chars, self.min_df)]
         if self.char_ngrams:
             out.append(({"kind": self.char_analyzer, "ngrams": list(self.char_ngrams)}, MAX_CHAR_CHARS, self.char_min_df))
         if self.hashtags:

@@ -23,8 +23,13 @@ BATCH = 1000
 STANCE_CONTEXT_CHARS = 1000  # a tweet-sized model reads a few sentences, not a whole article
 
 
-def _models(db):
-    """(topic model, version, stance model, version), bootstrapping any kind that has none yet."""
+class NoModelYet(Exception):
+    """An ingest run's articles wait (pending) for the models its end trains (classify.upkeep)."""
+
+
+def _models(db, train_missing: bool = True):
+    """(topic model, version, stance model, version), bootstrapping any kind that has none yet
+    (or, with `train_missing` False, raising NoModelYet)."""
     from monitor.classify import training
     from monitor.classify.modelstore import load_active
     from monitor.classify.stance import StanceModel
@@ -33,15 +38,12 @@ def _models(db):
     topics, stance = load_active(db, "topics"), load_active(db, "stance")
     missing = [kind for kind, model in (("topics", topics), ("stance", stance)) if model is None]
     if missing:
+        if not train_missing:
+            raise NoModelYet(", ".join(missing))
         training.train_isolated(db, missing)
         topics, stance = load_active(db, "topics"), load_active(db, "stance")
         if topics is None or stance is None:
             raise ModelError("no model could be trained")
-    elif training.bootstrap_is_stale(db, topics):
-        # the archive has doubled since the bootstrap learned from it: a fresh one re-tags it all,
-        # so early articles do not keep the tags of a model that had seen a handful of articles
-        training.refresh_bootstrap(db)
-        topics = load_active(db, "topics")
     return _decoded(topics, TopicModel), topics.version, _decoded(stance, StanceModel), stance.version
 
 
@@ -74,18 +76,22 @@ def target_context(text: str, pattern: re.Pattern[str]) -> str:
     return out[:STANCE_CONTEXT_CHARS]
 
 
-def tag_articles(db, article_ids: Iterable[int]) -> int:
+def tag_articles(db, article_ids: Iterable[int], *, train_missing: bool = True) -> int:
     """Tag these articles; returns how many were tagged. Never raises.
 
     When the models cannot be loaded or trained (missing, corrupt, from another version), the
-    articles are marked tag_status='failed' with the reason and `tag` picks them up later.
+    articles are marked tag_status='failed' with the reason and `tag` picks them up later. With
+    `train_missing` False (ingest and poll rounds), a store with no models yet leaves them
+    pending for the end of the run (classify.upkeep.bring_up_to_date).
     """
     ids = sorted({int(i) for i in article_ids})
     if not ids:
         return 0
     try:
-        model = _models(db)
+        model = _models(db, train_missing)
         taxonomy = load_taxonomy(db)
+    except NoModelYet:
+        return 0
     except Exception as e:  # noqa: BLE001 - ingest must go on whatever the models do
         _mark_failed(db, ids, _reason(e))
         return 0

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from monitor.classify.analyzers import CJK, WORD
 from monitor.errors import ConfigError, InputError
 
 TAXONOMY_FILE = Path(__file__).resolve().parent.parent / "taxonomy.toml"
@@ -25,6 +26,8 @@ class Topic:
     name: str
     description: str
     terms: tuple[str, ...]
+    # look-alikes: a seed-term match inside one of these ("life hack", "Bundeskartellamt") is no evidence
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ def term_pattern(term: str) -> str:
     parts = [re.escape(p) for p in term.strip().lower().split("*")]
     body = r"\w*".join(parts)
     body = re.sub(r"(\\ )+", r"[\\s\\-]+", body)  # "cyber attack" also matches "cyber-attack"
+    if CJK.search(term):  # written without spaces: no word boundaries to look for
+        return body
     tail = "" if term.strip().endswith("*") else r"(?!\w)"
     return r"(?<!\w)" + body + tail
 
@@ -88,11 +93,10 @@ def _file_taxonomy() -> Taxonomy:
         raise ConfigError(f"cannot read the taxonomy file {TAXONOMY_FILE}: {e}") from None
     topics = []
     for t in raw.get("topics", []):
-        terms = [*t.get("terms", []), *t.get("terms_en", []), *t.get("terms_ru", [])]
-        for key, value in t.items():  # any other language: terms_de, terms_fr, ...
-            if key.startswith("terms_") and key not in ("terms_en", "terms_ru"):
-                terms.extend(value)
-        topics.append(Topic(t["name"], t.get("description", ""), tuple(terms)))
+        # terms_en, terms_de, terms_zh, ...: one list per language, all matched in every text
+        terms = [term for key, value in t.items() if key == "terms" or key.startswith("terms_") for term in value]
+        exclude = [term for key, value in t.items() if key == "exclude" or key.startswith("exclude_") for term in value]
+        topics.append(Topic(t["name"], t.get("description", ""), tuple(dict.fromkeys(terms)), tuple(dict.fromkeys(exclude))))
     targets = [Target(t["name"], tuple(t.get("aliases", [t["name"]]))) for t in raw.get("targets", [])]
     return Taxonomy(tuple(topics), tuple(targets))
 
@@ -144,18 +148,25 @@ def _upsert(db, kind: str, name: str, description: str, terms: list[str], added_
         )
 
 
-_WORD = re.compile(r"\w+")
+_WORD = WORD
 
 
 class TermMatcher:
     """Finds seed terms of many topics in a text in one pass over its words.
 
-    A term is a sequence of words; a word ending in `*` matches any word it starts. Matching
-    walks the text's words once with dictionary look-ups (a regex alternation over hundreds of
-    terms costs a millisecond per article; this costs microseconds).
+    A term is a sequence of words; a word ending in `*` matches any word it starts. Chinese and
+    Japanese are matched character by character (analyzers.WORD), so "洗钱" is found inside a
+    sentence written without spaces. Matching walks the text's words once with dictionary
+    look-ups (a regex alternation over hundreds of terms costs a millisecond per article; this
+    costs microseconds). A match that lies inside one of its group's `exclude` terms is dropped.
     """
 
-    def __init__(self, groups: dict[str, tuple[str, ...]]):
+    @classmethod
+    def for_topics(cls, topics: "tuple[Topic, ...] | list[Topic]") -> "TermMatcher":
+        return cls({t.name: t.terms for t in topics}, {t.name: t.exclude for t in topics})
+
+    def __init__(self, groups: dict[str, tuple[str, ...]], exclude: dict[str, tuple[str, ...]] | None = None):
+        self._exclude = TermMatcher({g: e for g, e in exclude.items() if e}) if exclude and any(exclude.values()) else None
         self._exact: dict[str, list[tuple[str, tuple[tuple[str, bool], ...]]]] = {}
         self._prefix: dict[int, dict[str, list[tuple[str, tuple[tuple[str, bool], ...]]]]] = {}
         for group, terms in groups.items():
@@ -175,6 +186,14 @@ class TermMatcher:
 
     def find(self, text: str) -> list[tuple[str, int, int, str]]:
         """(group, start, end, matched words) for every occurrence, in text order."""
+        out = self._find(text)
+        if self._exclude is not None and out:
+            masks = self._exclude._find(text)
+            if masks:
+                out = [m for m in out if not any(g == m[0] and s <= m[1] and m[2] <= e for g, s, e, _ in masks)]
+        return out
+
+    def _find(self, text: str) -> list[tuple[str, int, int, str]]:
         words = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(text.lower())]
         out = []
         exact, prefix, lengths = self._exact, self._prefix, self._lengths

@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 
 from monitor.classify import labels as labelstore
 from monitor.classify.datafile import read_rows
-from monitor.classify.features import article_text, clean_text
+from monitor.classify.features import FeatureConfig, article_text, clean_text
 from monitor.classify.modelstore import StoredModel, save_model
 from monitor.classify.stance import PLACEHOLDER, STANCES, fit_stance_model
 from monitor.classify.taxonomy import TermMatcher, load_taxonomy
@@ -61,9 +61,13 @@ BOOTSTRAP_C = 3.0
 # POS_SHARE / (1 + POS_SHARE) = 1/3: a score above that is evidence for the topic.
 BOOTSTRAP_THRESHOLD = round(POS_SHARE / (1 + POS_SHARE), 2)
 LABELLED_C = 10.0
+LABELLED_ENOUGH = 100  # labelled texts from which inner CV on them picks the head and thresholds
+# What the archive's topic model reads of each article: its lead. Items are judged by their title
+# and summary, and a long article's passages are scored from its lead too (topics.MAX_PASSAGES);
+# reading the whole of every stored article made training over 6 000 of them take 75 s, not 20.
+ARCHIVE_TEXT_CHARS = 4_000
 REFRESH_MIN_ARTICLES = 200  # a bootstrap is retrained when the archive doubles past this
 CHILD_TIMEOUT = 3600  # seconds: a training child that takes longer is stuck, not slow
-REFRESH_RETRY_S = 3600  # a failed bootstrap refresh is tried again after this, not at every batch
 REFRESH_LOCK_KEY = 7303314  # PostgreSQL advisory lock; 7303311-7303313 are migrations', ingest's and hosts'
 
 
@@ -101,15 +105,32 @@ def stance_examples() -> list[tuple[str, str]]:
 # ---------------------------------------------------------------- weak labels
 
 
+# A feed item (a headline and a sentence or two: half of them have under 30 words of body) that
+# names a seed term is about the topic far more often than a long article that names it once in
+# passing. One mention outside the title counts fully up to SHORT_ITEM_WORDS words of body, less
+# and less after that, and not at all from LONG_ARTICLE_WORDS on (the model decides those).
+SHORT_ITEM_WORDS = 60
+LONG_ARTICLE_WORDS = 300
+
+
 @dataclass(frozen=True)
 class Evidence:
     occurrences: int
     distinct: int
     in_title: bool
+    words: int = 0
+
+    @property
+    def weight(self) -> float:
+        """How strongly the seed terms make this article a positive of their topic, 0 to 1."""
+        if self.distinct >= 2 or self.occurrences >= 3 or self.in_title:
+            return 1.0
+        span = LONG_ARTICLE_WORDS - SHORT_ITEM_WORDS
+        return max(0.0, min(1.0, (LONG_ARTICLE_WORDS - self.words) / span))
 
     @property
     def strong(self) -> bool:
-        return self.distinct >= 2 or self.occurrences >= 3 or (self.in_title and self.occurrences >= 2)
+        return self.weight > 0
 
 
 def seed_evidence(matcher: TermMatcher, title: str, text: str) -> tuple[dict[str, Evidence], list[tuple[int, int]]]:
@@ -122,9 +143,10 @@ def seed_evidence(matcher: TermMatcher, title: str, text: str) -> tuple[dict[str
     for group, start, _end, words in found:
         if start >= first:
             by[group].append((start, words))
+    words = len(text[second:].split()) if first else len(text.split())
     out = {}
     for group, hits in by.items():
-        out[group] = Evidence(len(hits), len({w for _, w in hits}), any(s < second for s, _ in hits))
+        out[group] = Evidence(len(hits), len({w for _, w in hits}), any(s < second for s, _ in hits), words)
     return out, [(s, e) for _, s, e, _ in found]
 
 
@@ -147,7 +169,7 @@ def _stored_articles(db, limit: int | None = None) -> list[tuple[int, str, str]]
         rows = conn.execute(
             select(articles.c.id, articles.c.title, articles.c.summary, articles.c.content).order_by(articles.c.id.desc()).limit(limit)
         ).all()
-    return [(r.id, clean_text(r.title), article_text(r.title, r.summary, r.content)) for r in rows]
+    return [(r.id, clean_text(r.title), article_text(r.title, r.summary, r.content)[:ARCHIVE_TEXT_CHARS]) for r in rows]
 
 
 def article_count(db) -> int:
@@ -217,7 +239,7 @@ def _child(*args: str, db) -> subprocess.Popen:
         [sys.executable, "-m", "monitor.classify.training", *args], stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL, stderr=errors, text=True,
     )
-    proc.errors, proc.started, proc.reported = errors, time.monotonic(), False
+    proc.errors = errors
     proc.stdin.write(db.url)
     proc.stdin.close()
     return proc
@@ -249,31 +271,20 @@ def train_isolated(db, kinds: list[str]) -> None:
         raise ModelError(f"training {' and '.join(kinds)} failed: {_failure(proc)}")
 
 
-_refreshing: dict[str, subprocess.Popen] = {}
-
-
-def refresh_bootstrap(db) -> None:
-    """Retrain a stale topic bootstrap, then re-tag the archive with it.
-
-    A lean process starts this in a child and returns at once, so a poller goes on tagging with
-    the current model instead of stalling; the child re-tags the archive once its model is
-    active. At most one refresh runs per database and process; `wait_for_refreshes` lets a
-    one-shot command finish with its tags current.
-    """
+def refresh_stale(db) -> None:
+    """Retrain a stale topic bootstrap and re-tag the archive with it, and wait: in a child
+    process when this one is lean (a poller), so the memory that fitting costs goes with it."""
     if _in_place(db):
         _refresh_if_stale(db)
         return
-    running = _refreshing.get(db.url)
-    if running is not None:
-        if running.poll() is None:
-            return
-        if running.returncode != 0:
-            if not running.reported:
-                log.warning("bootstrap refresh failed: %s", _failure(running))
-                running.reported = True
-            if time.monotonic() - running.started < REFRESH_RETRY_S:
-                return  # not a new child per tagged batch while the cause lasts
-    _refreshing[db.url] = _child("--refresh", db=db)
+    proc = _child("--refresh", db=db)
+    try:
+        proc.wait(timeout=CHILD_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.returncode != 0:
+        raise ModelError(f"refreshing the topic bootstrap failed: {_failure(proc)}")
 
 
 def _refresh_if_stale(db) -> None:
@@ -320,14 +331,6 @@ def _one_refresh_at_a_time(db) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def wait_for_refreshes(timeout: float = CHILD_TIMEOUT) -> None:
-    for proc in list(_refreshing.values()):
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            log.warning("a bootstrap refresh is still running; it goes on in the background")
-
-
 def _child_main(args: list[str]) -> int:
     from monitor.store import Database
 
@@ -369,7 +372,7 @@ def _train_topics(db) -> dict:
     # shipped examples and descriptions: fully labelled for the taxonomy's topics
     tax_mask = np.array([n in taxonomy.topic_names for n in names], dtype=float)
     n_examples = 0
-    matcher = TermMatcher({t.name: t.terms for t in taxonomy.topics})
+    matcher = TermMatcher.for_topics(taxonomy.topics)
     for text, topics in topic_examples():
         y = np.array([1 if n in topics else 0 for n in names], dtype=np.int8)
         add(text, y, WEIGHT_EXAMPLE * tax_mask)
@@ -417,7 +420,7 @@ def _train_topics(db) -> dict:
                 w[j] = WEIGHT_WEAK
                 weak_neg[j] += 1
             elif ev.strong:
-                y[j], w[j] = 1, WEIGHT_WEAK
+                y[j], w[j] = 1, WEIGHT_WEAK * ev.weight
                 weak_pos[j] += 1
                 any_strong = True
         analyst = by_article.get(aid, {})
@@ -455,9 +458,14 @@ def _train_topics(db) -> dict:
 
     Y = np.vstack(Y_rows)
     W = np.vstack(W_rows)
-    tune = len(imported) >= 100
-    model = fit_topic_model(texts, Y, names, W, tune_thresholds=tune, pos_share=POS_SHARE, C=BOOTSTRAP_C if not labels else LABELLED_C, nb=bool(labels),
-                            threshold=BOOTSTRAP_THRESHOLD if not labels else 0.5)
+    # A few labels are rows of the bootstrap's own recipe (weighted WEIGHT_ANALYST), not a switch
+    # to another one: the first correction must not move every topic's threshold and tag count.
+    # From LABELLED_ENOUGH labelled texts on, the labels choose the head and the thresholds.
+    labelled_texts = len(imported) + len({lab.article_id for lab in labels if lab.article_id is not None})
+    enough = labelled_texts >= LABELLED_ENOUGH
+    model = fit_topic_model(texts, Y, names, W, tune_thresholds=enough, config=FeatureConfig(word_chars=ARCHIVE_TEXT_CHARS),
+                            pos_share=POS_SHARE, C=LABELLED_C if enough else BOOTSTRAP_C, nb=enough,
+                            threshold=0.5 if enough else BOOTSTRAP_THRESHOLD)
     version = new_version("topics")
     per_topic = {
         n: {

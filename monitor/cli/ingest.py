@@ -20,7 +20,6 @@ def register(sub) -> None:
 
 
 def run_ingest(args, db) -> int:
-    from monitor.classify import wait_for_refreshes
     from monitor.ingest import ingest_paths
 
     bar = _ProgressBar() if sys.stderr.isatty() else None
@@ -29,7 +28,6 @@ def run_ingest(args, db) -> int:
     finally:
         if bar:
             bar.finish()
-    wait_for_refreshes()
     for path, reason in sorted(stats.failed_documents.items()):
         print(f"failed: {path}: {reason}", file=sys.stderr)
     rejected = ", ".join(f"{reason} {n}" for reason, n in sorted(stats.rejected.items())) or "0"

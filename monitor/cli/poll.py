@@ -28,7 +28,6 @@ def run_poll(args, db) -> int:
     from monitor.config import settings
     from monitor.errors import InputError
     from monitor.feeds import seed_default_feeds
-    from monitor.classify import wait_for_refreshes
     from monitor.ingest import resume_hooks
     from monitor.poller import deliver_alerts, poll_forever, poll_once
 
@@ -43,7 +42,6 @@ def run_poll(args, db) -> int:
         resume_hooks(db)  # articles a killed poller stored but never tagged or matched
         summary = poll_once(db, concurrency=args.concurrency, allow_private=allow_private)
         deliver_alerts(db)
-        wait_for_refreshes()
         print(summary)
         return 0
 
