@@ -12,6 +12,8 @@ scikit-learn.
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass
 
 from typing import TYPE_CHECKING
@@ -124,10 +126,15 @@ def fit_heads(
     nb: bool = True, balanced: bool = False, pos_share: float | None = None, loss: str = "log",
 ) -> LinearHeads:
     """One binary head per column of Y (0/1); W gives a weight per row and label (0 = unknown)."""
-    coefs, intercepts = [], []
-    for j in range(Y.shape[1]):
-        c, b = fit_binary(X, Y[:, j], None if W is None else W[:, j], C=C, nb=nb, balanced=balanced, pos_share=pos_share, loss=loss)
-        coefs.append(c)
-        intercepts.append(b)
+    from concurrent.futures import ThreadPoolExecutor
+
+    def head(j: int) -> tuple[np.ndarray, float]:
+        return fit_binary(X, Y[:, j], None if W is None else W[:, j], C=C, nb=nb, balanced=balanced, pos_share=pos_share, loss=loss)
+
+    # liblinear releases the interpreter lock: heads fit side by side on every core, in label order
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1, max(1, Y.shape[1]))) as pool:
+        fitted = list(pool.map(head, range(Y.shape[1])))
+    coefs = [c for c, _ in fitted]
+    intercepts = [b for _, b in fitted]
     coef = np.vstack(coefs) if coefs else np.zeros((0, X.shape[1]), dtype=np.float32)
     return LinearHeads(list(labels), coef.astype(np.float32), np.asarray(intercepts, dtype=np.float64))
