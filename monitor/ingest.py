@@ -184,6 +184,10 @@ def resume_hooks(db: Database, *, older_than: timedelta = RESUME_AFTER) -> int:
         )
     for start in range(0, len(ids), 1000):
         run_hooks(db, ids[start : start + 1000])
+    if ids:
+        from monitor import classify
+
+        classify.bring_up_to_date(db)  # a store with no model yet: train it and tag them now
     return len(ids)
 
 

@@ -107,10 +107,10 @@ def stance_examples() -> list[tuple[str, str]]:
 
 # A feed item (a headline and a sentence or two: half of them have under 30 words of body) that
 # names a seed term is about the topic far more often than a long article that names it once in
-# passing. One mention outside the title counts fully up to SHORT_ITEM_WORDS words of body, less
+# passing. One term outside the title counts fully up to SHORT_ITEM_WORDS words of body, less
 # and less after that, and not at all from LONG_ARTICLE_WORDS on (the model decides those).
 SHORT_ITEM_WORDS = 60
-LONG_ARTICLE_WORDS = 300
+LONG_ARTICLE_WORDS = 120
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ class Evidence:
     @property
     def weight(self) -> float:
         """How strongly the seed terms make this article a positive of their topic, 0 to 1."""
-        if self.distinct >= 2 or self.occurrences >= 3 or self.in_title:
+        if self.distinct >= 2 or self.occurrences >= 3 or (self.in_title and self.occurrences >= 2):
             return 1.0
         span = LONG_ARTICLE_WORDS - SHORT_ITEM_WORDS
         return max(0.0, min(1.0, (LONG_ARTICLE_WORDS - self.words) / span))
