@@ -67,7 +67,8 @@ def term_pattern(term: str) -> str:
 
     Without a trailing `*` the term must end at a word end, so "isis" does not match "crisis".
     """
-    parts = [re.escape(p) for p in term.strip().lower().split("*")]
+    term = term.strip()
+    parts = [re.escape(p) for p in term.lower().split("*")]
     body = r"\w*".join(parts)
     body = re.sub(r"(\\ )+", r"[\\s\\-]+", body)  # "cyber attack" also matches "cyber-attack"
     if CJK.search(term):  # written without spaces: no word boundaries to look for
