@@ -4,8 +4,9 @@ An article gets a stance tag toward a target when it names one of the target's a
 (monitor.classify.tagging), so "stance over time" can only be as full as the mentions are.
 This reads the articles that pass the page's filters (the stance filter aside: the chart shows
 every stance), matches each target's aliases the way tagging does, and counts per target the
-articles that name it and, of those, the ones without a stance tag yet (tagged before an alias
-was added, or not tagged yet: a re-tag fixes both).
+articles that name it, the ones of those without a stance tag yet (tagged before an alias was
+added, or not tagged yet), and the stance-tagged ones that no longer name it (tagged with an
+alias since removed): a re-tag fixes both.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class TargetMentions:
     target: str
     mentions: int  # articles read that name the target
     without_stance: int  # of those, the ones with no stance tag toward it yet
+    stale: int = 0  # articles read with a stance tag toward it that no longer name it (older aliases)
 
 
 @dataclass(frozen=True)
@@ -70,5 +72,7 @@ def target_mentions(db, filters: Filters | None = None, *, sample: int = MENTION
     for target in taxonomy.targets:
         pattern = compile_terms(target.aliases)
         named = [aid for aid, text in texts if pattern is not None and pattern.search(text)]
-        out.append(TargetMentions(target.name, len(named), sum(1 for aid in named if (aid, target.name) not in stance_of)))
+        named_set = set(named)
+        stale = sum(1 for aid, t in stance_of if t == target.name and aid not in named_set)
+        out.append(TargetMentions(target.name, len(named), sum(1 for aid in named if (aid, target.name) not in stance_of), stale))
     return Mentions(out, len(rows), matching)

@@ -74,8 +74,12 @@ def test_mentions_count_the_articles_naming_each_target_and_those_without_a_stan
     assert narrowed.of("Interpol").mentions == 1
     # the stance filter does not hide mentions: the note explains the whole chart
     assert target_mentions(db, Filters(date_from=date(2025, 3, 1), stance="FAVOR", target="Interpol")).of("Interpol").mentions == 3
+    # a stance tag from an alias since removed ("интерпол*" also caught interpolation)
+    add_article(db, "Интерполяция данных в Excel", "2025-03-01", stances={"Interpol": "NONE"})
+    assert target_mentions(db, window).of("Interpol").stale == 1
     sample = target_mentions(db, window, sample=2)
     assert sample.sampled and sample.read == 2 and sample.of("Interpol").mentions == 1  # the two newest
+    assert sample.of("Interpol").stale == 0  # the stale one is older than the sample
 
 
 @pytest.fixture
@@ -84,6 +88,7 @@ def coverage_store(monkeypatch, db):
     add_article(db, "Интерпол объявил в розыск", "2025-03-03", stances={"Interpol": "NONE"})
     add_article(db, "国际刑警组织发布红色通缉令", "2025-03-04")
     add_article(db, "Storm over the north sea", "2025-03-05", topics=["terrorism"])
+    add_article(db, "Интерполяция данных в Excel", "2025-03-06", stances={"Interpol": "NONE"})  # an old alias's tag
     return db
 
 
@@ -94,8 +99,9 @@ def test_the_coverage_page_says_how_many_articles_concern_each_target(monkeypatc
     at.run()
     assert_clean(at)
     page = texts(at)
-    assert "3 articles mention Interpol in this window; stance is shown from 2." in page
+    assert "3 articles mention Interpol in this window; stance is shown from 3." in page
     assert "1 article naming it has no stance tag yet" in page and "re-tag the archive" in page
+    assert "1 article with a stance toward it no longer names it" in page
     at.selectbox(key="coverage_target").select("Europol").run()
     assert_clean(at)
     info = " ".join(i.value for i in at.info)

@@ -107,6 +107,11 @@ def _mention_note(target: str, mentions, shown: int, *, narrowed: bool) -> str:
             f" {_articles(m.without_stance)} naming it {'has' if m.without_stance == 1 else 'have'} no stance tag yet "
             "(tagged before its aliases were added, or not tagged yet): re-tag the archive on the Models page."
         )
+    if m.stale:
+        note += (
+            f" {_articles(m.stale)} with a stance toward it no longer {'names' if m.stale == 1 else 'name'} it "
+            "(tagged with an alias since removed): re-tag the archive on the Models page."
+        )
     return note
 
 

@@ -166,7 +166,10 @@ for kind in ("topics", "stance"):
     if active.get("bootstrap"):
         st.warning(
             "Bootstrap model: trained from the taxonomy's seed terms (weak labels), not from analysts' labels yet. "
-            "Label articles on the Review page (or correct tags on the Articles page), then train: each label is used from the next training on.",
+            "Label articles on the Review page (or correct tags on the Articles page), then train: each label is used from the next training on."
+            if kind == "topics"
+            else "Bootstrap model: trained from hand-written example sentences, not from analysts' labels yet. "
+            "Label stances on the Articles page, then train: each label is used from the next training on.",
             icon=":material/school:",
         )
     if kind == "topics":
@@ -206,7 +209,7 @@ for kind in ("topics", "stance"):
 
 st.subheader("Labels from analysts")
 if not labels:
-    st.caption("No labels yet. On the Articles page, open an article and correct its topic or stance: it becomes a training label.")
+    st.caption("No labels yet. On the Review page, answer About it / Not about it for a topic's doubtful articles, or on the Articles page correct an article's topic or stance: each becomes a training label.")
 else:
     rows = []
     for kind, block in labels.items():

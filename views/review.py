@@ -65,7 +65,7 @@ def _save(item, about: bool) -> None:
 
 for item in queue.items:
     with st.container(border=True):
-        text_col, yes_col, no_col = st.columns([6, 1, 1], vertical_alignment="center")
+        text_col, act_col = st.columns([5, 1], vertical_alignment="center")
         with text_col:
             st.text(item.title)  # plain text: a hostile title stays literal
             verdict = "tagged now" if item.tagged else "not tagged now"
@@ -77,7 +77,7 @@ for item in queue.items:
             link = ui.safe_link(item.link)
             if link:
                 st.link_button("Open", link, icon=":material/open_in_new:")
-        if yes_col.button("About it", key=f"review_yes_{item.article_id}", icon=":material/thumb_up:", width="stretch"):
+        if act_col.button("About it", key=f"review_yes_{item.article_id}", icon=":material/thumb_up:", width="stretch"):
             _save(item, True)
-        if no_col.button("Not about it", key=f"review_no_{item.article_id}", icon=":material/thumb_down:", width="stretch"):
+        if act_col.button("Not about it", key=f"review_no_{item.article_id}", icon=":material/thumb_down:", width="stretch"):
             _save(item, False)
