@@ -106,3 +106,20 @@ def test_the_coverage_page_says_how_many_articles_concern_each_target(monkeypatc
     assert_clean(at)
     info = " ".join(i.value for i in at.info)
     assert "No article in this window mentions Europol, so there is no stance to show." in info
+
+
+def test_the_alias_pre_check_never_changes_what_matches():
+    import re
+
+    from monitor.classify.taxonomy import compile_terms, load_taxonomy, term_pattern
+
+    samples = [title for title, _ in NAMED.values()] + NOT_NAMED + [
+        "INTERPOL", "Interpol's chief", "the europeans", "Police officers", "ΙΝΤΕΡΠΌΛ", "ИНТЕРПОЛА", "a cyber-attack",
+        "", "crisis", "Europäischen Polizeiamt", "ICPO-Interpol", "المنظمة الدولية للشرطة الجنائية الإنتربول",
+    ]
+    for target in load_taxonomy().targets:
+        fast = compile_terms(target.aliases)
+        plain = re.compile("|".join(f"(?:{term_pattern(a)})" for a in target.aliases), re.IGNORECASE)
+        for text in samples:
+            assert bool(fast.search(text)) == bool(plain.search(text)), (target.name, text)
+            assert fast.sub("X", text) == plain.sub("X", text), (target.name, text)
