@@ -11,6 +11,7 @@ alias since removed): a re-tag fixes both.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -67,10 +68,17 @@ def target_mentions(db, filters: Filters | None = None, *, sample: int = MENTION
             stance_of.update(
                 (r[0], r[1]) for r in conn.execute(select(tags.c.article_id, tags.c.target).where(tags.c.kind == "stance", tags.c.article_id.in_(chunk)))
             )
-    texts = [(r.id, article_text(r.title, r.summary, r.content)) for r in rows]
+    patterns = [(t, compile_terms(t.aliases)) for t in taxonomy.targets]
+    # Cleaning a long article costs more than matching it: the raw text (entities decoded) holds
+    # every literal piece the cleaned one does, so it rules out the articles naming no target.
+    texts: list[tuple[int, str]] = []
+    for r in rows:
+        raw = f"{r.title} {r.summary} {r.content}"
+        raw = html.unescape(raw) if "&" in raw else raw
+        if any(p is not None and p.may_match(raw) for _, p in patterns):
+            texts.append((r.id, article_text(r.title, r.summary, r.content)))
     out = []
-    for target in taxonomy.targets:
-        pattern = compile_terms(target.aliases)
+    for target, pattern in patterns:
         named = [aid for aid, text in texts if pattern is not None and pattern.search(text)]
         named_set = set(named)
         stale = sum(1 for aid, t in stance_of if t == target.name and aid not in named_set)
