@@ -116,3 +116,18 @@ def test_a_model_row_without_retags_reads_as_none(db, tagged):
         conn.execute(update(classifier_models).values(metrics={}))
     version = classify.model_status(db)["models"]["topics"]["active"]["version"]
     assert classify.retags(db, version) == []
+
+
+def test_the_queue_scores_with_the_model_active_now(db, tagged):
+    from monitor.classify.modelstore import load_active
+    from monitor.classify.topics import TopicModel
+
+    first = classify.review_queue(db, "corruption", limit=len(NEWS))  # scores kept for the next click
+    classify.add_label(db, tagged[4], "topic", "corruption", 0, analyst="ana")
+    classify.train(db, "topics")
+    stored = load_active(db, "topics")
+    model = TopicModel.from_payload(stored.payload)
+    again = classify.review_queue(db, "corruption", limit=len(NEWS))
+    assert again.model_version == stored.version != first.model_version
+    fresh = dict(zip(tagged, model.scores([f"{t}. {t}. {s}" for t, s in NEWS])[:, model.labels.index("corruption")]))
+    assert {i.article_id: i.score for i in again.items} == pytest.approx({i: fresh[i] for i in tagged if i != tagged[4]})

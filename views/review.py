@@ -27,7 +27,8 @@ topic = c1.selectbox("Topic", topics, key="review_topic", bind="query-params")
 limit = c2.segmented_control("Articles", [10, 25, 50], default=10, key="review_limit", required=True) or 10
 
 try:
-    queue = classify.review_queue(db, topic, int(limit))
+    with st.spinner("Scoring the newest articles with the current model…"):
+        queue = classify.review_queue(db, topic, int(limit))
 except MonitorError as e:
     ui.show_error(e)
     st.stop()
