@@ -65,6 +65,7 @@ def test_a_review_click_becomes_a_label_that_the_next_training_uses(monkeypatch,
     code, out, err = cli("tag", "--all")
     assert code == 0, err
     assert ("cybercrime" in topics_of(db, pick)) is about  # the tag follows the label
+    assert "topic tags:" in out and "cybercrime +" in out  # and `tag --all` says what changed
 
 
 def test_the_models_page_shows_trust_from_labels_and_what_a_retag_changed(monkeypatch, db_url, store):
