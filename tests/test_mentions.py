@@ -99,13 +99,13 @@ def test_the_coverage_page_says_how_many_articles_concern_each_target(monkeypatc
     at.run()
     assert_clean(at)
     page = texts(at)
-    assert "3 articles mention Interpol in this window; stance is shown from 3." in page
+    assert "3 of the 5 articles in this window mention Interpol; stance is shown from 3 articles." in page
     assert "1 article naming it has no stance tag yet" in page and "re-tag the archive" in page
     assert "1 article with a stance toward it no longer names it" in page
     at.selectbox(key="coverage_target").select("Europol").run()
     assert_clean(at)
     info = " ".join(i.value for i in at.info)
-    assert "No article in this window mentions Europol, so there is no stance to show." in info
+    assert "None of the 5 articles in this window mentions Europol, so there is no stance to show." in info
 
 
 def test_the_alias_pre_check_never_changes_what_matches():

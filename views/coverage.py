@@ -97,11 +97,12 @@ def _mention_note(target: str, mentions, shown: int, *, narrowed: bool) -> str:
     m = mentions.of(target)
     if m is None:  # a target no longer in the taxonomy: its old tags are all there is
         return f"Stance toward {target} is shown from {_articles(shown)}; it is no longer a stance target, so new articles get none."
+    of = f"the {mentions.matching:,} articles {where}" if mentions.matching != 1 else f"the one article {where}"
     if m.mentions == 0:
-        note = f"No article {where} mentions {target}{sample}, so there is no stance to show."
+        note = f"None of {of} mentions {target}{sample}, so there is no stance to show."
     else:
         verb = "mentions" if m.mentions == 1 else "mention"
-        note = f"{_articles(m.mentions)} {verb} {target} {where}{sample}; stance is shown from {shown:,}."
+        note = f"{m.mentions:,} of {of} {verb} {target}{sample}; stance is shown from {_articles(shown)}."
     if m.without_stance:
         note += (
             f" {_articles(m.without_stance)} naming it {'has' if m.without_stance == 1 else 'have'} no stance tag yet "
