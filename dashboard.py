@@ -21,6 +21,7 @@ pages = st.navigation(
         st.Page("views/articles.py", title="Articles", icon=":material/article:"),
         st.Page("views/alerts.py", title="Alerts", icon=":material/notifications:"),
         st.Page("views/feeds.py", title="Feeds", icon=":material/rss_feed:"),
+        st.Page("views/review.py", title="Review", icon=":material/rule:"),
         st.Page("views/models.py", title="Models", icon=":material/model_training:"),
     ]
 )

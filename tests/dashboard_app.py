@@ -7,7 +7,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 REPO = Path(__file__).resolve().parent.parent
-PAGES = ("views/coverage.py", "views/articles.py", "views/alerts.py", "views/feeds.py", "views/models.py")
+PAGES = ("views/coverage.py", "views/articles.py", "views/alerts.py", "views/feeds.py", "views/review.py", "views/models.py")
 
 
 def make_app(monkeypatch, db_url: str, *, seed: bool = False) -> AppTest:

@@ -24,6 +24,7 @@ PAGES = [
     ("articles", "Articles", "[data-testid=stDataFrame]"),
     ("alerts", "Alerts", "[data-testid=stTabs]"),
     ("feeds", "Feeds", "[data-testid=stDataFrame]"),
+    ("review", "Review", "[data-testid=stMainBlockContainer] h1"),
     ("models", "Models", "[data-testid=stMainBlockContainer] h1"),
 ]
 CHROMIUM_ARGS = [
@@ -159,4 +160,44 @@ def test_filters_travel_in_the_url(server, browser):
     assert page.locator("[data-testid=stException]").count() == 0
     assert "topic=corruption" in page.url
     page.screenshot(path=str(SHOTS / "articles-filtered.png"), full_page=True)
+    page.close()
+
+
+def test_one_click_in_the_review_queue_saves_a_label(server, browser):
+    from tests.conftest import SHARED_DATA
+
+    if not (SHARED_DATA / "feeds" / "real").exists():
+        pytest.skip("shared data not present: the review queue needs the model trained on the real feeds")
+    base, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 2000})
+    page.goto(f"{base}/review?review_topic=cybercrime")
+    _settle(page, "button:has-text('Not about it')")
+    page.screenshot(path=str(SHOTS / "review.png"), full_page=True)
+    first = page.locator("[data-testid=stMainBlockContainer] [data-testid=stText]").first.inner_text()
+    page.locator("button:has-text('Not about it')").first.click()
+    _settle(page, "[data-testid=stAlertContentSuccess]")
+    assert "not about cybercrime" in page.locator("[data-testid=stAlertContentSuccess]").inner_text()
+    assert page.locator("[data-testid=stMainBlockContainer] [data-testid=stText]").first.inner_text() != first  # it left the queue
+    assert page.locator("[data-testid=stException]").count() == 0
+    page.screenshot(path=str(SHOTS / "review-after-click.png"), full_page=True)
+    page.close()
+
+
+def test_after_train_and_retag_the_models_page_says_what_changed(server, browser):
+    from tests.conftest import SHARED_DATA
+
+    if not (SHARED_DATA / "feeds" / "real").exists():
+        pytest.skip("shared data not present: the Models page needs the model trained on the real feeds")
+    base, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+    page.goto(f"{base}/models")
+    _settle(page, "button:has-text('Train topic model')")
+    page.locator("button:has-text('Train topic model')").click()
+    _settle(page, "[data-testid=stAlertContentSuccess]:has-text('Trained and activated')")
+    page.locator("button:has-text('Re-tag the archive')").click()
+    _settle(page, "[data-testid=stAlertContentSuccess]:has-text('Re-tagged')")
+    assert page.locator("text=What the last re-tag changed").count() == 1
+    assert page.locator("text=How far to trust each topic").count() == 1
+    assert page.locator("[data-testid=stException]").count() == 0
+    page.screenshot(path=str(SHOTS / "models-after-retag.png"), full_page=True)
     page.close()

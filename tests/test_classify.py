@@ -358,6 +358,7 @@ def test_tag_all_retags_the_archive(cli, db_url):
     assert "tagged 3" in out
     code, out, err = cli("tag", "--all")
     assert code == 0 and "tagged 3" in out
+    assert "topic tags: 0 added, 0 removed" in out  # the same model again changes nothing
     assert "cybercrime" in topics_of(db, ids[0])
     db.dispose()
 

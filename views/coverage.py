@@ -79,6 +79,43 @@ def _top(url: str, key: tuple, what: str) -> tuple[pd.DataFrame, bool]:
     return pd.DataFrame([(t.term, t.articles) for t in result.terms], columns=["term", "articles"]), result.sampled
 
 
+@st.cache_data(ttl=ui.QUERY_TTL_S, show_spinner=False)
+def _mentions(url: str, key: tuple):
+    from monitor.mentions import target_mentions
+
+    return target_mentions(ui._database(url), ui.thaw(key))
+
+
+def _articles(n: int) -> str:
+    return f"{n:,} article" + ("" if n == 1 else "s")
+
+
+def _mention_note(target: str, mentions, shown: int, *, narrowed: bool) -> str:
+    """Why the stance chart holds what it holds: how many articles name the target at all."""
+    where = "in this window" + (" and these filters" if narrowed else "")
+    sample = f" (counted in the newest {mentions.read:,} of {mentions.matching:,} articles)" if mentions.sampled else ""
+    m = mentions.of(target)
+    if m is None:  # a target no longer in the taxonomy: its old tags are all there is
+        return f"Stance toward {target} is shown from {_articles(shown)}; it is no longer a stance target, so new articles get none."
+    of = f"the {mentions.matching:,} articles {where}" if mentions.matching != 1 else f"the one article {where}"
+    if m.mentions == 0:
+        note = f"None of {of} mentions {target}{sample}, so there is no stance to show."
+    else:
+        verb = "mentions" if m.mentions == 1 else "mention"
+        note = f"{m.mentions:,} of {of} {verb} {target}{sample}; stance is shown from {_articles(shown)}."
+    if m.without_stance:
+        note += (
+            f" {_articles(m.without_stance)} naming it {'has' if m.without_stance == 1 else 'have'} no stance tag yet "
+            "(tagged before its aliases were added, or not tagged yet): re-tag the archive on the Models page."
+        )
+    if m.stale:
+        note += (
+            f" {_articles(m.stale)} with a stance toward it no longer {'names' if m.stale == 1 else 'name'} it "
+            "(tagged with an alias since removed): re-tag the archive on the Models page."
+        )
+    return note
+
+
 c1, c2 = st.columns([1, 2])
 by = c1.segmented_control("Per", list(PERIODS), format_func=PERIODS.get, default="day", key="by", bind="query-params", required=True) or "day"
 measure = c2.segmented_control("Show", list(MEASURES), format_func=MEASURES.get, default="share", key="measure", bind="query-params", required=True) or "share"
@@ -155,27 +192,35 @@ else:
 st.subheader("Stance over time")
 stance_rows = _rows(db.url, state.key(), by, ("stance",))
 stance = _table(stance_rows, ("stance",))
-if stance.empty:
-    st.info("No stance tags in this range. Stance targets (e.g. Interpol) are tagged when an article mentions them.")
+mentions = _mentions(db.url, state.key())
+known = [t.target for t in mentions.targets]
+targets = known + sorted(set(stance["target"].dropna()) - set(known)) if not stance.empty else known
+if not targets:
+    st.info("No stance targets. Add one (e.g. Europol) on the Models page: articles that mention it get a stance.")
 else:
-    targets = sorted(stance["target"].dropna().unique())
     target = state.filters.target if state.filters.target in targets else None
     if target is None:
         target = st.selectbox("Toward", targets, key="coverage_target") if len(targets) > 1 else targets[0]
-    shown = stance[stance["target"] == target]
-    st.altair_chart(
-        alt.Chart(shown)
-        .mark_bar()
-        .encode(
-            x=alt.X("period:T", title=None),
-            y=alt.Y(f"{measure}:Q", title=y_title, axis=alt.Axis(format=y_format), stack=True),
-            color=alt.Color("stance:N", title=f"Stance toward {target}", scale=alt.Scale(domain=list(ui.STANCES), range=["#2e8b57", "#c0392b", "#9aa5b1"]), legend=alt.Legend(orient="bottom")),
-            tooltip=[alt.Tooltip("period:T", title=PERIODS[by]), "stance:N", alt.Tooltip("count:Q", format=",d"), alt.Tooltip("share:Q", format=".1%")],
+    shown = stance[stance["target"] == target] if not stance.empty else stance
+    shown_n = int(shown["count"].sum()) if not shown.empty else 0
+    explained = _mention_note(target, mentions, shown_n, narrowed=bool(state.filters.query or state.filters.topics or state.filters.sources))
+    if shown_n == 0:
+        st.info(explained, icon=":material/info:")
+    else:
+        st.altair_chart(
+            alt.Chart(shown)
+            .mark_bar()
+            .encode(
+                x=alt.X("period:T", title=None),
+                y=alt.Y(f"{measure}:Q", title=y_title, axis=alt.Axis(format=y_format), stack=True),
+                color=alt.Color("stance:N", title=f"Stance toward {target}", scale=alt.Scale(domain=list(ui.STANCES), range=["#2e8b57", "#c0392b", "#9aa5b1"]), legend=alt.Legend(orient="bottom")),
+                tooltip=[alt.Tooltip("period:T", title=PERIODS[by]), "stance:N", alt.Tooltip("count:Q", format=",d"), alt.Tooltip("share:Q", format=".1%")],
+            )
+            .properties(height=260),
+            width="stretch",
         )
-        .properties(height=260),
-        width="stretch",
-    )
-    ui.summary_download([r for r in stance_rows if r.target == target], by=by, group=("stance",), filters=state, label="Download stance counts (CSV)", file_name=f"coverage-stance-{target}-by-{by}.csv", key="dl_stance", title=f"Stance toward {target} per {by}")
+        st.caption(explained)
+        ui.summary_download([r for r in stance_rows if r.target == target], by=by, group=("stance",), filters=state, label="Download stance counts (CSV)", file_name=f"coverage-stance-{target}-by-{by}.csv", key="dl_stance", title=f"Stance toward {target} per {by}")
 
 # --- who writes, and about what ----------------------------------------------------------------
 

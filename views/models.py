@@ -1,7 +1,5 @@
 """Models: how well the topic and stance classifiers do, the labels they learn from, retraining."""
 
-import json
-
 import pandas as pd
 import streamlit as st
 
@@ -34,8 +32,40 @@ c3.metric("Tagging failed", f"{counts.get('failed', 0):,}", help="Stored untagge
 c4.metric("Labels waiting for training", f"{waiting:,}", help="Corrections analysts made since the last training: the next training learns from them.")
 
 
-def _scalar_metrics(metrics: dict) -> dict:
-    return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+FACT_NAMES = {
+    "bootstrap": "Trained from seed terms only (bootstrap)",
+    "articles": "Stored articles learned from",
+    "archive_articles": "Articles in the archive then",
+    "examples": "Hand-written examples",
+    "analyst_labels": "Analyst labels",
+    "rows": "Training rows",
+    "topics": "Topics",
+    "seconds": "Training time (s)",
+    "bootstrap_examples": "Hand-written stance examples",
+}
+
+
+def _cell(value) -> str:
+    """One readable cell: lists joined, mappings as "key: value", floats rounded."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".")
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k.replace('_', ' ')}: {_cell(v)}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+def _facts_table(info: dict) -> pd.DataFrame:
+    """A training summary as two readable columns instead of raw JSON."""
+    return pd.DataFrame(
+        [{"what": FACT_NAMES.get(k, k.replace("_", " ").capitalize()), "value": _cell(v)} for k, v in info.items()],
+        columns=["what", "value"],
+    )
 
 
 def _per_row_table(block: dict, first: str) -> pd.DataFrame:
@@ -45,9 +75,79 @@ def _per_row_table(block: dict, first: str) -> pd.DataFrame:
         row = {first: name}
         if isinstance(values, dict):
             for k, v in values.items():
-                row[k.replace("_", " ")] = round(v, 3) if isinstance(v, float) else (v if isinstance(v, (int, str, bool)) or v is None else json.dumps(v))
+                row[k.replace("_", " ")] = round(v, 3) if isinstance(v, float) else (v if isinstance(v, (int, str, bool)) or v is None else _cell(v))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _estimate(e) -> str:
+    if e.value is None:
+        return "—"
+    return f"{e.value:.0%} ({e.low:.0%}–{e.high:.0%})"
+
+
+def _trust_table(quality) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "topic": q.topic,
+                "precision (95 % interval)": _estimate(q.precision),
+                "tagged and labelled": q.precision.n,
+                "recall (95 % interval)": _estimate(q.recall),
+                "labelled about it": q.recall.n,
+                "labels": q.labels,
+                "labels since training": q.since_training,
+            }
+            for q in quality
+        ],
+        columns=["topic", "precision (95 % interval)", "tagged and labelled", "recall (95 % interval)", "labelled about it", "labels", "labels since training"],
+    )
+
+
+def _changes_table(report) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"topic": t.topic, "tagged before": t.before, "tagged after": t.after, "added": t.added, "removed": t.removed} for t in report.topics],
+        columns=["topic", "tagged before", "tagged after", "added", "removed"],
+    )
+
+
+def _topic_sections(active: dict) -> None:
+    """How far to trust each topic's tags, and what the last re-tag with this version changed."""
+    st.markdown("**How far to trust each topic**")
+    try:
+        quality = classify.topic_quality(db)
+    except MonitorError as e:
+        ui.show_error(e)
+        quality = []
+    if not quality:
+        st.caption(
+            "No analyst labels on stored articles yet, so no estimate: label articles on the Review page (a few per topic) "
+            "to see how often the tags are right (precision) and how many relevant articles they find (recall)."
+        )
+    else:
+        trust = _trust_table(quality)
+        st.dataframe(trust, hide_index=True, placeholder="—", width="stretch")
+        st.caption(
+            "Analysts' labels against the tags the articles carry now. Precision: of the labelled articles that carry the tag, "
+            "the share labelled about it; recall: of those labelled about it, the share that carries the tag. The interval "
+            "(95 %, Wilson) is how far the true figure may be from the estimate: with a handful of labels it is wide, so read a "
+            "chart of that topic with care. The model learned from the labels given before its training, so the figures lean "
+            "optimistic; labels given since are a fair check."
+        )
+        ui.download(trust, label="Download trust figures (CSV)", file_name="topic-trust.csv", key="dl_trust", title=f"Topic precision and recall from analysts' labels, model {active.get('version')}")
+    st.markdown("**What the last re-tag changed**")
+    reports = classify.retags(db, active["version"])
+    if not reports:
+        st.info("This version has not been applied to the stored articles yet: re-tag the archive (below) to apply it and see what changes.", icon=":material/sell:")
+        return
+    last = reports[0]
+    st.caption(
+        f"Re-tagged {last.articles:,} articles with this version on {last.at:%Y-%m-%d %H:%M} UTC: "
+        f"{last.added:,} topic tags added, {last.removed:,} removed."
+    )
+    changes = _changes_table(last)
+    st.dataframe(changes, hide_index=True, placeholder="—", width="content")
+    ui.download(changes, label="Download tag changes (CSV)", file_name="tag-changes.csv", key="dl_changes", title=f"Topic tags changed by the re-tag with {active['version']}")
 
 
 for kind in ("topics", "stance"):
@@ -66,36 +166,50 @@ for kind in ("topics", "stance"):
     if active.get("bootstrap"):
         st.warning(
             "Bootstrap model: trained from the taxonomy's seed terms (weak labels), not from analysts' labels yet. "
-            "Correct tags on the Articles page, then train: each label is used from the next training on.",
+            "Label articles on the Review page (or correct tags on the Articles page), then train: each label is used from the next training on."
+            if kind == "topics"
+            else "Bootstrap model: trained from hand-written example sentences, not from analysts' labels yet. "
+            "Label stances on the Articles page, then train: each label is used from the next training on.",
             icon=":material/school:",
         )
+    if kind == "topics":
+        _topic_sections(active)
     metrics = active.get("metrics") or {}
-    scalars = _scalar_metrics(metrics)
-    if scalars:
-        cols = st.columns(min(4, len(scalars)))
-        for i, (name, value) in enumerate(scalars.items()):
-            cols[i % len(cols)].metric(name.replace("_", " "), f"{value:.3f}" if isinstance(value, float) else f"{value:,}")
     block_name, first = ("per_topic", "topic") if kind == "topics" else ("targets", "target")
     block = metrics.get(block_name) or metrics.get("per_class") or {}
-    if block:
+    if kind == "stance" and block:
+        st.caption("Per target: how many labels it has and which model judges it (bootstrap: a rough guess until labelled)")
         table = _per_row_table(block, first)
-        st.dataframe(table, hide_index=True, placeholder="—", width="stretch")
+        st.dataframe(table, hide_index=True, placeholder="—", width="content")
         ui.download(table, label=f"Download {kind} metrics (CSV)", file_name=f"{kind}-metrics.csv", key=f"dl_metrics_{kind}", title=f"{KIND_TITLES[kind]} {active.get('version')} metrics")
-    if kind == "stance" and status.get("targets") and not block:
+    elif kind == "stance" and status.get("targets"):
         targets = _per_row_table(status["targets"], "target")
         st.caption("Targets (bootstrap: no labels yet, so the stance is a rough guess)")
         st.dataframe(targets, hide_index=True, placeholder="—", width="content")
         ui.download(targets, label="Download targets (CSV)", file_name="stance-targets.csv", key="dl_targets_status", title="Stance targets")
-    with st.expander("Training data summary and earlier versions"):
-        st.json(active.get("training") or {}, expanded=False)
-        history = pd.DataFrame(info.get("history") or [], columns=["version", "active"])
+    with st.expander("What it was trained on, and earlier versions"):
+        facts = _facts_table(active.get("training") or {})
+        st.dataframe(facts, hide_index=True, width="stretch")
+        if block and kind == "topics":
+            st.caption("Per topic: the training data and the threshold (a score at or above it makes the tag)")
+            table = _per_row_table(block, first)
+            st.dataframe(table, hide_index=True, placeholder="—", width="stretch")
+            ui.download(table, label=f"Download {kind} metrics (CSV)", file_name=f"{kind}-metrics.csv", key=f"dl_metrics_{kind}", title=f"{KIND_TITLES[kind]} {active.get('version')} metrics")
+        history = pd.DataFrame(
+            [
+                {"version": h["version"], "trained (UTC)": h.get("created_at"), "active": "yes" if h["active"] else "", "analyst labels": h.get("analyst_labels", 0), "bootstrap": "yes" if h.get("bootstrap") else ""}
+                for h in info.get("history") or []
+            ],
+            columns=["version", "trained (UTC)", "active", "analyst labels", "bootstrap"],
+        )
         if not history.empty:
-            st.dataframe(history, hide_index=True, width="content")
+            st.caption("Versions, newest first")
+            st.dataframe(history, hide_index=True, width="stretch")
             ui.download(history, label="Download versions (CSV)", file_name=f"{kind}-versions.csv", key=f"dl_history_{kind}", title=f"{KIND_TITLES[kind]} versions")
 
 st.subheader("Labels from analysts")
 if not labels:
-    st.caption("No labels yet. On the Articles page, open an article and correct its topic or stance: it becomes a training label.")
+    st.caption("No labels yet. On the Review page, answer About it / Not about it for a topic's doubtful articles, or on the Articles page correct an article's topic or stance: each becomes a training label.")
 else:
     rows = []
     for kind, block in labels.items():
@@ -137,6 +251,13 @@ if b3.button("Re-tag the archive", key="retag", icon=":material/sell:", width="s
         n = classify.retag_all(db, progress=_progress)
         bar.progress(1.0, text=f"Re-tagged {n:,} articles")
         st.cache_data.clear()  # counts and charts change with the new tags
+        version = (classify.model_status(db)["models"]["topics"].get("active") or {}).get("version")
+        last = classify.retags(db, version)[:1] if version else []
+        st.session_state["models_notice"] = (
+            f"Re-tagged {n:,} articles: {last[0].added:,} topic tags added, {last[0].removed:,} removed (per topic under Topic model)."
+            if last else f"Re-tagged {n:,} articles."
+        )
+        st.rerun()
     except MonitorError as e:
         ui.show_error(e)
 

@@ -2,7 +2,7 @@
 
 The public API (used by ingest, the CLI and the dashboard): `tag_articles`, `retag_all`,
 `tag_pending`, `bring_up_to_date`, `train`, `evaluate`, `explain`, `add_label`, `load_taxonomy`, `add_topic`,
-`add_target`, `model_status`. Each is a thin wrapper that imports its module on first use, so
+`add_target`, `model_status`, `review_queue`, `topic_quality`, `retags`. Each is a thin wrapper that imports its module on first use, so
 importing `monitor.classify` (ingest does, at start-up) does not load scikit-learn.
 """
 
@@ -102,3 +102,25 @@ def model_status(db) -> dict:
     from monitor.classify.status import model_status as run
 
     return run(db)
+
+
+def review_queue(db, topic: str, limit: int = 10):
+    """For one topic, the unlabelled articles whose score is nearest its threshold (ReviewQueue)."""
+    from monitor.classify.review import review_queue as run
+
+    return run(db, topic, limit)
+
+
+def topic_quality(db):
+    """Per topic, precision and recall of the current tags against analysts' labels, with
+    95 % Wilson intervals and the label counts they rest on ([TopicQuality])."""
+    from monitor.classify.quality import topic_quality as run
+
+    return run(db)
+
+
+def retags(db, version: str):
+    """What each re-tag with this topic model version changed, per topic ([RetagReport])."""
+    from monitor.classify.changes import retags as run
+
+    return run(db, version)

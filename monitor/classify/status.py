@@ -22,7 +22,16 @@ def model_status(db) -> dict:
                 "metrics": active["metrics"],
                 "training": active["training"],
             },
-            "history": [{"version": m["version"], "active": bool(m["active"])} for m in mine[:20]],
+            "history": [
+                {
+                    "version": m["version"],
+                    "active": bool(m["active"]),
+                    "created_at": m["created_at"].isoformat(sep=" ", timespec="seconds") if m["created_at"] else None,
+                    "bootstrap": bool((m["training"] or {}).get("bootstrap")),
+                    "analyst_labels": int((m["training"] or {}).get("analyst_labels") or 0),
+                }
+                for m in mine[:20]
+            ],
         }
     taxonomy = load_taxonomy(db)
     stance = out["models"]["stance"]["active"]

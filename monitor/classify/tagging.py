@@ -162,11 +162,17 @@ def tag_pending(db, progress: Callable[[int, int], None] | None = None) -> int:
 
 
 def retag_all(db, progress: Callable[[int, int], None] | None = None) -> int:
-    """Re-tag the whole archive with the current models."""
-    return _tag_where(db, None, progress)
+    """Re-tag the whole archive with the current models; what it changed per topic is stored
+    with the topic model's version (monitor.classify.changes) for the Models page."""
+    from monitor.classify.changes import RetagDiff
+
+    diff = RetagDiff(db)
+    done = _tag_where(db, None, progress, diff)
+    diff.save()
+    return done
 
 
-def _tag_where(db, condition, progress) -> int:
+def _tag_where(db, condition, progress, diff=None) -> int:
     with db.read() as conn:
         q = select(articles.c.id).order_by(articles.c.id)
         if condition is not None:
@@ -181,7 +187,11 @@ def _tag_where(db, condition, progress) -> int:
     done = 0
     for start in range(0, len(ids), BATCH * 5):
         chunk = ids[start : start + BATCH * 5]
+        if diff is not None:
+            diff.before(chunk)
         done += tag_articles(db, chunk)
+        if diff is not None:
+            diff.after(chunk)
         if progress:
             progress(min(start + len(chunk), len(ids)), len(ids))
     return done

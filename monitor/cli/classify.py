@@ -52,6 +52,13 @@ def run_tag(args, db) -> int:
     status = classify.model_status(db)
     failed = status["articles"].get("failed", 0)
     print(f"tagged {n:,} articles" + (f"; {failed:,} could not be tagged (see tag_error)" if failed else ""))
+    version = (status["models"]["topics"].get("active") or {}).get("version")
+    if args.all and version:
+        last = classify.retags(db, version)[:1]
+        changed = [t for t in last[0].topics if t.added or t.removed] if last else []
+        if last:
+            print(f"topic tags: {last[0].added:,} added, {last[0].removed:,} removed"
+                  + (" (" + ", ".join(f"{t.topic} +{t.added:,} -{t.removed:,}" for t in changed) + ")" if changed else ""))
     return 0 if not failed else 1
 
 
