@@ -182,12 +182,12 @@ def resume_hooks(db: Database, *, older_than: timedelta = RESUME_AFTER) -> int:
                 select(articles.c.id).where(articles.c.tag_status == "pending", articles.c.fetched_at < cutoff).order_by(articles.c.id)
             ).scalars()
         )
-    for start in range(0, len(ids), 1000):
-        run_hooks(db, ids[start : start + 1000])
     if ids:
         from monitor import classify
 
-        classify.bring_up_to_date(db)  # a store with no model yet: train it and tag them now
+        classify.ensure_models(db)  # a store with no model yet trains one: these are not a run's batch
+    for start in range(0, len(ids), 1000):
+        run_hooks(db, ids[start : start + 1000])
     return len(ids)
 
 

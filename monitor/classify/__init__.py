@@ -25,6 +25,13 @@ def tag_articles(db, article_ids: Iterable[int], *, train_missing: bool = True) 
     return run(db, article_ids, train_missing=train_missing)
 
 
+def ensure_models(db) -> None:
+    """Train whichever model kind has none yet (resuming a killed poller's articles)."""
+    from monitor.classify.upkeep import ensure_models as run
+
+    run(db)
+
+
 def bring_up_to_date(db) -> int:
     """At the end of an ingest run or poll round: train missing or stale models, re-tag, tag
     what waits (monitor.classify.upkeep owns when)."""

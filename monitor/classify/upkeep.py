@@ -56,6 +56,19 @@ def bring_up_to_date(db) -> int:
         return 0
 
 
+def ensure_models(db) -> None:
+    """Train whichever kind has no model yet (and nothing else). Never raises."""
+    from monitor.classify import training
+    from monitor.classify.modelstore import load_active
+
+    try:
+        missing = [kind for kind in ("topics", "stance") if load_active(db, kind) is None]
+        if missing:
+            training.train_isolated(db, missing)
+    except Exception:  # noqa: BLE001 - tagging then marks the articles failed, with the reason
+        log.exception("training the missing models failed")
+
+
 def _pending(db) -> list[int]:
     with db.read() as conn:
         return list(conn.execute(select(articles.c.id).where(articles.c.tag_status == "pending").order_by(articles.c.id)).scalars())
