@@ -261,14 +261,7 @@ def train_isolated(db, kinds: list[str]) -> None:
         for kind in kinds:
             train(db, kind)
         return
-    proc = _child(*kinds, db=db)
-    try:
-        proc.wait(timeout=CHILD_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    if proc.returncode != 0:
-        raise ModelError(f"training {' and '.join(kinds)} failed: {_failure(proc)}")
+    _run_child(f"training {' and '.join(kinds)}", *kinds, db=db)
 
 
 def refresh_stale(db) -> None:
@@ -277,14 +270,18 @@ def refresh_stale(db) -> None:
     if _in_place(db):
         _refresh_if_stale(db)
         return
-    proc = _child("--refresh", db=db)
+    _run_child("refreshing the topic bootstrap", "--refresh", db=db)
+
+
+def _run_child(what: str, *args: str, db) -> None:
+    proc = _child(*args, db=db)
     try:
         proc.wait(timeout=CHILD_TIMEOUT)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
     if proc.returncode != 0:
-        raise ModelError(f"refreshing the topic bootstrap failed: {_failure(proc)}")
+        raise ModelError(f"{what} failed: {_failure(proc)}")
 
 
 def _refresh_if_stale(db) -> None:
