@@ -30,6 +30,7 @@ from monitor.errors import InputError, ParseError
 from monitor.models import Article, IngestStats, ParsedFeed
 from monitor.normalize import Limits, Rejected, guid_key, normalize_entry
 from monitor.parse import NormalizedFeed, parse_articles
+from monitor.search_index import ArticleText, index_articles
 from monitor.store import Database, utcnow
 from monitor.store.schema import articles, sightings
 
@@ -477,4 +478,11 @@ def _insert_articles(conn, db, insert, to_insert: list[_Item], source, feed_id, 
         ids = conn.execute(stmt, [row(it) for it in unkeyed]).scalars().all()
         for it, article_id in zip(unkeyed, ids):
             new_id_of[it.guid_key] = article_id
+    searchable = []
+    for it in to_insert:
+        article_id = new_id_of.get(it.guid_key)
+        if article_id is not None:
+            a = it.article
+            searchable.append(ArticleText(article_id, a.title, a.summary, a.content, a.lang))
+    index_articles(conn, db, searchable)
     return new_id_of

@@ -16,6 +16,7 @@ from datetime import date, datetime
 
 from sqlalchemy import insert
 
+from monitor.search_index import index_stored
 from monitor.store import utcnow
 from monitor.store.schema import articles, tags
 
@@ -66,6 +67,7 @@ def add_article(
             )
             .returning(articles.c.id)
         ).scalar_one()
+        index_stored(conn, db, [article_id])
         scores = dict(topics) if isinstance(topics, Mapping) else {t: 0.9 for t in topics}
         rows = [
             dict(article_id=article_id, kind="topic", target="", label=t, score=s, model_version=model_version, published_at=when)
