@@ -30,6 +30,14 @@ from monitor.errors import QueryError
 from monitor.search_tokens import BREAK, IndexedText, index_text, query_stems
 from monitor.search_tokens import words as words  # the word splitter others (top terms) share
 
+# What the search box's help says (the dashboard's sidebar); docs/dashboard.md "Searching" in full.
+HELP = (
+    "Searches titles, summaries and article text. Words find their other forms in the article's language "
+    "(hacker finds hackers, коррупция finds коррупции); case, ligatures and full-width letters do not matter, accents do. "
+    '"Exact phrase" in quotes; `extradit*` for words starting so; AND / OR / NOT and (parentheses); '
+    "words next to each other mean AND."
+)
+
 MAX_QUERY_CHARS = 1000  # a long boolean query fits; a pasted article does not
 MAX_TERMS = 64  # each term is one index lookup
 MAX_DEPTH = 16  # parentheses nesting
