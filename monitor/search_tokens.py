@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import threading
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -94,7 +95,10 @@ def normalise(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """The searchable words of a text, normalised, in order."""
-    return [w for w in _WORD.findall(normalise(text)) if len(w) <= MAX_WORD_CHARS]
+    found = _WORD.findall(normalise(text))
+    if found and max(map(len, found)) > MAX_WORD_CHARS:
+        return [w for w in found if len(w) <= MAX_WORD_CHARS]
+    return found
 
 
 def stem_language(lang: str | None) -> str | None:
@@ -122,8 +126,17 @@ def _stemmer(code: str) -> Stemmer.Stemmer:
 def stems(tokens: Sequence[str], code: str) -> list[str]:
     """Tagged stems of normalised words (breaks stay breaks)."""
     mark = f"{STEM_MARK}{code}{STEM_MARK}"
-    stemmed = _stemmer(code).stemWords(tokens)
-    return [BREAK if t == BREAK else mark + s for t, s in zip(tokens, stemmed)]
+    out = [mark + s for s in _stemmer(code).stemWords(tokens)]
+    if BREAK in tokens:
+        tokens = list(tokens)
+        i = -1
+        try:
+            while True:
+                i = tokens.index(BREAK, i + 1)
+                out[i] = BREAK
+        except ValueError:
+            pass
+    return out
 
 
 @lru_cache(maxsize=4096)
@@ -149,17 +162,22 @@ class IndexedText:
 
     def tsvector(self) -> str:
         """PostgreSQL's tsvector literal: words and stems at the same positions, breaks skipped."""
-        positions: dict[str, list[int]] = {}
-        for stream in (self.words, self.stems):
+        positions: dict[str, list[str]] = {}
+        for stream in (self.words, self.stems):  # never the same token in both: stems start with "_"
             for i, token in enumerate(stream, start=1):
-                if token != BREAK:
-                    positions.setdefault(token, []).append(i)
+                if token in positions:
+                    positions[token].append(str(i))
+                else:
+                    positions[token] = [str(i)]
+        positions.pop(BREAK, None)
         # tokens are letters, digits, marks and "_": nothing in them needs quoting
-        return " ".join(f"'{token}':{','.join(map(str, sorted(set(p))))}" for token, p in positions.items())
+        return " ".join(f"'{token}':{','.join(p)}" for token, p in positions.items())
 
 
 def _capped(tokens: list[str]) -> list[str]:
     tokens = tokens[:MAX_POSITIONS]
+    if len(tokens) <= MAX_OCCURRENCES or max(Counter(tokens).values()) <= MAX_OCCURRENCES:
+        return tokens
     seen: dict[str, int] = {}
     out = []
     for t in tokens:
