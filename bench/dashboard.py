@@ -53,7 +53,7 @@ def machine() -> str:
 
 
 def fill(path: Path, n: int) -> None:
-    from monitor.search_index import ArticleText, index_rows
+    from monitor.search_index import LANGUAGE_KEY, ArticleText, index_rows
     from monitor.store import Database
 
     db = Database(f"sqlite:///{path}")
@@ -100,6 +100,7 @@ def fill(path: Path, n: int) -> None:
         conn.commit()
         print(f"  filled {min(n, start + BATCH):,} articles ({time.perf_counter() - t0:.0f} s)", end="\r", flush=True)
     conn.execute("INSERT INTO articles_fts(articles_fts) VALUES ('optimize')")
+    conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, 'en')", (LANGUAGE_KEY + "en",))  # as index_articles does
     conn.execute("ANALYZE")
     conn.commit()
     conn.close()

@@ -17,7 +17,7 @@ from monitor.store.schema import articles, feeds, metadata
 
 
 def _ours(obj, name, type_, reflected, compare_to):
-    # The full-text index (FTS5's tables, PostgreSQL's articles_fts and its GIN index) is made by
+    # The full-text index (FTS5's tables, PostgreSQL's search_vector column and its GIN index) is made by
     # migrations 0002 and 0004, outside the metadata: it is filled from Python, not by SQLAlchemy.
     return not (name or "").startswith(("articles_fts", "ix_articles_fts", "alembic_version", "search_vector"))
 

@@ -11,7 +11,7 @@ Revises: 0002
 
 from alembic import op
 
-from monitor.search_index import POSTGRES_CREATE, POSTGRES_INDEX, SQLITE_CREATE, rebuild
+from monitor.search_index import POSTGRES_INDEX, SQLITE_CREATE, rebuild
 
 revision = "0004"
 down_revision = "0002"
@@ -31,10 +31,9 @@ def upgrade() -> None:
         rebuild(bind, sqlite=True)
     else:
         op.execute("DROP INDEX IF EXISTS ix_articles_fts")
-        op.execute("ALTER TABLE articles DROP COLUMN IF EXISTS search_vector")
-        op.execute(POSTGRES_CREATE)
+        op.execute("ALTER TABLE articles ALTER COLUMN search_vector DROP EXPRESSION")  # written by ingest now
         rebuild(bind, sqlite=False)
-        op.execute(POSTGRES_INDEX)  # after the bulk fill: one sorted build instead of many inserts
+        op.execute(POSTGRES_INDEX)  # after the bulk fill: one sorted build instead of many updates
 
 
 def downgrade() -> None:
@@ -62,7 +61,8 @@ def downgrade() -> None:
         )
         op.execute("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')")
     else:
-        op.execute("DROP TABLE IF EXISTS articles_fts")
+        op.execute("DROP INDEX IF EXISTS ix_articles_fts")
+        op.execute("ALTER TABLE articles DROP COLUMN IF EXISTS search_vector")
         vector = "to_tsvector('simple'::regconfig, coalesce(title, '') || ' ' || coalesce(summary, ''))"
         op.execute(f"ALTER TABLE articles ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ({vector}) STORED")
         op.execute("CREATE INDEX ix_articles_fts ON articles USING GIN (search_vector)")
