@@ -63,7 +63,9 @@ def postgres_articles() -> Table:
     shared schema leaves it out: SQLite has no such column)."""
     from monitor.store.schema import articles
 
-    return Table("articles", MetaData(), *(c._copy() for c in articles.columns), Column("search_vector", _TsVectorLiteral()))
+    table = articles.to_metadata(MetaData())
+    table.append_column(Column("search_vector", _TsVectorLiteral()))
+    return table
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,7 @@ def index_stored(conn, db, article_ids: Iterable[int]) -> None:
 
 
 def rebuild(conn, *, sqlite: bool) -> int:
-    """Index every stored article (the table must be empty); returns how many. Used by the
+    """Index every stored article (SQLite's table must be empty); returns how many. Used by the
     migration that introduced this index, on whatever connection Alembic runs with."""
     from monitor.store.schema import articles
 
