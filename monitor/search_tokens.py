@@ -206,7 +206,9 @@ def index_text(title: str | None, summary: str | None, content: str | None, lang
     text). A summary that only repeats the start of the content is not indexed twice."""
     fields = [words(title or "")]
     summary_words = words(summary or "")
-    content_words = words(_html_text(content)) if content else []
+    content_text = _html_text(content) if content else ""
+    # most feeds give one text, stored as both summary and content: split it once
+    content_words = summary_words if summary and content_text == summary else words(content_text)
     if not _repeats(summary_words, content_words):
         fields.append(summary_words)
     fields.append(content_words)
