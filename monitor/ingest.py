@@ -30,6 +30,7 @@ from monitor.errors import InputError, ParseError
 from monitor.models import Article, IngestStats, ParsedFeed
 from monitor.normalize import Limits, Rejected, guid_key, normalize_entry
 from monitor.parse import NormalizedFeed, parse_articles
+from monitor.search_index import ArticleText, index_articles, postgres_articles, postgres_document, register_languages
 from monitor.store import Database, utcnow
 from monitor.store.schema import articles, sightings
 
@@ -460,9 +461,13 @@ def _store(conn, db: Database, items: list[_Item], source: str, feed_id: int | N
 def _insert_articles(conn, db, insert, to_insert: list[_Item], source, feed_id, fetched_at) -> dict[str, int]:
     """Insert new articles in two bulk statements; returns guid_key -> new article id."""
 
+    sqlite = db.is_sqlite
+    table = articles if sqlite else postgres_articles()  # PostgreSQL: the search vector goes with the row
+    register_languages(conn, db, {it.article.lang for it in to_insert})
+
     def row(it: _Item) -> dict:
         a = it.article
-        return {
+        values = {
             "url_key": a.url_key,
             "link": a.link,
             "guid": a.guid,
@@ -478,18 +483,29 @@ def _insert_articles(conn, db, insert, to_insert: list[_Item], source, feed_id, 
             "title_hash": a.title_hash,
             "tag_status": "pending",
         }
+        if not sqlite:
+            values["search_vector"] = postgres_document(a.title, a.summary, a.content, a.lang)
+        return values
 
     new_id_of: dict[str, int] = {}
     keyed = [it for it in to_insert if it.article.url_key]
     if keyed:
         by_key = {it.article.url_key: it.guid_key for it in keyed}
-        stmt = insert(articles).on_conflict_do_nothing(index_elements=["url_key"]).returning(articles.c.id, articles.c.url_key)
+        stmt = insert(table).on_conflict_do_nothing(index_elements=["url_key"]).returning(table.c.id, table.c.url_key)
         for article_id, key in conn.execute(stmt, [row(it) for it in keyed]):
             new_id_of[by_key[key]] = article_id
     unkeyed = [it for it in to_insert if not it.article.url_key]
     if unkeyed:
-        stmt = insert(articles).returning(articles.c.id, sort_by_parameter_order=True)
+        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         ids = conn.execute(stmt, [row(it) for it in unkeyed]).scalars().all()
         for it, article_id in zip(unkeyed, ids):
             new_id_of[it.guid_key] = article_id
+    if sqlite:
+        searchable = []
+        for it in to_insert:
+            article_id = new_id_of.get(it.guid_key)
+            if article_id is not None:
+                a = it.article
+                searchable.append(ArticleText(article_id, a.title, a.summary, a.content, a.lang))
+        index_articles(conn, db, searchable)
     return new_id_of

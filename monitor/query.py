@@ -8,10 +8,11 @@
     (europol OR interpol) AND "money laundering"
 
 Operators are AND, OR, NOT in any case; parentheses group. A query is parsed into a small tree,
-then either compiled to SQL (one full-text lookup per term, combined with SQL's AND/OR/NOT, so
-unary NOT works on both SQLite FTS5 and PostgreSQL) or matched in memory against an article's
-title and summary (alerts). Both sides split text into words the way SQLite's `unicode61`
-tokenizer does: runs of letters and digits, case folded.
+then either compiled to SQL (on SQLite one FTS5 lookup per term, combined with SQL's AND/OR/NOT,
+as FTS5 has no unary NOT; on PostgreSQL one tsquery for the whole tree) or matched in memory against an article
+(alerts). All three read words the one way `monitor.search_tokens` defines: normalised (NFKC,
+case folded), and matched as written or by their stem in the article's language, so `hacker`
+finds "hackers" and `коррупция` finds "коррупции"; a `prefix*` matches words as written.
 
 Limits keep a hostile query cheap: the parser is a linear recursive descent (no regular
 expression runs on the query), with caps on length, terms and nesting.
@@ -19,32 +20,27 @@ expression runs on the query), with caps on length, terms and nesting.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, func, literal_column, not_, or_, select, text, true
+from sqlalchemy import and_, bindparam, literal_column, not_, or_, select, text, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from monitor.errors import QueryError
+from monitor.search_tokens import BREAK, IndexedText, index_text, query_stems
+from monitor.search_tokens import words as words  # the word splitter others (top terms) share
+
+# What the search box's help says (the dashboard's sidebar); docs/dashboard.md "Searching" in full.
+HELP = (
+    "Searches titles, summaries and article text. Words find their other forms in the article's language "
+    "(hacker finds hackers, коррупция finds коррупции); case, ligatures and full-width letters do not matter, accents do. "
+    '"Exact phrase" in quotes; `extradit*` for words starting so; AND / OR / NOT and (parentheses); '
+    "words next to each other mean AND."
+)
 
 MAX_QUERY_CHARS = 1000  # a long boolean query fits; a pasted article does not
 MAX_TERMS = 64  # each term is one index lookup
 MAX_DEPTH = 16  # parentheses nesting
-
-_WORD = re.compile(r"[^\W_]+")
-
-
-def fold(text: str) -> str:
-    """Lower-case, in the composed form. Diacritics are kept, as the full-text indexes keep them
-    (PostgreSQL's `simple` configuration cannot drop them, and й is not и)."""
-    return unicodedata.normalize("NFKC", text).lower()
-
-
-def words(text: str) -> list[str]:
-    return _WORD.findall(fold(text))
-
 
 # ---- the tree ---------------------------------------------------------------------------
 
@@ -74,15 +70,24 @@ class Not:
 
 @dataclass(frozen=True)
 class Prepared:
-    """An article's words, split once and matched against many queries."""
+    """An article's words and stems, split once and matched against many queries."""
 
     tokens: tuple[str, ...]
     vocabulary: frozenset[str]
+    stems: tuple[str, ...] = ()
+    stem_vocabulary: frozenset[str] = frozenset()
+    language: str | None = None  # the stemmer's language; None: matched as written only
 
 
-def prepare(text: str) -> Prepared:
-    tokens = tuple(words(text))
-    return Prepared(tokens, frozenset(tokens))
+def prepare(text: str | IndexedText, lang: str | None = None) -> Prepared:
+    """A text (one field, in `lang`) or an article's `IndexedText`, ready for matching."""
+    indexed = text if isinstance(text, IndexedText) else index_text(text, "", "", lang)
+    return Prepared(indexed.words, frozenset(indexed.words), indexed.stems, frozenset(indexed.stems), indexed.language)
+
+
+def prepare_article(title: str | None, summary: str | None, content: str | None, lang: str | None) -> Prepared:
+    """An article exactly as the search indexes see it."""
+    return prepare(index_text(title, summary, content, lang))
 
 
 @dataclass(frozen=True)
@@ -131,20 +136,31 @@ def _match(node, doc: Prepared) -> bool:
 
 
 def _match_term(term: Term, doc: Prepared) -> bool:
-    tokens = term.tokens
-    if len(tokens) == 1 and not term.prefix:
-        return tokens[0] in doc.vocabulary
+    if term.prefix:
+        return _phrase_in(term.tokens, doc.tokens, doc.vocabulary, prefix=True)
+    if _phrase_in(term.tokens, doc.tokens, doc.vocabulary, prefix=False):
+        return True
+    if doc.language is None:
+        return False
+    stemmed = dict(query_stems(term.tokens))[doc.language]
+    return _phrase_in(stemmed, doc.stems, doc.stem_vocabulary, prefix=False)
+
+
+def _phrase_in(tokens: tuple[str, ...], stream: tuple[str, ...], vocabulary: frozenset[str], *, prefix: bool) -> bool:
+    """The words in a row in the stream; with `prefix`, the last one only needs to start so."""
+    if len(tokens) == 1 and not prefix:
+        return tokens[0] in vocabulary
     if len(tokens) == 1:
-        return any(t.startswith(tokens[0]) for t in doc.vocabulary)
-    # a phrase: the words in a row; all but the last must be whole words
-    if not all(t in doc.vocabulary for t in tokens[:-1]):
+        return any(t.startswith(tokens[0]) and t != BREAK for t in vocabulary)
+    # all but the last must be whole words
+    if not all(t in vocabulary for t in tokens[:-1]):
         return False
     n = len(tokens)
     head, last = tokens[:-1], tokens[-1]
-    for i in range(len(doc.tokens) - n + 1):
-        if doc.tokens[i : i + n - 1] == head:
-            candidate = doc.tokens[i + n - 1]
-            if candidate == last or (term.prefix and candidate.startswith(last)):
+    for i in range(len(stream) - n + 1):
+        if stream[i : i + n - 1] == head:
+            candidate = stream[i + n - 1]
+            if candidate == last or (prefix and candidate.startswith(last)):
                 return True
     return False
 
@@ -296,7 +312,10 @@ def parse_query(source: str | None) -> Query:
 
 # ---- SQL --------------------------------------------------------------------------------
 
-PG_DOCUMENT = "articles.search_vector"  # generated by migration 0002
+# The index (migration 0004), filled from `monitor.search_tokens` by `monitor.search_index`:
+# SQLite: FTS5 `articles_fts(words, stems)`, rowid = article id; PostgreSQL: the tsvector column
+# below, words and stems at the same positions.
+PG_DOCUMENT = "articles.search_vector"
 
 
 def query_condition(query: Query | str, db) -> ColumnElement:
@@ -307,29 +326,70 @@ def query_condition(query: Query | str, db) -> ColumnElement:
         query = parse_query(query)
     if query.root is None:
         return true()
-    return _sql(query.root, db, articles)
+    from monitor.search_index import archive_languages
+
+    with db.read() as conn:
+        languages = frozenset(archive_languages(conn))  # the stemmers worth asking
+    if not db.is_sqlite:
+        # the whole query as one tsquery: one GIN scan that ANDs and ORs the terms' posting lists
+        # itself (per-term subqueries made `a AND b` 20x and a long OR 100x slower)
+        tree = _tsquery_tree(query.root, languages)
+        return text(f"{PG_DOCUMENT} @@ CAST(:q AS tsquery)").bindparams(bindparam("q", tree, unique=True))
+    return _sql(query.root, languages, articles)
 
 
-def _sql(node, db, articles) -> ColumnElement:
+def _tsquery_tree(node, languages: frozenset[str]) -> str:
     if isinstance(node, Term):
-        return _sql_term(node, db, articles)
+        return "(" + tsquery(node, languages) + ")"
+    if isinstance(node, (And, Or)):
+        joiner = " & " if isinstance(node, And) else " | "
+        return "(" + joiner.join(_tsquery_tree(p, languages) for p in node.parts) + ")"
+    return "!" + _tsquery_tree(node.part, languages)
+
+
+def _sql(node, languages: frozenset[str], articles) -> ColumnElement:
+    """SQLite: one FTS5 lookup per term, combined in SQL (FTS5 has no unary NOT)."""
+    if isinstance(node, Term):
+        return _sql_term(node, languages, articles)
     if isinstance(node, And):
-        return and_(*(_sql(p, db, articles) for p in node.parts))
+        return and_(*(_sql(p, languages, articles) for p in node.parts))
     if isinstance(node, Or):
-        return or_(*(_sql(p, db, articles) for p in node.parts))
-    return not_(_sql(node.part, db, articles))
+        return or_(*(_sql(p, languages, articles) for p in node.parts))
+    return not_(_sql(node.part, languages, articles))
 
 
-def _sql_term(term: Term, db, articles) -> ColumnElement:
-    if db.is_sqlite:
-        # FTS5 string syntax: a quoted phrase, optionally a prefix. Tokens are letters and
-        # digits only, so nothing in them can be FTS syntax.
-        match = '"' + " ".join(term.tokens) + '"' + (" *" if term.prefix else "")
-        matcher = text("articles_fts MATCH :m").bindparams(bindparam("m", match, unique=True))
-        lookup = select(literal_column("rowid")).select_from(text("articles_fts")).where(matcher)
-        return articles.c.id.in_(lookup.scalar_subquery())
-    parts = [f"'{t}'" for t in term.tokens]
+def _variants(term: Term, languages: frozenset[str] | None):
+    return [stemmed for code, stemmed in query_stems(term.tokens) if languages is None or code in languages]
+
+
+def fts5_match(term: Term, languages: frozenset[str] | None = None) -> str:
+    """FTS5 query syntax for one term: the words as written, or the stems in any language.
+    Tokens are letters, digits and marks (stems add "_"), so nothing in them is FTS syntax."""
+    written = '"' + " ".join(term.tokens) + '"'
     if term.prefix:
-        parts[-1] += ":*"
-    tsquery = " <-> ".join(parts)
-    return literal_column(PG_DOCUMENT).op("@@")(func.to_tsquery("simple", tsquery))
+        return f"words : {written} *"
+    variants = _variants(term, languages)
+    if not variants:
+        return f"words : {written}"
+    alternatives = " OR ".join('"' + " ".join(stemmed) + '"' for stemmed in variants)
+    return f"(words : {written}) OR (stems : ({alternatives}))"
+
+
+def tsquery(term: Term, languages: frozenset[str] | None = None) -> str:
+    """PostgreSQL tsquery syntax for one term, the same alternatives as `fts5_match`."""
+
+    def phrase(tokens, prefix=False) -> str:
+        parts = [f"'{t}'" for t in tokens]
+        if prefix:
+            parts[-1] += ":*"
+        return "(" + " <-> ".join(parts) + ")"
+
+    if term.prefix:
+        return phrase(term.tokens, prefix=True)
+    return " | ".join([phrase(term.tokens)] + [phrase(stemmed) for stemmed in _variants(term, languages)])
+
+
+def _sql_term(term: Term, languages: frozenset[str], articles) -> ColumnElement:
+    matcher = text("articles_fts MATCH :m").bindparams(bindparam("m", fts5_match(term, languages), unique=True))
+    lookup = select(literal_column("rowid")).select_from(text("articles_fts")).where(matcher)
+    return articles.c.id.in_(lookup.scalar_subquery())

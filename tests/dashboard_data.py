@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import insert
 
+from monitor.search_index import index_stored
 from monitor.store import Database
 from monitor.store.schema import articles, feeds, fetch_events, tags
 
@@ -43,6 +44,7 @@ def fill(db: Database, n: int = 60, *, start: datetime = datetime(2026, 10, 1)) 
                 )
             ).inserted_primary_key[0]
             ids.append(aid)
+            index_stored(conn, db, [aid])
             conn.execute(insert(tags).values(article_id=aid, kind="topic", target="", label=TOPICS[i % len(TOPICS)], score=0.9, model_version="test-1", published_at=published))
             conn.execute(insert(tags).values(article_id=aid, kind="stance", target="Interpol", label=("FAVOR", "AGAINST", "NONE")[i % 3], score=0.7, model_version="test-1", published_at=published))
         for d in range(5):

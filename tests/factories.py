@@ -16,6 +16,7 @@ from datetime import date, datetime
 
 from sqlalchemy import insert
 
+from monitor.search_index import index_stored
 from monitor.store import utcnow
 from monitor.store.schema import articles, tags
 
@@ -38,6 +39,8 @@ def add_article(
     *,
     source: str = "Test source",
     summary: str = "",
+    content: str = "",
+    lang: str | None = None,
     link: str | None = None,
     guid: str | None = None,
     topics: Iterable[str] | Mapping[str, float] = (),
@@ -57,7 +60,8 @@ def add_article(
                 guid=guid if guid is not None else f"guid-{n}",
                 title=title,
                 summary=summary,
-                content="",
+                content=content,
+                lang=lang,
                 source=source,
                 published_at=when,
                 fetched_at=utcnow(),
@@ -66,6 +70,7 @@ def add_article(
             )
             .returning(articles.c.id)
         ).scalar_one()
+        index_stored(conn, db, [article_id])
         scores = dict(topics) if isinstance(topics, Mapping) else {t: 0.9 for t in topics}
         rows = [
             dict(article_id=article_id, kind="topic", target="", label=t, score=s, model_version=model_version, published_at=when)

@@ -16,6 +16,7 @@ from sqlalchemy import func, insert, select
 from monitor import alerts
 from monitor.alerts import outbox
 from monitor.errors import InputError, QueryError
+from monitor.search_index import index_stored
 from monitor.store import Database, utcnow
 from monitor.store.schema import alert_matches, articles, deliveries, tags
 from tests.webhook import Answer, Receiver, free_port
@@ -60,6 +61,7 @@ def add_articles(db, titles, *, source="Example Wire", published=None, topics=()
                 target, label = stance
                 conn.execute(insert(tags).values(article_id=aid, kind="stance", target=target, label=label, score=0.8, model_version="t", published_at=published))
             ids.append(aid)
+        index_stored(conn, db, ids)
     return ids
 
 

@@ -49,6 +49,18 @@ def test_search_narrows_and_a_malformed_query_says_why(articles_app):
     assert not at.dataframe
 
 
+def test_search_reads_the_text_and_other_word_forms_and_its_help_says_so(articles_app):
+    at, db = articles_app
+    from tests.factories import add_article
+
+    add_article(db, "Hospital systems down", "2026-10-20", content="<p>Hackers used ransomware.</p>", lang="en")
+    at.sidebar.text_input(key="q").input("hacker").run()  # the article says "Hackers", in its text
+    assert_clean(at)
+    assert list(at.dataframe[0].value["title"]) == ["Hospital systems down"]
+    help_text = at.sidebar.text_input(key="q").help
+    assert "*" in help_text and "forms" in help_text
+
+
 def test_filters_by_topic_and_source(articles_app):
     at, _ = articles_app
     at.sidebar.multiselect(key="topic").select("corruption").run()

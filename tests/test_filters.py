@@ -9,6 +9,7 @@ from sqlalchemy import and_, insert, select
 
 from monitor.errors import InputError, QueryError
 from monitor.filters import Filters, article_conditions, parse_date
+from monitor.search_index import index_stored
 from monitor.store.schema import articles, tags
 
 
@@ -49,6 +50,7 @@ def test_conditions_select_the_filtered_articles(db):
             aid = conn.execute(
                 insert(articles).values(title=title, summary="", content="", source=source, published_at=published, fetched_at=published, title_hash=title).returning(articles.c.id)
             ).scalar_one()
+            index_stored(conn, db, [aid])
             if topic:
                 conn.execute(insert(tags).values(article_id=aid, kind="topic", target="", label=topic, score=0.9, model_version="t", published_at=published))
                 conn.execute(insert(tags).values(article_id=aid, kind="stance", target="Interpol", label=stance, score=0.8, model_version="s", published_at=published))

@@ -10,6 +10,7 @@ from sqlalchemy import insert, select
 
 from monitor.errors import QueryError
 from monitor.query import parse_query, query_condition
+from monitor.search_index import index_stored
 from monitor.store import utcnow
 from monitor.store.schema import articles
 
@@ -57,6 +58,7 @@ def corpus_db(db):
                 .values(title=title, summary=summary, content="", source="test", published_at=now, fetched_at=now, title_hash=key)
                 .returning(articles.c.id)
             ).scalar_one()
+        index_stored(conn, db, ids.values())
     return db, {v: k for k, v in ids.items()}
 
 

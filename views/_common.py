@@ -21,6 +21,7 @@ from monitor.errors import MonitorError
 from monitor.export import write_articles_csv, write_summary_csv, write_table_csv
 from monitor.feeds import seed_default_feeds
 from monitor.poller import start_background_poller
+from monitor.query import HELP as SEARCH_HELP
 from monitor.store import Database
 
 QUERY_TTL_S = 30  # query results: fresh enough for a poller that adds articles every few minutes
@@ -319,7 +320,7 @@ def filter_sidebar(db: Database, *, stance: bool = True) -> FilterState:
         bind="query-params",
         persist_state="session",
         placeholder='e.g. interpol AND "red notice"',
-        help='Words, "exact phrases", AND / OR / NOT and parentheses. Words next to each other mean AND.',
+        help=SEARCH_HELP,
     )
     topics = sb.multiselect("Topics", topic_options(db), key="topic", bind="query-params", persist_state="session", placeholder="All topics")
     sources = sb.multiselect("Sources", source_options(db), key="source", bind="query-params", persist_state="session", placeholder="All sources")

@@ -1,8 +1,9 @@
 """Matching articles against keyword alerts: new articles as they are ingested, and the archive
 on demand.
 
-New articles are matched in memory, in one pass: each article's words are split once
-(`monitor.query.prepare`) and every alert's query runs against that; topic, stance and source
+New articles are matched in memory, in one pass: each article's words and stems are made once
+(`monitor.query.prepare_article`, the same words the search index holds) and every alert's query
+runs against that; topic, stance and source
 filters are checked first because they are cheaper. The archive is matched in SQL with the same
 `Filters` the Articles page uses, so "test this alert" shows what a search would.
 
@@ -23,7 +24,7 @@ from datetime import datetime
 from sqlalchemy import and_, exists, func, select
 
 from monitor.alerts.rules import Alert, _find, _to_alert, load_enabled
-from monitor.query import Query, parse_query, prepare
+from monitor.query import Query, parse_query, prepare_article
 from monitor.store import utcnow
 from monitor.store.schema import alert_matches, articles, tags
 
@@ -109,20 +110,22 @@ def match_new_articles(db, article_ids: Sequence[int], *, now: datetime | None =
     for chunk in _chunks(list(article_ids), CHUNK):
         with db.read() as conn:
             rows = conn.execute(
-                select(articles.c.id, articles.c.title, articles.c.summary, articles.c.source).where(articles.c.id.in_(chunk))
+                select(articles.c.id, articles.c.title, articles.c.summary, articles.c.content, articles.c.lang, articles.c.source).where(
+                    articles.c.id.in_(chunk)
+                )
             ).all()
             tagsets: dict[int, set] = defaultdict(set)
             if want_tags:
                 for t in conn.execute(select(tags.c.article_id, tags.c.kind, tags.c.target, tags.c.label).where(tags.c.article_id.in_(chunk))):
                     tagsets[t.article_id].add((t.kind, t.target or "", t.label))
-        for article_id, title, summary, source in rows:
+        for article_id, title, summary, content, lang, source in rows:
             tagset = frozenset(tagsets.get(article_id, ()))
             doc = None
             for rule in rules:
                 if not rule.accepts_meta(source, tagset):
                     continue
                 if doc is None:
-                    doc = prepare(f"{title}\n{summary}")
+                    doc = prepare_article(title, summary, content, lang)  # as the archive search reads it
                 if rule.query.matches(doc):
                     found[rule.row["id"]].append(article_id)
     if not found:
