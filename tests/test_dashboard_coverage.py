@@ -76,7 +76,7 @@ def test_saved_view_round_trip(coverage):
     from monitor.saved_views import list_views
 
     (view,) = list_views(db)
-    assert view.params == {"q": ["interpol"], "topic": ["corruption"]}
+    assert view.params == {"q": ["interpol"], "topic": ["corruption"], "by": ["day"], "measure": ["share"]}
     # clear the filters, then reopen the view
     at.sidebar.multiselect(key="topic").set_value([]).run()
     at.sidebar.text_input(key="q").input("").run()
@@ -85,3 +85,26 @@ def test_saved_view_round_trip(coverage):
     assert_clean(at)
     assert at.sidebar.multiselect(key="topic").value == ["corruption"]
     assert at.sidebar.text_input(key="q").value == "interpol"
+
+
+def test_a_saved_view_keeps_per_and_show_and_is_listed_at_once(coverage):
+    at, db, _ = coverage
+    at.segmented_control(key="by").set_value("week").run()
+    at.segmented_control(key="measure").set_value("count").run()
+    at.sidebar.text_input(key="_view_name").input("Weekly counts")
+    next(b for b in at.sidebar.button if b.label == "Save view").click().run()
+    assert_clean(at)
+    # right after saving, the panel lists the view (no "No saved views yet"), chosen already
+    assert "No saved views yet" not in texts(at)
+    from monitor.saved_views import list_views
+
+    (view,) = list_views(db)
+    assert at.sidebar.selectbox(key="_view_pick").value == view.id
+    assert view.params["by"] == ["week"] and view.params["measure"] == ["count"]
+    at.segmented_control(key="by").set_value("month").run()
+    at.segmented_control(key="measure").set_value("share").run()
+    at.sidebar.button(key="_view_open").click().run()
+    assert_clean(at)
+    assert not at.warning, [w.value for w in at.warning]
+    assert at.segmented_control(key="by").value == "week"
+    assert at.segmented_control(key="measure").value == "count"

@@ -80,8 +80,8 @@ def _top(url: str, key: tuple, what: str) -> tuple[pd.DataFrame, bool]:
 
 
 c1, c2 = st.columns([1, 2])
-by = c1.segmented_control("Per", list(PERIODS), format_func=PERIODS.get, default="day", key="by", bind="query-params", required=True) or "day"
-measure = c2.segmented_control("Show", list(MEASURES), format_func=MEASURES.get, default="share", key="measure", bind="query-params", required=True) or "share"
+by = c1.segmented_control("Per", list(PERIODS), format_func=PERIODS.get, default=ui.view_default("by", "day"), key="by", bind="query-params", required=True) or "day"
+measure = c2.segmented_control("Show", list(MEASURES), format_func=MEASURES.get, default=ui.view_default("measure", "share"), key="measure", bind="query-params", required=True) or "share"
 if window_note:
     st.caption(window_note)
 y_title = MEASURES[measure]
