@@ -65,15 +65,22 @@ table = pd.DataFrame(
         "id": [r.id for r in rows],
     }
 )
-st.dataframe(
+picked = st.dataframe(
     table,
     hide_index=True, placeholder="—",
     width="stretch",
+    key="articles_table",
+    on_select="rerun",
+    selection_mode="single-row",
     column_config={
-        "published": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", help="UTC"),
+        "published": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", help="UTC", width="small"),
+        "source": st.column_config.TextColumn(width="small"),
         "title": st.column_config.TextColumn(width="large"),
-        "link": st.column_config.LinkColumn(display_text="open", width="small"),
-        "id": st.column_config.NumberColumn(width="small", format="%d"),
+        "link": st.column_config.LinkColumn(display_text="open", width=48),
+        # topics and stance carry several tags each: wide enough to read them whole
+        "topics": st.column_config.TextColumn(width=300),
+        "stance": st.column_config.TextColumn(width=260),
+        "id": st.column_config.NumberColumn(format="%d", width=72),
     },
 )
 d1, d2 = st.columns(2)
@@ -85,10 +92,11 @@ with d2:
 # --- one article: its tags, why, and a correction ------------------------------------------------
 
 st.subheader("Article details")
-titles = {r.id: f"{r.published_at:%Y-%m-%d} · {r.source} · {r.title[:120]}" for r in rows}
-chosen = st.selectbox("Article", list(titles), format_func=titles.get, key="article", placeholder="Choose an article on this page")
-if chosen is None:
+selected = picked.selection.rows if picked else []
+if not selected or selected[0] >= len(rows):
+    st.caption("Click a row of the table to see the article's tags, why it got them, and to correct one.")
     st.stop()
+chosen = rows[selected[0]].id
 
 from monitor.browse import article_detail  # noqa: E402
 
@@ -99,7 +107,7 @@ if detail is None:
 
 with st.container(border=True):
     st.text(detail.row.title)  # plain text: a title with <img onerror> or [x](javascript:) stays literal
-    st.caption(f"{detail.row.source} · published {detail.row.published_at:%Y-%m-%d %H:%M} UTC · article {detail.row.id}")
+    st.caption(f"{ui.md(detail.row.source)} · published {detail.row.published_at:%Y-%m-%d %H:%M} UTC · article {detail.row.id}")
     if detail.summary:
         st.text(detail.summary[:2000] + ("…" if len(detail.summary) > 2000 else ""))
     link = ui.safe_link(detail.row.link)
@@ -153,29 +161,35 @@ else:
 
 st.subheader("Correct a tag")
 
+# Keys carry the article id: a new article gets fresh, empty forms, never the last one's choice.
+aid = detail.row.id
 topic_col, stance_col = st.columns(2)
-with topic_col.form("label_topic", border=True):
+with topic_col.form(f"label_topic_{aid}", border=True):
     st.caption("Topic")
-    current = {t.label for t in detail.row.topics}
-    topic = st.selectbox("Topic", ui.topic_options(db), key="label_topic_name")
-    belongs = st.radio("This article", ["is about it", "is not about it"], horizontal=True, key="label_topic_value")
-    if st.form_submit_button("Save topic label", type="primary") and topic:
-        try:
-            add_label(db, detail.row.id, "topic", topic, 1 if belongs == "is about it" else 0, target="", analyst=ui.analyst())
-            st.success(f"Saved: {'about' if belongs == 'is about it' else 'not about'} {topic}. The next training learns from it (see Models).")
-        except MonitorError as e:
-            ui.show_error(e)
-with stance_col.form("label_stance", border=True):
+    topic = st.selectbox("Topic", ui.topic_options(db), index=None, key=f"label_topic_name_{aid}", placeholder="Choose a topic")
+    belongs = st.radio("This article", ["is about it", "is not about it"], index=None, horizontal=True, key=f"label_topic_value_{aid}")
+    if st.form_submit_button("Save topic label", type="primary"):
+        if topic is None or belongs is None:
+            st.warning("Choose a topic and whether the article is about it, then save.")
+        else:
+            try:
+                add_label(db, aid, "topic", topic, 1 if belongs == "is about it" else 0, target="", analyst=ui.analyst())
+                st.success(f"Saved: {'about' if belongs == 'is about it' else 'not about'} {ui.md(topic)}. The next training learns from it (see Models).")
+            except MonitorError as e:
+                ui.show_error(e)
+with stance_col.form(f"label_stance_{aid}", border=True):
     st.caption("Stance")
-    targets = ui.target_options(db)
-    target = st.selectbox("Toward", targets, key="label_stance_target")
-    stance = st.radio("Stance", ui.STANCES, horizontal=True, key="label_stance_value")
-    if st.form_submit_button("Save stance label", type="primary") and target:
-        try:
-            add_label(db, detail.row.id, "stance", stance, 1, target=target, analyst=ui.analyst())
-            st.success(f"Saved: {stance} toward {target}. The next training learns from it (see Models).")
-        except MonitorError as e:
-            ui.show_error(e)
+    target = st.selectbox("Toward", ui.target_options(db), index=None, key=f"label_stance_target_{aid}", placeholder="Choose a target")
+    stance = st.radio("Stance", ui.STANCES, index=None, horizontal=True, key=f"label_stance_value_{aid}")
+    if st.form_submit_button("Save stance label", type="primary"):
+        if target is None or stance is None:
+            st.warning("Choose a target and a stance, then save.")
+        else:
+            try:
+                add_label(db, aid, "stance", stance, 1, target=target, analyst=ui.analyst())
+                st.success(f"Saved: {stance} toward {ui.md(target)}. The next training learns from it (see Models).")
+            except MonitorError as e:
+                ui.show_error(e)
 
 given_labels = article_detail(db, detail.row.id).labels  # read again: includes a label just saved
 if given_labels:
