@@ -25,4 +25,5 @@ pages = st.navigation(
     ]
 )
 ui.sidebar_footer(db, state)
+ui.feed_trouble_banner(db)
 pages.run()

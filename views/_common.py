@@ -547,13 +547,55 @@ def store_status(db: Database) -> StoreStatus:
     return _store_status(db.url)
 
 
+@st.cache_data(ttl=10, show_spinner=False)
+def _feed_trouble(url: str):
+    from monitor.feeds import all_feeds_failing
+
+    try:
+        return all_feeds_failing(_database(url))
+    except MonitorError:
+        return None
+
+
+def store_changed() -> None:
+    """After this session changed feeds or polled: the status panel and banners read afresh,
+    rather than saying "no feeds" for ten more seconds."""
+    _store_status.clear()
+    _feed_trouble.clear()
+    _source_options.clear()
+
+
+def feed_trouble(db: Database):
+    """monitor.feeds.FeedTrouble when every enabled feed is failing, else None."""
+    return _feed_trouble(db.url)
+
+
+def feed_trouble_banner(db: Database) -> None:
+    """On every page: when every feed fails, nothing new can arrive, and the analyst must know why."""
+    trouble = feed_trouble(db)
+    if trouble is None:
+        return
+    reasons = ", ".join(f"{md(reason)} on {n}" for reason, n in trouble.reasons[:3])
+    st.error(
+        f"**{'All ' + str(trouble.feeds) + ' feeds are' if trouble.feeds != 1 else 'The only feed is'} failing** ({reasons}): {trouble.explain()}. "
+        "No new articles arrive until this is fixed; the Feeds page shows each feed's last error.",
+        icon=":material/cloud_off:",
+    )
+
+
 def no_articles_yet(db: Database, bg: Background | None = None) -> None:
     """The empty state every article-based page shows before the first article is stored."""
     status = store_status(db)
     bg = bg or background(db)
     st.info("No articles stored yet.", icon=":material/inbox:")
     steps = []
-    if status.feeds == 0:
+    trouble = feed_trouble(db)
+    if trouble is not None:
+        steps.append(
+            f"{status.feeds} feed{'s are' if status.feeds != 1 else ' is'} registered, but "
+            f"{'every one is' if status.feeds != 1 else 'it is'} failing ({trouble.explain()}), so no article has arrived."
+        )
+    elif status.feeds == 0:
         steps.append("Add feeds on the **Feeds** page (or import an OPML file): nothing is polled yet.")
     elif bg.poller_running:
         steps.append(f"{status.feeds} feeds are registered and the background poller is fetching them: articles appear within minutes.")
