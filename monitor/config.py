@@ -164,6 +164,13 @@ class Settings:
         5,
         "A topic going from 0 to 2 articles is not a spike worth a message.",
     )
+    min_share_denominator: int = _setting(
+        "MONITOR_MIN_SHARE_DENOMINATOR",
+        20,
+        "A share is drawn only for periods with at least this many articles in all: on a day of "
+        "two articles one story is '50 %', and each article moves a 20-article day by 5 points, "
+        "about the size of a real topic swing. Thinner periods show their counts instead.",
+    )
     spike_failure_fraction: float = _setting(
         "MONITOR_SPIKE_FAILURE_FRACTION",
         0.2,

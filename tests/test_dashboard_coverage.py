@@ -108,3 +108,64 @@ def test_a_saved_view_keeps_per_and_show_and_is_listed_at_once(coverage):
     assert not at.warning, [w.value for w in at.warning]
     assert at.segmented_control(key="by").value == "week"
     assert at.segmented_control(key="measure").value == "count"
+
+
+def _chart_data(chart) -> list:
+    """The data frames a Vega-Lite chart element carries (what the browser draws)."""
+    from streamlit import dataframe_util
+
+    return [dataframe_util.convert_arrow_bytes_to_pandas_df(ds.data.data) for ds in chart.proto.datasets]
+
+
+def _marks(spec) -> list:
+    if isinstance(spec, dict):
+        found = [spec["mark"]] if "mark" in spec else []
+        return found + [m for v in spec.values() for m in _marks(v)]
+    if isinstance(spec, list):
+        return [m for v in spec for m in _marks(v)]
+    return []
+
+
+def _day(value) -> date:
+    return value.date() if hasattr(value, "date") and callable(value.date) else value
+
+
+def test_a_thin_day_is_not_drawn_as_a_share_and_its_count_is_shown(monkeypatch, db_url):
+    import json
+    from datetime import datetime
+
+    from sqlalchemy import delete, select
+
+    from monitor.store.schema import articles, tags
+
+    monkeypatch.setenv("MONITOR_MIN_SHARE_DENOMINATOR", "3")
+    db = Database(db_url)
+    db.init()
+    fill(db, n=90)  # three articles a day
+    with db.write() as conn:  # leave one article on 2026-10-15: "100 %" of one article
+        day = [r.id for r in conn.execute(select(articles.c.id).where(articles.c.published_at >= datetime(2026, 10, 15), articles.c.published_at < datetime(2026, 10, 16)))]
+        conn.execute(delete(tags).where(tags.c.article_id.in_(day[1:])))
+        conn.execute(delete(articles).where(articles.c.id.in_(day[1:])))
+    at = make_app(monkeypatch, db_url).run()
+    assert_clean(at)
+    topic_chart, stance_chart = at.get("vega_lite_chart")[:2]
+    spec = json.loads(topic_chart.proto.spec)
+    lines = [m for m in _marks(spec) if isinstance(m, dict) and m.get("type") == "line"]
+    assert lines and all(m.get("point") and "interpolate" not in m for m in lines)  # straight, with points
+    frames = _chart_data(topic_chart)
+    line_data = next(f for f in frames if "share" in f.columns and "topic" in f.columns)
+    volume = next(f for f in frames if "drawn" in f.columns)
+    thin = date(2026, 10, 15)
+    assert thin not in {_day(p) for p in line_data["period"]}  # no "100 % of all articles"
+    assert (line_data["total"] >= 3).all()
+    assert int(volume.loc[[_day(p) == thin for p in volume["period"]], "total"].iloc[0]) == 1  # its count is shown
+    stance_data = next(f for f in _chart_data(stance_chart) if "stance" in f.columns)
+    assert thin not in {_day(p) for p in stance_data["period"]}  # no "100 % AGAINST Interpol"
+    shown = texts(at)
+    assert "shares are left out for 1 day with fewer than 3 articles" in shown
+    assert "No stance share is drawn for 1 day" in shown
+    # counts are still drawn for that day
+    at.segmented_control(key="measure").set_value("count").run()
+    counts = next(f for f in _chart_data(at.get("vega_lite_chart")[0]) if "topic" in f.columns)
+    assert thin in {_day(p) for p in counts["period"]}
+    db.dispose()

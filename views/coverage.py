@@ -6,6 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from monitor.config import Settings
 from monitor.coverage import coverage_counts, feed_failure_days, top_sources
 from monitor.errors import MonitorError
 from views import _common as ui
@@ -86,6 +87,31 @@ if window_note:
     st.caption(window_note)
 y_title = MEASURES[measure]
 y_format = ".1%" if measure == "share" else ",d"
+# A share of a handful of articles is noise that reads as news ("50 %" of a two-article day).
+MIN_TOTAL = Settings.from_env().min_share_denominator
+
+
+def _thin(frame: pd.DataFrame) -> pd.Series:
+    """Rows whose period has too few articles in all for a share to mean anything."""
+    return frame["total"] < MIN_TOTAL
+
+
+def _volume(frame: pd.DataFrame, x: alt.X) -> alt.Chart:
+    """All articles per period: the denominator under the shares, so a thin day is seen as thin."""
+    totals = frame.groupby("period", as_index=False)["total"].max()
+    totals["drawn"] = totals["total"].map(lambda t: "share drawn" if t >= MIN_TOTAL else f"too few for a share (< {MIN_TOTAL})")
+    return (
+        alt.Chart(totals)
+        .mark_bar(opacity=0.8)
+        .encode(
+            x=x,
+            y=alt.Y("total:Q", title="All articles", axis=alt.Axis(format=",d", tickCount=3)),
+            color=alt.Color("drawn:N", title=None, scale=alt.Scale(domain=["share drawn", f"too few for a share (< {MIN_TOTAL})"], range=["#9aa5b1", "#e0b050"]), legend=alt.Legend(orient="bottom")),
+            tooltip=[alt.Tooltip("period:T", title=PERIODS[by]), alt.Tooltip("total:Q", title="all articles", format=",d"), alt.Tooltip("drawn:N", title="share")],
+        )
+        .properties(height=90)
+    )
+
 
 try:
     topic_rows = _rows(db.url, state.key(), by, ("topic",))
@@ -101,9 +127,12 @@ if topics.empty:
     st.info("No tagged articles in this range. Articles are tagged right after they are stored; check the Models page if this persists.")
 else:
     x = alt.X("period:T", title=None)
+    drawn = topics[~_thin(topics)] if measure == "share" else topics
+    thin_periods = topics.loc[_thin(topics), "period"].nunique() if measure == "share" else 0
+    # Straight segments with a point per period: a smoothed curve invents hills between sparse days.
     lines = (
-        alt.Chart(topics)
-        .mark_line(point=by != "day", interpolate="monotone")
+        alt.Chart(drawn)
+        .mark_line(point=True, strokeWidth=1.5)
         .encode(
             x=x,
             y=alt.Y(f"{measure}:Q", title=y_title, axis=alt.Axis(format=y_format)),
@@ -132,8 +161,15 @@ else:
                 tooltip=[alt.Tooltip("period:T", title="Day"), "topic:N", alt.Tooltip("count:Q", format=",d"), alt.Tooltip("share:Q", format=".1%"), alt.Tooltip("threshold:Q", format=".1%"), alt.Tooltip("detail:N")],
             )
         )
-    st.altair_chart(alt.layer(*layers).properties(height=360), width="stretch")
+    st.altair_chart(alt.vconcat(alt.layer(*layers).properties(height=330), _volume(topics, x)).resolve_scale(x="shared", color="independent"), width="stretch")
     notes = []
+    if measure == "share" and drawn.empty:
+        st.info(f"Every {by} in this range has fewer than {MIN_TOTAL} articles in all, too few for a share: choose a longer period (Per week or month) or “Article count”.", icon=":material/info:")
+    if thin_periods:
+        notes.append(
+            f"shares are left out for {thin_periods} {by}{'s' if thin_periods != 1 else ''} with fewer than {MIN_TOTAL} articles in all "
+            "(MONITOR_MIN_SHARE_DENOMINATOR); the bars below show every period's article count"
+        )
     if not spikes.empty:
         notes.append("▲ a spike: the topic's share far above its 14-day baseline (hover for the figures)")
     if not failing.empty:
@@ -163,6 +199,11 @@ else:
     if target is None:
         target = st.selectbox("Toward", targets, key="coverage_target") if len(targets) > 1 else targets[0]
     shown = stance[stance["target"] == target]
+    if measure == "share":
+        thin_stance = shown.loc[_thin(shown), "period"].nunique()
+        shown = shown[~_thin(shown)]
+    else:
+        thin_stance = 0
     st.altair_chart(
         alt.Chart(shown)
         .mark_bar()
@@ -170,11 +211,13 @@ else:
             x=alt.X("period:T", title=None),
             y=alt.Y(f"{measure}:Q", title=y_title, axis=alt.Axis(format=y_format), stack=True),
             color=alt.Color("stance:N", title=f"Stance toward {target}", scale=alt.Scale(domain=list(ui.STANCES), range=["#2e8b57", "#c0392b", "#9aa5b1"]), legend=alt.Legend(orient="bottom")),
-            tooltip=[alt.Tooltip("period:T", title=PERIODS[by]), "stance:N", alt.Tooltip("count:Q", format=",d"), alt.Tooltip("share:Q", format=".1%")],
+            tooltip=[alt.Tooltip("period:T", title=PERIODS[by]), "stance:N", alt.Tooltip("count:Q", format=",d"), alt.Tooltip("total:Q", title="all articles", format=",d"), alt.Tooltip("share:Q", format=".1%")],
         )
         .properties(height=260),
         width="stretch",
     )
+    if thin_stance:
+        st.caption(f"No stance share is drawn for {thin_stance} {by}{'s' if thin_stance != 1 else ''} with fewer than {MIN_TOTAL} articles in all; choose “Article count” to see them.")
     ui.summary_download([r for r in stance_rows if r.target == target], by=by, group=("stance",), filters=state, label="Download stance counts (CSV)", file_name=f"coverage-stance-{target}-by-{by}.csv", key="dl_stance", title=f"Stance toward {target} per {by}")
 
 # --- who writes, and about what ----------------------------------------------------------------
