@@ -148,13 +148,13 @@ def test_a_thin_day_is_not_drawn_as_a_share_and_its_count_is_shown(monkeypatch, 
         conn.execute(delete(articles).where(articles.c.id.in_(day[1:])))
     at = make_app(monkeypatch, db_url).run()
     assert_clean(at)
-    topic_chart, stance_chart = at.get("vega_lite_chart")[:2]
+    topic_chart, volume_chart, stance_chart = at.get("vega_lite_chart")[:3]
     spec = json.loads(topic_chart.proto.spec)
     lines = [m for m in _marks(spec) if isinstance(m, dict) and m.get("type") == "line"]
     assert lines and all(m.get("point") and "interpolate" not in m for m in lines)  # straight, with points
     frames = _chart_data(topic_chart)
     line_data = next(f for f in frames if "share" in f.columns and "topic" in f.columns)
-    volume = next(f for f in frames if "drawn" in f.columns)
+    volume = next(f for f in _chart_data(volume_chart) if "drawn" in f.columns)
     thin = date(2026, 10, 15)
     assert thin not in {_day(p) for p in line_data["period"]}  # no "100 % of all articles"
     assert (line_data["total"] >= 3).all()

@@ -34,7 +34,12 @@ if just_saved:
     st.success(just_saved, icon=":material/check_circle:")
 # A new user has nothing in the inbox: open on the tab where alerts are made (and stay there
 # right after saving one).
-inbox_tab, alerts_tab, outbox_tab = st.tabs(tab_names, default=tab_names[0] if all_alerts and not just_saved else tab_names[1])
+# The default stays put for the session: a changed default makes Streamlit treat the tabs as
+# new and jump back to it on the next click.
+if just_saved:
+    st.session_state["_alerts_tab"] = 1
+tab_index = st.session_state.setdefault("_alerts_tab", 0 if all_alerts else 1)
+inbox_tab, alerts_tab, outbox_tab = st.tabs(tab_names, default=tab_names[tab_index])
 
 
 def _alert_form(prefix: str, current=None) -> dict:

@@ -74,7 +74,7 @@ picked = st.dataframe(
     selection_mode="single-row",
     column_config={
         "published": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", help="UTC", width="small"),
-        "source": st.column_config.TextColumn(width="small"),
+        "source": st.column_config.TextColumn(width="medium"),
         "title": st.column_config.TextColumn(width="large"),
         "link": st.column_config.LinkColumn(display_text="open", width=48),
         # topics and stance carry several tags each: wide enough to read them whole

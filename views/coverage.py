@@ -105,7 +105,7 @@ def _volume(frame: pd.DataFrame, x: alt.X) -> alt.Chart:
         .mark_bar(opacity=0.8)
         .encode(
             x=x,
-            y=alt.Y("total:Q", title="All articles", axis=alt.Axis(format=",d", tickCount=3)),
+            y=alt.Y("total:Q", title="All articles", axis=alt.Axis(format=",d", tickCount=3, minExtent=56)),
             color=alt.Color("drawn:N", title=None, scale=alt.Scale(domain=["share drawn", f"too few for a share (< {MIN_TOTAL})"], range=["#9aa5b1", "#e0b050"]), legend=alt.Legend(orient="bottom")),
             tooltip=[alt.Tooltip("period:T", title=PERIODS[by]), alt.Tooltip("total:Q", title="all articles", format=",d"), alt.Tooltip("drawn:N", title="share")],
         )
@@ -126,7 +126,10 @@ st.subheader("Topics over time")
 if topics.empty:
     st.info("No tagged articles in this range. Articles are tagged right after they are stored; check the Models page if this persists.")
 else:
-    x = alt.X("period:T", title=None)
+    # The lines and the volume bars below get one x domain, so each bar sits under its period
+    # (a vconcat chart cannot stretch to the page width, so they are two charts).
+    domain = [pd.Timestamp(topics["period"].min()).isoformat(), pd.Timestamp(topics["period"].max()).isoformat()]
+    x = alt.X("period:T", title=None, scale=alt.Scale(domain=domain))
     drawn = topics[~_thin(topics)] if measure == "share" else topics
     thin_periods = topics.loc[_thin(topics), "period"].nunique() if measure == "share" else 0
     # Straight segments with a point per period: a smoothed curve invents hills between sparse days.
@@ -135,7 +138,7 @@ else:
         .mark_line(point=True, strokeWidth=1.5)
         .encode(
             x=x,
-            y=alt.Y(f"{measure}:Q", title=y_title, axis=alt.Axis(format=y_format)),
+            y=alt.Y(f"{measure}:Q", title=y_title, axis=alt.Axis(format=y_format, minExtent=56)),
             color=alt.Color("topic:N", title="Topic", legend=alt.Legend(orient="bottom", columns=5)),
             tooltip=[alt.Tooltip("period:T", title=PERIODS[by]), "topic:N", alt.Tooltip("count:Q", format=",d"), alt.Tooltip("total:Q", title="all articles", format=",d"), alt.Tooltip("share:Q", format=".1%")],
         )
@@ -161,7 +164,8 @@ else:
                 tooltip=[alt.Tooltip("period:T", title="Day"), "topic:N", alt.Tooltip("count:Q", format=",d"), alt.Tooltip("share:Q", format=".1%"), alt.Tooltip("threshold:Q", format=".1%"), alt.Tooltip("detail:N")],
             )
         )
-    st.altair_chart(alt.vconcat(alt.layer(*layers).properties(height=330), _volume(topics, x)).resolve_scale(x="shared", color="independent"), width="stretch")
+    st.altair_chart(alt.layer(*layers).properties(height=320), width="stretch")
+    st.altair_chart(_volume(topics, x), width="stretch")
     notes = []
     if measure == "share" and drawn.empty:
         st.info(f"Every {by} in this range has fewer than {MIN_TOTAL} articles in all, too few for a share: choose a longer period (Per week or month) or “Article count”.", icon=":material/info:")
