@@ -21,6 +21,7 @@ def coverage(monkeypatch, db_url):
     db = Database(db_url)
     db.init()
     fill(db, n=90)
+    monkeypatch.setenv("MONITOR_MIN_SHARE_DENOMINATOR", "2")  # three articles a day: shares are drawn
     downloads = Downloads(monkeypatch)
     at = make_app(monkeypatch, db_url).run()
     assert_clean(at)

@@ -106,10 +106,10 @@ def _volume(frame: pd.DataFrame, x: alt.X) -> alt.Chart:
         .encode(
             x=x,
             y=alt.Y("total:Q", title="All articles", axis=alt.Axis(format=",d", tickCount=3, minExtent=56)),
-            color=alt.Color("drawn:N", title=None, scale=alt.Scale(domain=["share drawn", f"too few for a share (< {MIN_TOTAL})"], range=["#9aa5b1", "#e0b050"]), legend=alt.Legend(orient="bottom")),
+            color=alt.Color("drawn:N", title=None, scale=alt.Scale(domain=["share drawn", f"too few for a share (< {MIN_TOTAL})"], range=["#9aa5b1", "#e0b050"]), legend=alt.Legend(orient="top", direction="horizontal")),
             tooltip=[alt.Tooltip("period:T", title=PERIODS[by]), alt.Tooltip("total:Q", title="all articles", format=",d"), alt.Tooltip("drawn:N", title="share")],
         )
-        .properties(height=90)
+        .properties(height=150)  # autosize "fit" takes the axis and legend out of this
     )
 
 
@@ -120,6 +120,22 @@ except MonitorError as e:
     ui.show_error(e)
     st.stop()
 
+
+def _stance_chart(frame: pd.DataFrame, target: str) -> None:
+    st.altair_chart(
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("period:T", title=None),
+            y=alt.Y(f"{measure}:Q", title=y_title, axis=alt.Axis(format=y_format), stack=True),
+            color=alt.Color("stance:N", title=f"Stance toward {target}", scale=alt.Scale(domain=list(ui.STANCES), range=["#2e8b57", "#c0392b", "#9aa5b1"]), legend=alt.Legend(orient="bottom")),
+            tooltip=[alt.Tooltip("period:T", title=PERIODS[by]), "stance:N", alt.Tooltip("count:Q", format=",d"), alt.Tooltip("total:Q", title="all articles", format=",d"), alt.Tooltip("share:Q", format=".1%")],
+        )
+        .properties(height=260),
+        width="stretch",
+    )
+
+
 # --- topics over time --------------------------------------------------------------------------
 
 st.subheader("Topics over time")
@@ -128,7 +144,8 @@ if topics.empty:
 else:
     # The lines and the volume bars below get one x domain, so each bar sits under its period
     # (a vconcat chart cannot stretch to the page width, so they are two charts).
-    domain = [pd.Timestamp(topics["period"].min()).isoformat(), pd.Timestamp(topics["period"].max()).isoformat()]
+    first, last = pd.Timestamp(topics["period"].min()), pd.Timestamp(topics["period"].max())
+    domain = [alt.DateTime(year=d.year, month=d.month, date=d.day, utc=True) for d in (first, last)]
     x = alt.X("period:T", title=None, scale=alt.Scale(domain=domain))
     drawn = topics[~_thin(topics)] if measure == "share" else topics
     thin_periods = topics.loc[_thin(topics), "period"].nunique() if measure == "share" else 0
@@ -164,12 +181,13 @@ else:
                 tooltip=[alt.Tooltip("period:T", title="Day"), "topic:N", alt.Tooltip("count:Q", format=",d"), alt.Tooltip("share:Q", format=".1%"), alt.Tooltip("threshold:Q", format=".1%"), alt.Tooltip("detail:N")],
             )
         )
-    st.altair_chart(alt.layer(*layers).properties(height=320), width="stretch")
-    st.altair_chart(_volume(topics, x), width="stretch")
-    notes = []
     if measure == "share" and drawn.empty:
         st.info(f"Every {by} in this range has fewer than {MIN_TOTAL} articles in all, too few for a share: choose a longer period (Per week or month) or “Article count”.", icon=":material/info:")
-    if thin_periods:
+    else:
+        st.altair_chart(alt.layer(*layers).properties(height=320), width="stretch")
+    st.altair_chart(_volume(topics, x), width="stretch")
+    notes = []
+    if thin_periods and not drawn.empty:
         notes.append(
             f"shares are left out for {thin_periods} {by}{'s' if thin_periods != 1 else ''} with fewer than {MIN_TOTAL} articles in all "
             "(MONITOR_MIN_SHARE_DENOMINATOR); the bars below show every period's article count"
@@ -208,19 +226,11 @@ else:
         shown = shown[~_thin(shown)]
     else:
         thin_stance = 0
-    st.altair_chart(
-        alt.Chart(shown)
-        .mark_bar()
-        .encode(
-            x=alt.X("period:T", title=None),
-            y=alt.Y(f"{measure}:Q", title=y_title, axis=alt.Axis(format=y_format), stack=True),
-            color=alt.Color("stance:N", title=f"Stance toward {target}", scale=alt.Scale(domain=list(ui.STANCES), range=["#2e8b57", "#c0392b", "#9aa5b1"]), legend=alt.Legend(orient="bottom")),
-            tooltip=[alt.Tooltip("period:T", title=PERIODS[by]), "stance:N", alt.Tooltip("count:Q", format=",d"), alt.Tooltip("total:Q", title="all articles", format=",d"), alt.Tooltip("share:Q", format=".1%")],
-        )
-        .properties(height=260),
-        width="stretch",
-    )
-    if thin_stance:
+    if shown.empty:
+        st.info(f"Every {by} in this range has fewer than {MIN_TOTAL} articles in all, too few for a stance share: choose a longer period or “Article count”.", icon=":material/info:")
+    else:
+        _stance_chart(shown, target)
+    if thin_stance and not shown.empty:
         st.caption(f"No stance share is drawn for {thin_stance} {by}{'s' if thin_stance != 1 else ''} with fewer than {MIN_TOTAL} articles in all; choose “Article count” to see them.")
     ui.summary_download([r for r in stance_rows if r.target == target], by=by, group=("stance",), filters=state, label="Download stance counts (CSV)", file_name=f"coverage-stance-{target}-by-{by}.csv", key="dl_stance", title=f"Stance toward {target} per {by}")
 
