@@ -56,13 +56,13 @@ rows = _page(db.url, state.key(), int(page or 1))
 # Feed text is shown as data-grid cells (plain text, never markdown or HTML); links only http(s).
 table = pd.DataFrame(
     {
+        "id": [r.id for r in rows],
         "published": [r.published_at for r in rows],
         "source": [r.source for r in rows],
         "title": [r.title for r in rows],
-        "link": [ui.safe_link(r.link) for r in rows],
         "topics": [_topics_cell(r) for r in rows],
         "stance": [_stance_cell(r) for r in rows],
-        "id": [r.id for r in rows],
+        "link": [ui.safe_link(r.link) for r in rows],
     }
 )
 picked = st.dataframe(
@@ -72,15 +72,16 @@ picked = st.dataframe(
     key="articles_table",
     on_select="rerun",
     selection_mode="single-row",
+    # Every column wide enough for its content (on a narrow window the grid scrolls sideways,
+    # with the id pinned), so no tag, stance or id is cut to "interpol 0.9…".
     column_config={
-        "published": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", help="UTC", width="small"),
-        "source": st.column_config.TextColumn(width="medium"),
-        "title": st.column_config.TextColumn(width="large"),
+        "id": st.column_config.NumberColumn(format="%d", width=72, pinned=True),
+        "published": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", help="UTC", width=124),
+        "source": st.column_config.TextColumn(width=150),
+        "title": st.column_config.TextColumn(width=340),
+        "topics": st.column_config.TextColumn(width=230),
+        "stance": st.column_config.TextColumn(width=210),
         "link": st.column_config.LinkColumn(display_text="open", width=48),
-        # topics and stance carry several tags each: wide enough to read them whole
-        "topics": st.column_config.TextColumn(width=300),
-        "stance": st.column_config.TextColumn(width=260),
-        "id": st.column_config.NumberColumn(format="%d", width=72),
     },
 )
 d1, d2 = st.columns(2)
