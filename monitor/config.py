@@ -44,6 +44,23 @@ class Settings:
         "Feed and alert URLs come from outside; refusing loopback, link-local and private "
         "addresses stops them from probing the host's network (SSRF). Intranet installs set 1.",
     )
+    https_proxy: str = _setting(
+        "HTTPS_PROXY",
+        "",
+        "Offices that reach the web only through a proxy set the usual variables (lower-case "
+        "too); feeds then go through CONNECT tunnels to the address the guard checked. Empty: direct.",
+    )
+    http_proxy: str = _setting(
+        "HTTP_PROXY",
+        "",
+        "The proxy for http:// feeds (also tunnelled with CONNECT, so the proxy never resolves a "
+        "feed host the guard did not check). Empty: direct.",
+    )
+    no_proxy: str = _setting(
+        "NO_PROXY",
+        "",
+        "Hosts reached directly (comma-separated names, .domain suffixes, or *), as curl reads it.",
+    )
     user_agent: str = _setting(
         "MONITOR_USER_AGENT",
         "policing-press-monitor/0.1 (+media monitoring; RSS reader)",
@@ -164,6 +181,13 @@ class Settings:
         5,
         "A topic going from 0 to 2 articles is not a spike worth a message.",
     )
+    min_share_denominator: int = _setting(
+        "MONITOR_MIN_SHARE_DENOMINATOR",
+        20,
+        "A share is drawn only for periods with at least this many articles in all: on a day of "
+        "two articles one story is '50 %', and each article moves a 20-article day by 5 points, "
+        "about the size of a real topic swing. Thinner periods show their counts instead.",
+    )
     spike_failure_fraction: float = _setting(
         "MONITOR_SPIKE_FAILURE_FRACTION",
         0.2,
@@ -177,6 +201,8 @@ class Settings:
         values = {}
         for f in fields(cls):
             raw = env.get(f.metadata["env"])
+            if raw is None and not f.metadata["env"].startswith("MONITOR_"):
+                raw = env.get(f.metadata["env"].lower())  # https_proxy, no_proxy: both spellings are usual
             if raw is None or raw == "":
                 continue
             values[f.name] = _convert(raw, type(f.default), f.metadata["env"])

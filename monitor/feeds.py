@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from monitor.errors import InputError
 from monitor.netguard import validate_feed_url
 from monitor.store import Database, utcnow
-from monitor.store.schema import feeds, fetch_events, meta
+from monitor.store.schema import articles, feeds, fetch_events, meta
 
 DEFAULT_FEEDS_OPML = Path(__file__).with_name("default_feeds.opml")
 MAX_OPML_BYTES = 20 * 1024 * 1024  # 10 000 outlines are ~2 MB; anything far bigger is not a reading list
@@ -288,8 +288,29 @@ def _read_opml(path_or_bytes) -> bytes:
         raise InputError(f"cannot read {path}: permission denied") from None
 
 
+@dataclass(frozen=True)
+class SkippedOutline:
+    """An OPML entry that was not added, and why."""
+
+    url: str
+    name: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class OpmlImport:
+    added: int
+    skipped: list[SkippedOutline]
+
+
 def import_opml(db: Database, path_or_bytes, allow_private: bool = False, added_by: str | None = None) -> tuple[int, int]:
-    """Add every feed of an OPML file; returns (added, skipped). Skipped: invalid or already listed.
+    """Add every feed of an OPML file; returns (added, skipped). Skipped: invalid or already listed."""
+    report = import_opml_report(db, path_or_bytes, allow_private=allow_private, added_by=added_by)
+    return report.added, len(report.skipped)
+
+
+def import_opml_report(db: Database, path_or_bytes, allow_private: bool = False, added_by: str | None = None) -> OpmlImport:
+    """Add every feed of an OPML file; says which entries were skipped and why.
 
     URLs are checked without DNS lookups (10 000 lookups would take minutes); the fetch guard
     checks every address at connect time anyway.
@@ -298,27 +319,29 @@ def import_opml(db: Database, path_or_bytes, allow_private: bool = False, added_
     return _insert_outlines(db, outlines, allow_private=allow_private, added_by=added_by)
 
 
-def _insert_outlines(db: Database, outlines: list[OpmlOutline], *, allow_private: bool, added_by: str | None) -> tuple[int, int]:
+def _insert_outlines(db: Database, outlines: list[OpmlOutline], *, allow_private: bool, added_by: str | None) -> OpmlImport:
     now = utcnow()
-    skipped = 0
+    skipped: list[SkippedOutline] = []
     wanted: dict[str, dict] = {}
+    names: dict[str, str | None] = {}
     for o in outlines:
         try:
             url = validate_feed_url(o.url, allow_private=allow_private, resolve=False)
-        except InputError:
-            skipped += 1
+        except InputError as e:
+            skipped.append(SkippedOutline(o.url, o.name, str(e)))
             continue
         if url in wanted:
-            skipped += 1
+            skipped.append(SkippedOutline(o.url, o.name, "listed twice in this file"))
             continue
         wanted[url] = _new_feed_values(url, o.name, o.tags, added_by, now)
+        names[url] = o.name
     with db.write() as conn:
         existing = set(conn.execute(select(feeds.c.url)).scalars())
         rows = [v for u, v in wanted.items() if u not in existing]
-        skipped += len(wanted) - len(rows)
+        skipped += [SkippedOutline(u, names[u], "already in the feed list") for u in wanted if u in existing]
         for start in range(0, len(rows), 500):
             conn.execute(insert(feeds), rows[start : start + 500])
-    return len(rows), skipped
+    return OpmlImport(len(rows), skipped)
 
 
 def export_opml(db: Database) -> bytes:
@@ -340,7 +363,7 @@ def export_opml(db: Database) -> bytes:
 
 
 def seed_default_feeds(db: Database) -> int:
-    """Add the shipped feeds to a store that has never had any; returns how many were added.
+    """Add the shipped feeds to an empty store (no feeds, no articles); returns how many were added.
 
     Runs once per store (remembered in `meta`), so an analyst who removes the defaults does not
     get them back on the next start.
@@ -352,8 +375,11 @@ def seed_default_feeds(db: Database) -> int:
             if conn.execute(select(meta.c.value).where(meta.c.key == SEEDED_KEY)).scalar() is not None:
                 return 0
             has_feeds = conn.execute(select(func.count()).select_from(feeds)).scalar()
+            # An archive made by ingesting files is someone's research set: unrelated default
+            # feeds polled into it would mix its coverage. Only an empty store is seeded.
+            has_articles = conn.execute(select(articles.c.id).limit(1)).first() is not None
             conn.execute(insert(meta).values(key=SEEDED_KEY, value=now.isoformat()))
-            if has_feeds:
+            if has_feeds or has_articles:
                 return 0
             rows = {}
             for o in outlines:
@@ -364,3 +390,74 @@ def seed_default_feeds(db: Database) -> int:
             return len(rows)
     except IntegrityError:
         return 0  # another process seeded at the same moment
+
+
+# --- every source the archive holds -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArchiveSource:
+    """An outlet with articles in the archive, and whether a listed feed still brings it."""
+
+    source: str
+    articles: int
+    newest: datetime | None
+    feed_ids: tuple[int, ...]  # listed feeds that brought its articles; empty when ingested from files
+
+    @property
+    def polled(self) -> bool:
+        return bool(self.feed_ids)
+
+
+def archive_sources(db: Database, limit: int = 5000) -> list[ArchiveSource]:
+    """Every source in the archive (most articles first), polled or ingested from files."""
+    listed = select(feeds.c.id)
+    with db.read() as conn:
+        rows = conn.execute(
+            select(articles.c.source, func.count(), func.max(articles.c.published_at))
+            .group_by(articles.c.source)
+            .order_by(func.count().desc(), articles.c.source)
+            .limit(limit)
+        ).all()
+        polled: dict[str, set[int]] = {}
+        for source, feed_id in conn.execute(
+            select(articles.c.source, articles.c.feed_id).where(articles.c.feed_id.in_(listed)).distinct()
+        ):
+            polled.setdefault(source, set()).add(int(feed_id))
+    return [ArchiveSource(source, int(n), newest, tuple(sorted(polled.get(source, ())))) for source, n, newest in rows]
+
+
+@dataclass(frozen=True)
+class FeedTrouble:
+    """When every enabled feed is failing: how many, and the commonest reasons."""
+
+    feeds: int
+    reasons: list[tuple[str, int]]  # (reason, feeds), commonest first
+
+    def explain(self) -> str:
+        """What the commonest reason usually means, for the banner and the server log."""
+        top = self.reasons[0][0] if self.reasons else ""
+        if top in ("dns_unknown_host", "dns_temporary"):
+            return "no feed host name resolves: this machine has no network or DNS (behind a proxy, set HTTPS_PROXY / HTTP_PROXY)"
+        if top in ("connect_failed", "timeout", "network_error", "tls"):
+            return "no feed server can be reached: check the network, a firewall or the proxy settings (HTTPS_PROXY / HTTP_PROXY)"
+        if top == "blocked_address":
+            return "every feed resolves to a private address, which the address guard refuses"
+        return "see each feed's last error on the Feeds page"
+
+
+def all_feeds_failing(db: Database) -> FeedTrouble | None:
+    """A FeedTrouble when every enabled feed has been fetched and is failing, else None."""
+    with db.read() as conn:
+        total, failing = conn.execute(
+            select(func.count(), func.count().filter(feeds.c.status == "failing")).where(feeds.c.enabled.is_(True))
+        ).one()
+        if not total or failing < total:
+            return None
+        reasons = conn.execute(
+            select(feeds.c.last_error_reason, func.count())
+            .where(feeds.c.enabled.is_(True))
+            .group_by(feeds.c.last_error_reason)
+            .order_by(func.count().desc())
+        ).all()
+    return FeedTrouble(int(total), [(r or "unknown", int(n)) for r, n in reasons])

@@ -29,11 +29,13 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+import httpcore
 import httpx
 
 from monitor.config import Settings, settings as current_settings
 from monitor.errors import InputError
 from monitor.netguard import BlockedAddressError, GuardedBackend, ResolveError, Resolver, split_url
+from monitor.proxy import ProxyRules
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,7 @@ REASONS: dict[str, str] = {
     "dns_temporary": "TEMP",
     "dns_unknown_host": "SOFT",
     "connect_failed": "SOFT",
+    "proxy_error": "SOFT",
     "network_error": "SOFT",
     "timeout": "SOFT",
     "tls": "SOFT",
@@ -172,6 +175,8 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         verify: ssl.SSLContext | str | bool = True,
         limits: httpx.Limits | None = None,
         trusted_hosts: tuple[str, ...] = (),
+        proxy=None,
+        bypass_proxy=None,
     ):
         if verify is False:
             raise ValueError("TLS verification is never switched off")
@@ -179,7 +184,9 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         pool = self._pool
         if not hasattr(pool, "_network_backend"):  # pragma: no cover - guards an httpcore upgrade
             raise RuntimeError("httpcore changed: the address guard cannot be installed")
-        pool._network_backend = GuardedBackend(allow_private=allow_private, resolver=resolver, trusted_hosts=trusted_hosts)
+        pool._network_backend = GuardedBackend(
+            allow_private=allow_private, resolver=resolver, trusted_hosts=trusted_hosts, proxy=proxy, bypass_proxy=bypass_proxy
+        )
 
 
 class _Decoder:
@@ -264,6 +271,9 @@ def classify_exception(exc: BaseException) -> tuple[str, str]:
         if isinstance(e, ssl.SSLError):
             return "tls", f"TLS handshake failed: {e.reason or e}"
     for e in _chain(exc):
+        if isinstance(e, (httpx.ProxyError, httpcore.ProxyError)):
+            return "proxy_error", f"proxy: {e}"[:300]
+    for e in _chain(exc):
         if isinstance(e, (httpx.TimeoutException, TimeoutError)):
             return "timeout", f"timed out ({type(e).__name__})"
         if isinstance(e, httpx.ConnectError):
@@ -318,15 +328,24 @@ class Fetcher:
         self.max_body = max_body_bytes if max_body_bytes is not None else s.max_body_bytes
         self.max_redirects = max_redirects if max_redirects is not None else s.max_redirects
         self.user_agent = s.user_agent
-        transport = GuardedTransport(
-            allow_private=self.allow_private,
-            resolver=resolver,
-            verify=verify,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            trusted_hosts=trusted_hosts,
-        )
+        proxies = ProxyRules.from_settings(s.https_proxy, s.http_proxy, s.no_proxy)
+
+        def transport(proxy=None) -> GuardedTransport:
+            return GuardedTransport(
+                allow_private=self.allow_private,
+                resolver=resolver,
+                verify=verify,
+                limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+                trusted_hosts=trusted_hosts,
+                proxy=proxy,
+                bypass_proxy=proxies.bypass,
+            )
+
+        # With a proxy, one transport per scheme (each guarded, each with its own proxy): the
+        # network backend only sees host and port, not whether the URL was http or https.
+        routes = {"transport": transport()} if not proxies.any else {"mounts": {"http://": transport(proxies.http), "https://": transport(proxies.https)}}
         self.client = httpx.AsyncClient(
-            transport=transport,
+            **routes,
             follow_redirects=False,
             trust_env=False,
             timeout=httpx.Timeout(self.timeout_s, connect=min(10.0, self.timeout_s)),

@@ -204,8 +204,13 @@ class GuardedBackend(AsyncNetworkBackend):
         resolver: Resolver | None = None,
         inner: AsyncNetworkBackend | None = None,
         trusted_hosts: Iterable[str] = (),
+        proxy=None,
+        bypass_proxy: Callable[[str], bool] | None = None,
     ):
         self.allow_private = allow_private
+        # monitor.proxy.Proxy: tunnel to the checked address through it (None: connect directly)
+        self.proxy = proxy
+        self.bypass_proxy = bypass_proxy or (lambda _host: False)
         # Host names an operator trusts to be private (one intranet feed) without opening all.
         self.trusted_hosts = frozenset(h.lower() for h in trusted_hosts)
         self.resolver = resolver or system_resolver
@@ -238,6 +243,8 @@ class GuardedBackend(AsyncNetworkBackend):
         socket_options: typing.Iterable[typing.Any] | None = None,
     ) -> AsyncNetworkStream:
         addresses = await self.resolve(host, port)
+        if self.proxy is not None and not self.bypass_proxy(host):
+            return await self._through_proxy(addresses, port, timeout, socket_options)
         last: Exception | None = None
         # Try each checked address in turn; never hand the name back to a resolver.
         for address in addresses:
@@ -246,6 +253,19 @@ class GuardedBackend(AsyncNetworkBackend):
                     address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout, OSError) as e:
+                last = e
+        assert last is not None
+        raise last
+
+    async def _through_proxy(self, addresses: list[str], port: int, timeout, socket_options) -> AsyncNetworkStream:
+        """A CONNECT tunnel to one of the checked addresses: the proxy never resolves the name."""
+        from monitor.proxy import open_tunnel
+
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return await open_tunnel(self.inner, self.proxy, address, port, timeout=timeout, socket_options=socket_options)
+            except httpcore.ProxyError as e:
                 last = e
         assert last is not None
         raise last

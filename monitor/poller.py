@@ -987,6 +987,7 @@ def poll_forever(
             stop_event.wait(min(idle_s, 30.0))
             continue
         total.add(summary)
+        warn_if_every_feed_failed(db, summary)
         if on_round is not None:
             on_round(summary)
         if stop_event.is_set():
@@ -999,6 +1000,21 @@ def poll_forever(
             wait = idle_s
         stop_event.wait(wait)
     return total
+
+
+def warn_if_every_feed_failed(db: Database, summary: PollSummary) -> None:
+    """One server-log line per round in which every polled feed failed (no network, no DNS, a
+    proxy needed): otherwise the poller goes on quietly and the archive silently stops growing."""
+    if not summary.feeds or summary.failed < summary.feeds:
+        return
+    from monitor.feeds import all_feeds_failing
+
+    try:
+        trouble = all_feeds_failing(db)
+    except MonitorError:
+        trouble = None
+    why = f": {trouble.explain()}" if trouble is not None else ""
+    log.warning("every feed polled this round failed (%s)%s", summary, why)
 
 
 # --- the dashboard's poller ------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -19,11 +20,17 @@ def make_app(monkeypatch, db_url: str, *, seed: bool = False) -> AppTest:
     return AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=60)
 
 
+def shown(markdown: str) -> str:
+    """Markdown source as a reader sees it: backslash escapes and word joiners (views._common.md) gone."""
+    bold_gone = re.sub(r"(?<!\\)\*\*", "", markdown)
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", bold_gone).replace("\u2060", "")
+
+
 def texts(at: AppTest) -> str:
     """Everything a reader sees as text on the page, for 'does it say X' assertions."""
     parts = []
     for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success", "text"):
-        parts += [str(e.value) for e in getattr(at, kind)]
+        parts += [shown(str(e.value)) for e in getattr(at, kind)]
     return "\n".join(parts)
 
 

@@ -70,3 +70,20 @@ def test_test_save_inbox_and_delete(alerts_page):
     at.button(key="alert_delete").click().run()
     assert_clean(at)
     assert list_alerts(db) == []
+
+
+def test_a_new_alert_is_listed_and_searches_the_archive_at_once(alerts_page):
+    at, db = alerts_page
+    at.text_input(key="new_name").input("Corruption at once")
+    at.text_input(key="new_query").input("corruption")
+    _submit(at, "Save alert")
+    shown = texts(at)
+    assert "No alerts yet" not in shown
+    assert [t.label for t in at.tabs][1] == "Alerts (1)"
+    from monitor.alerts import list_alerts, list_inbox
+
+    (alert,) = list_alerts(db)
+    inbox = list_inbox(db, alert=alert.id, state="new", limit=200)
+    assert inbox  # the archive was searched on saving, without "Check the archive now"
+    assert f"it matches {len(inbox):,} stored articles, {len(inbox):,} now in its inbox" in shown, shown
+    assert [t.label for t in at.tabs][0] == f"Inbox ({len(inbox)} new)"

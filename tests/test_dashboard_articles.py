@@ -72,16 +72,57 @@ def test_filters_by_topic_and_source(articles_app):
     assert all("corruption" in t for t in table["topics"])
 
 
+def _click_row(at, i: int) -> int:
+    """Click row i of the Articles table (st.dataframe's row selection); returns its article id."""
+    at.session_state["articles_table"] = {"selection": {"rows": [i], "columns": [], "cells": []}}
+    at.run()
+    assert_clean(at)
+    return int(at.dataframe[0].value["id"][i])
+
+
+def test_the_table_shows_topics_stance_and_id_whole_and_a_row_click_opens_the_article(articles_app):
+    import json
+
+    at, _ = articles_app
+    table = at.dataframe[0]
+    config = json.loads(table.proto.columns)
+    for column in ("topics", "stance", "id"):  # wide enough for their text, not the narrow default
+        width = config[column].get("width")
+        assert isinstance(width, int) and width >= 72 or width in ("medium", "large"), (column, config[column])
+    assert table.proto.selection_mode  # rows are selectable: the article is chosen by clicking
+    assert not [s for s in at.selectbox if s.label == "Article"]  # no long select box
+    article_id = _click_row(at, 3)
+    assert f"article {article_id}" in texts(at)
+
+
+def test_the_label_form_starts_empty_and_resets_on_a_new_article(articles_app):
+    at, _ = articles_app
+    first = _click_row(at, 0)
+    assert at.selectbox(key=f"label_topic_name_{first}").value is None
+    assert at.radio(key=f"label_topic_value_{first}").value is None
+    assert at.selectbox(key=f"label_stance_target_{first}").value is None
+    assert at.radio(key=f"label_stance_value_{first}").value is None
+    # saving with nothing chosen stores nothing and says what is missing
+    next(b for b in at.button if b.label == "Save stance label").click().run()
+    assert "Choose a target and a stance" in texts(at)
+    at.selectbox(key=f"label_topic_name_{first}").select("terrorism")
+    at.radio(key=f"label_topic_value_{first}").set_value("is about it").run()
+    second = _click_row(at, 1)
+    assert second != first
+    assert at.selectbox(key=f"label_topic_name_{second}").value is None
+    assert at.radio(key=f"label_topic_value_{second}").value is None
+
+
 def test_correcting_a_topic_becomes_a_training_label(articles_app):
     at, db = articles_app
     from sqlalchemy import select
 
     from monitor.store.schema import labels
 
-    assert at.selectbox(key="article").value is not None  # the newest article is open
-    article_id = at.selectbox(key="article").value
-    at.selectbox(key="label_topic_name").select("terrorism")
-    at.radio(key="label_topic_value").set_value("is not about it")
+    assert "Click a row of the table" in texts(at)  # no article is open until its row is clicked
+    article_id = _click_row(at, 0)
+    at.selectbox(key=f"label_topic_name_{article_id}").select("terrorism")
+    at.radio(key=f"label_topic_value_{article_id}").set_value("is not about it")
     next(b for b in at.button if b.label == "Save topic label").click().run()
     assert_clean(at)
     assert "Saved: not about terrorism" in texts(at)

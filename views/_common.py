@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,7 +53,7 @@ def database() -> Database:
     try:
         return _database(database_url())
     except MonitorError as e:
-        st.error(f"The database cannot be opened: {e}")
+        st.error(f"The database cannot be opened: {md(e)}")
         st.caption("Check MONITOR_DATABASE_URL (or data/monitor.db) and restart `streamlit run dashboard.py`.")
         st.stop()
         raise  # unreachable: st.stop raises
@@ -111,7 +112,7 @@ def require_access() -> str:
     try:
         policy = policy_from_secrets(_secrets())
     except MonitorError as e:
-        st.error(f"Sign-in is misconfigured: {e}")
+        st.error(f"Sign-in is misconfigured: {md(e)}")
         st.stop()
     if not policy.auth_required:
         st.session_state["analyst"] = local_analyst()
@@ -124,7 +125,7 @@ def require_access() -> str:
     decision = policy.decide(st.user.get("email"), st.user.get("email_verified"))
     if not decision.allowed:
         st.title("Policing press monitor")
-        st.error(f"Access refused: {decision.reason}.")
+        st.error(f"Access refused: {md(decision.reason)}.")
         st.caption("Ask the dashboard's administrator to add you to the allow-list.")
         st.button("Sign out", on_click=st.logout)
         st.stop()
@@ -165,8 +166,29 @@ def safe_link(url: object) -> str | None:
     return candidate
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=^\"'])")
+_WORD_JOINER = "\u2060"  # invisible and unbreakable: splits a markup token without changing what is read
+
+
+def md(value: object) -> str:
+    """Text from a feed, a URL or a user, made safe to put inside Markdown: shown as typed.
+
+    Every element Streamlit renders as Markdown (st.caption, st.write, st.success, st.toast…)
+    would otherwise load `![x](http://…)` as a remote image, make `[Re-login](http://…)` a live
+    link and render `:red[…]`, `$…$` and `:material/…:`. Backslashes escape the Markdown
+    characters; a word joiner breaks what escaping cannot: colon directives and icons, and the
+    bare URLs, `www.` names and e-mail addresses that GitHub Markdown turns into links.
+    """
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", str(value))
+    text = re.sub(r":(?=[^\W\d_])", ":" + _WORD_JOINER, text)
+    text = re.sub(r"(?<=[A-Za-z])\\:(?=//)", _WORD_JOINER + r"\\:", text)
+    text = re.sub(r"(?i)(?<![\w])(www)(?=\\\.)", r"\1" + _WORD_JOINER, text)
+    return text.replace("@", "@" + _WORD_JOINER).replace("\n", " ")
+
+
 def show_error(e: Exception) -> None:
-    st.error(str(e) or type(e).__name__, icon=":material/error:")
+    """A MonitorError's one line; it may quote the query, a name or a URL, so it is escaped."""
+    st.error(md(str(e) or type(e).__name__), icon=":material/error:")
 
 
 # --- filters, kept in the URL --------------------------------------------------------------
@@ -200,13 +222,13 @@ class FilterState:
         if f.date_from or f.date_to:
             bits.append(f"{f.date_from or '…'} to {f.date_to or '…'}")
         if f.query:
-            bits.append(f"query {f.query!r}")
+            bits.append(f"query “{md(f.query)}”")
         if f.topics:
-            bits.append("topics " + ", ".join(f.topics))
+            bits.append("topics " + ", ".join(md(t) for t in f.topics))
         if f.sources:
-            bits.append("sources " + ", ".join(f.sources))
+            bits.append("sources " + ", ".join(md(s) for s in f.sources))
         if f.stance or f.target:
-            bits.append(f"stance {f.stance or 'any'}" + (f" toward {f.target}" if f.target else ""))
+            bits.append(f"stance {f.stance or 'any'}" + (f" toward {md(f.target)}" if f.target else ""))
         return "; ".join(bits) or "all articles"
 
 
@@ -240,7 +262,7 @@ def thaw(key: tuple):
 
 def stop_on_filter_error(state: FilterState) -> None:
     if not state.ok:
-        st.error(state.error, icon=":material/search_off:")
+        st.error(md(state.error), icon=":material/search_off:")
         st.caption('Queries use words, "exact phrases", AND, OR, NOT and parentheses, e.g. `interpol AND ("red notice" OR extradition)`.')
         st.stop()
 
@@ -352,6 +374,17 @@ def filter_sidebar(db: Database, *, stance: bool = True) -> FilterState:
     return state
 
 
+# Page controls that a saved view keeps beside the filters (Coverage's Per and Show); each is a
+# widget key bound to the page URL, like the filters.
+VIEW_KEYS = ("by", "measure")
+
+
+def view_default(key: str, default: str) -> str | None:
+    """A page control's default, or None when a saved view has already set its value (giving a
+    widget both a default and a session value makes Streamlit warn on the page)."""
+    return None if st.session_state.get(key) is not None else default
+
+
 def _apply_params(params: dict[str, list[str]]) -> None:
     """Callback: put a saved view's values into the bound widgets (and so into the URL)."""
     for key in FILTER_KEYS:
@@ -367,6 +400,33 @@ def _apply_params(params: dict[str, list[str]]) -> None:
             st.session_state[key] = values[0] if values else ""
         else:
             st.session_state[key] = values[0] if values else None
+    for key in VIEW_KEYS:
+        values = params.get(key) or []
+        if values:
+            st.session_state[key] = values[0]
+
+
+def _view_params(state: FilterState) -> dict[str, list[str]]:
+    params = state.params()
+    for key in VIEW_KEYS:
+        value = st.session_state.get(key)
+        if isinstance(value, str) and value:
+            params[key] = [value]
+    return params
+
+
+def _save_view(db_url: str, params: dict[str, list[str]]) -> None:
+    """Form callback: runs before the page is drawn, so the list below already shows the view."""
+    from monitor import saved_views
+
+    name = st.session_state.get("_view_name") or ""
+    try:
+        view_id = saved_views.save_view(_database(db_url), name, params, owner=analyst())
+    except MonitorError as e:
+        st.session_state["_view_error"] = str(e)
+        return
+    st.session_state["_view_pick"] = view_id
+    st.toast(f"Saved view “{md(name.strip())}”", icon=":material/bookmark_added:")
 
 
 def saved_views_panel(db: Database, state: FilterState) -> None:
@@ -379,7 +439,9 @@ def saved_views_panel(db: Database, state: FilterState) -> None:
             show_error(e)
             return
         if views:
-            labels = {v.id: f"{v.name} · {v.owner}" for v in views}
+            labels = {v.id: f"{v.name} · {v.owner}" for v in views}  # selectbox options are plain text
+            if st.session_state.get("_view_pick") not in labels:
+                st.session_state.pop("_view_pick", None)
             chosen = st.selectbox("Open a view", list(labels), format_func=labels.get, index=None, key="_view_pick", placeholder="Choose a view")
             if chosen is not None:
                 view = next(v for v in views if v.id == chosen)
@@ -387,18 +449,17 @@ def saved_views_panel(db: Database, state: FilterState) -> None:
                 c1.button("Open", key="_view_open", on_click=_apply_params, args=(view.params,), width="stretch")
                 if view.owner == analyst() and c2.button("Delete", key="_view_delete", width="stretch"):
                     saved_views.delete_view(db, view.id, analyst())
+                    st.session_state.pop("_view_pick", None)
                     st.rerun()
         else:
             st.caption("No saved views yet. Set filters, name them below and save.")
         with st.form("_view_save", clear_on_submit=True, border=False):
-            name = st.text_input("Save these filters as", placeholder="e.g. Interpol, last month", key="_view_name")
-            if st.form_submit_button("Save view"):
-                try:
-                    saved_views.save_view(db, name, state.params(), owner=analyst())
-                    st.toast(f"Saved view “{name.strip()}”")
-                except MonitorError as e:
-                    show_error(e)
-        st.caption("The page address carries the filters too: copy it to share this view.")
+            st.text_input("Save these filters as", placeholder="e.g. Interpol, last month", key="_view_name")
+            st.form_submit_button("Save view", on_click=_save_view, args=(db.url, _view_params(state)))
+        error = st.session_state.pop("_view_error", None)
+        if error:
+            st.error(md(error), icon=":material/error:")
+        st.caption("The page address carries the filters (and Coverage's Per and Show) too: copy it to share this view.")
 
 
 # --- downloads -------------------------------------------------------------------------------
@@ -487,13 +548,55 @@ def store_status(db: Database) -> StoreStatus:
     return _store_status(db.url)
 
 
+@st.cache_data(ttl=10, show_spinner=False)
+def _feed_trouble(url: str):
+    from monitor.feeds import all_feeds_failing
+
+    try:
+        return all_feeds_failing(_database(url))
+    except MonitorError:
+        return None
+
+
+def store_changed() -> None:
+    """After this session changed feeds or polled: the status panel and banners read afresh,
+    rather than saying "no feeds" for ten more seconds."""
+    _store_status.clear()
+    _feed_trouble.clear()
+    _source_options.clear()
+
+
+def feed_trouble(db: Database):
+    """monitor.feeds.FeedTrouble when every enabled feed is failing, else None."""
+    return _feed_trouble(db.url)
+
+
+def feed_trouble_banner(db: Database) -> None:
+    """On every page: when every feed fails, nothing new can arrive, and the analyst must know why."""
+    trouble = feed_trouble(db)
+    if trouble is None:
+        return
+    reasons = ", ".join(f"{md(reason)} on {n}" for reason, n in trouble.reasons[:3])
+    st.error(
+        f"**{'All ' + str(trouble.feeds) + ' feeds are' if trouble.feeds != 1 else 'The only feed is'} failing** ({reasons}): {trouble.explain()}. "
+        "No new articles arrive until this is fixed; the Feeds page shows each feed's last error.",
+        icon=":material/cloud_off:",
+    )
+
+
 def no_articles_yet(db: Database, bg: Background | None = None) -> None:
     """The empty state every article-based page shows before the first article is stored."""
     status = store_status(db)
     bg = bg or background(db)
     st.info("No articles stored yet.", icon=":material/inbox:")
     steps = []
-    if status.feeds == 0:
+    trouble = feed_trouble(db)
+    if trouble is not None:
+        steps.append(
+            f"{status.feeds} feed{'s are' if status.feeds != 1 else ' is'} registered, but "
+            f"{'every one is' if status.feeds != 1 else 'it is'} failing ({trouble.explain()}), so no article has arrived."
+        )
+    elif status.feeds == 0:
         steps.append("Add feeds on the **Feeds** page (or import an OPML file): nothing is polled yet.")
     elif bg.poller_running:
         steps.append(f"{status.feeds} feeds are registered and the background poller is fetching them: articles appear within minutes.")
@@ -524,10 +627,10 @@ def sidebar_footer(db: Database, bg: Background) -> None:
         who = analyst()
         if auth_enabled():
             c1, c2 = st.columns([3, 2])
-            c1.caption(f"Signed in as {who}")
+            c1.caption(f"Signed in as {md(who)}")
             c2.button("Sign out", on_click=st.logout, key="_logout", type="tertiary")
         else:
-            st.caption(f"Local analyst: {who}")
+            st.caption(f"Local analyst: {md(who)}")
 
 
 @st.fragment(run_every=30)

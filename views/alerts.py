@@ -28,8 +28,18 @@ tab_names = [
     f"Alerts ({len(all_alerts)})",
     f"Deliveries ({failing_total} failing)" if failing_total else "Deliveries",
 ]
-# A new user has nothing in the inbox: open on the tab where alerts are made.
-inbox_tab, alerts_tab, outbox_tab = st.tabs(tab_names, default=tab_names[0] if all_alerts else tab_names[1])
+# Set by the save below, which reruns the page so the list and the tab counts include the alert.
+just_saved = st.session_state.pop("_alert_saved", None)
+if just_saved:
+    st.success(just_saved, icon=":material/check_circle:")
+# A new user has nothing in the inbox: open on the tab where alerts are made (and stay there
+# right after saving one).
+# The default stays put for the session: a changed default makes Streamlit treat the tabs as
+# new and jump back to it on the next click.
+if just_saved:
+    st.session_state["_alerts_tab"] = 1
+tab_index = st.session_state.setdefault("_alerts_tab", 0 if all_alerts else 1)
+inbox_tab, alerts_tab, outbox_tab = st.tabs(tab_names, default=tab_names[tab_index])
 
 
 def _alert_form(prefix: str, current=None) -> dict:
@@ -114,6 +124,22 @@ def _show_preview(options: dict, alert_id: int | None = None) -> None:
         )
         st.dataframe(table, hide_index=True, placeholder="—", width="stretch", column_config={"published (UTC)": DT, "link": st.column_config.LinkColumn(display_text="open")})
         ui.download(table, label="Download test matches (CSV)", file_name="alert-test.csv", key=f"dl_preview_{alert_id or 'new'}", title="Alert test: newest matches")
+
+
+def _first_check(alert_id: int, name: str, kind: str) -> str:
+    """Search the archive for a new alert at once (its finds go to the inbox; sending waits for
+    the next delivery round) and say what it found."""
+    label = f"Saved alert “{ui.md(name.strip())}”"
+    try:
+        report = alerts_api.check_alerts(db, alert=alert_id, deliver=False)
+    except MonitorError as e:
+        return f"{label}, but the archive could not be searched: {ui.md(e)}. New articles are still checked as they arrive."
+    check = report.alerts[0] if report.alerts else None
+    if check is None:
+        return f"{label}. New articles are checked against it as they arrive."
+    if kind == "spike":
+        return f"{label}: {check.matching:,} spike days in the last 30, {check.recorded:,} new to the inbox. New days are checked as articles arrive."
+    return f"{label}: it matches {check.matching:,} stored articles, {check.recorded:,} now in its inbox. New articles are checked as they arrive."
 
 
 # --- inbox ---------------------------------------------------------------------------------------
@@ -204,10 +230,13 @@ with alerts_tab:
         if save:
             try:
                 options["owner"] = ui.analyst()
-                new_id = alerts_api.add_alert(db, options.pop("name"), options.pop("query"), **options)
-                st.success(f"Saved alert {new_id}. New articles are checked against it as they arrive; use “Check the archive now” to look back.")
+                name = options.pop("name")
+                new_id = alerts_api.add_alert(db, name, options.pop("query"), **options)
             except MonitorError as e:
                 ui.show_error(e)
+            else:
+                st.session_state["_alert_saved"] = _first_check(new_id, name, options.get("kind", "keyword"))
+                st.rerun()
 
     if all_alerts:
         st.subheader("Edit an alert")
@@ -241,7 +270,7 @@ with alerts_tab:
                     except MonitorError as e:
                         ui.show_error(e)
             with c2.popover("Delete alert", icon=":material/delete:", width="stretch"):
-                st.write(f"Delete “{current.name}” with its inbox and unsent messages?")
+                st.write(f"Delete “{ui.md(current.name)}” with its inbox and unsent messages?")
                 if st.button("Delete it", type="primary", key="alert_delete"):
                     alerts_api.remove_alert(db, chosen)
                     st.session_state.pop("edit_alert", None)

@@ -56,24 +56,32 @@ rows = _page(db.url, state.key(), int(page or 1))
 # Feed text is shown as data-grid cells (plain text, never markdown or HTML); links only http(s).
 table = pd.DataFrame(
     {
+        "id": [r.id for r in rows],
         "published": [r.published_at for r in rows],
         "source": [r.source for r in rows],
         "title": [r.title for r in rows],
-        "link": [ui.safe_link(r.link) for r in rows],
         "topics": [_topics_cell(r) for r in rows],
         "stance": [_stance_cell(r) for r in rows],
-        "id": [r.id for r in rows],
+        "link": [ui.safe_link(r.link) for r in rows],
     }
 )
-st.dataframe(
+picked = st.dataframe(
     table,
     hide_index=True, placeholder="—",
     width="stretch",
+    key="articles_table",
+    on_select="rerun",
+    selection_mode="single-row",
+    # Every column wide enough for its content (on a narrow window the grid scrolls sideways,
+    # with the id pinned), so no tag, stance or id is cut to "interpol 0.9…".
     column_config={
-        "published": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", help="UTC"),
-        "title": st.column_config.TextColumn(width="large"),
-        "link": st.column_config.LinkColumn(display_text="open", width="small"),
-        "id": st.column_config.NumberColumn(width="small", format="%d"),
+        "id": st.column_config.NumberColumn(format="%d", width=72, pinned=True),
+        "published": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", help="UTC", width=124),
+        "source": st.column_config.TextColumn(width=150),
+        "title": st.column_config.TextColumn(width=340),
+        "topics": st.column_config.TextColumn(width=230),
+        "stance": st.column_config.TextColumn(width=210),
+        "link": st.column_config.LinkColumn(display_text="open", width=48),
     },
 )
 d1, d2 = st.columns(2)
@@ -85,10 +93,11 @@ with d2:
 # --- one article: its tags, why, and a correction ------------------------------------------------
 
 st.subheader("Article details")
-titles = {r.id: f"{r.published_at:%Y-%m-%d} · {r.source} · {r.title[:120]}" for r in rows}
-chosen = st.selectbox("Article", list(titles), format_func=titles.get, key="article", placeholder="Choose an article on this page")
-if chosen is None:
+selected = picked.selection.rows if picked else []
+if not selected or selected[0] >= len(rows):
+    st.caption("Click a row of the table to see the article's tags, why it got them, and to correct one.")
     st.stop()
+chosen = rows[selected[0]].id
 
 from monitor.browse import article_detail  # noqa: E402
 
@@ -99,7 +108,7 @@ if detail is None:
 
 with st.container(border=True):
     st.text(detail.row.title)  # plain text: a title with <img onerror> or [x](javascript:) stays literal
-    st.caption(f"{detail.row.source} · published {detail.row.published_at:%Y-%m-%d %H:%M} UTC · article {detail.row.id}")
+    st.caption(f"{ui.md(detail.row.source)} · published {detail.row.published_at:%Y-%m-%d %H:%M} UTC · article {detail.row.id}")
     if detail.summary:
         st.text(detail.summary[:2000] + ("…" if len(detail.summary) > 2000 else ""))
     link = ui.safe_link(detail.row.link)
@@ -153,29 +162,35 @@ else:
 
 st.subheader("Correct a tag")
 
+# Keys carry the article id: a new article gets fresh, empty forms, never the last one's choice.
+aid = detail.row.id
 topic_col, stance_col = st.columns(2)
-with topic_col.form("label_topic", border=True):
+with topic_col.form(f"label_topic_{aid}", border=True):
     st.caption("Topic")
-    current = {t.label for t in detail.row.topics}
-    topic = st.selectbox("Topic", ui.topic_options(db), key="label_topic_name")
-    belongs = st.radio("This article", ["is about it", "is not about it"], horizontal=True, key="label_topic_value")
-    if st.form_submit_button("Save topic label", type="primary") and topic:
-        try:
-            add_label(db, detail.row.id, "topic", topic, 1 if belongs == "is about it" else 0, target="", analyst=ui.analyst())
-            st.success(f"Saved: {'about' if belongs == 'is about it' else 'not about'} {topic}. The next training learns from it (see Models).")
-        except MonitorError as e:
-            ui.show_error(e)
-with stance_col.form("label_stance", border=True):
+    topic = st.selectbox("Topic", ui.topic_options(db), index=None, key=f"label_topic_name_{aid}", placeholder="Choose a topic")
+    belongs = st.radio("This article", ["is about it", "is not about it"], index=None, horizontal=True, key=f"label_topic_value_{aid}")
+    if st.form_submit_button("Save topic label", type="primary"):
+        if topic is None or belongs is None:
+            st.warning("Choose a topic and whether the article is about it, then save.")
+        else:
+            try:
+                add_label(db, aid, "topic", topic, 1 if belongs == "is about it" else 0, target="", analyst=ui.analyst())
+                st.success(f"Saved: {'about' if belongs == 'is about it' else 'not about'} {ui.md(topic)}. The next training learns from it (see Models).")
+            except MonitorError as e:
+                ui.show_error(e)
+with stance_col.form(f"label_stance_{aid}", border=True):
     st.caption("Stance")
-    targets = ui.target_options(db)
-    target = st.selectbox("Toward", targets, key="label_stance_target")
-    stance = st.radio("Stance", ui.STANCES, horizontal=True, key="label_stance_value")
-    if st.form_submit_button("Save stance label", type="primary") and target:
-        try:
-            add_label(db, detail.row.id, "stance", stance, 1, target=target, analyst=ui.analyst())
-            st.success(f"Saved: {stance} toward {target}. The next training learns from it (see Models).")
-        except MonitorError as e:
-            ui.show_error(e)
+    target = st.selectbox("Toward", ui.target_options(db), index=None, key=f"label_stance_target_{aid}", placeholder="Choose a target")
+    stance = st.radio("Stance", ui.STANCES, index=None, horizontal=True, key=f"label_stance_value_{aid}")
+    if st.form_submit_button("Save stance label", type="primary"):
+        if target is None or stance is None:
+            st.warning("Choose a target and a stance, then save.")
+        else:
+            try:
+                add_label(db, aid, "stance", stance, 1, target=target, analyst=ui.analyst())
+                st.success(f"Saved: {stance} toward {ui.md(target)}. The next training learns from it (see Models).")
+            except MonitorError as e:
+                ui.show_error(e)
 
 given_labels = article_detail(db, detail.row.id).labels  # read again: includes a label just saved
 if given_labels:

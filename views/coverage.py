@@ -6,6 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from monitor.config import Settings
 from monitor.coverage import coverage_counts, feed_failure_days, top_sources
 from monitor.errors import MonitorError
 from views import _common as ui
@@ -117,12 +118,37 @@ def _mention_note(target: str, mentions, shown: int, *, narrowed: bool) -> str:
 
 
 c1, c2 = st.columns([1, 2])
-by = c1.segmented_control("Per", list(PERIODS), format_func=PERIODS.get, default="day", key="by", bind="query-params", required=True) or "day"
-measure = c2.segmented_control("Show", list(MEASURES), format_func=MEASURES.get, default="share", key="measure", bind="query-params", required=True) or "share"
+by = c1.segmented_control("Per", list(PERIODS), format_func=PERIODS.get, default=ui.view_default("by", "day"), key="by", bind="query-params", required=True) or "day"
+measure = c2.segmented_control("Show", list(MEASURES), format_func=MEASURES.get, default=ui.view_default("measure", "share"), key="measure", bind="query-params", required=True) or "share"
 if window_note:
     st.caption(window_note)
 y_title = MEASURES[measure]
 y_format = ".1%" if measure == "share" else ",d"
+# A share of a handful of articles is noise that reads as news ("50 %" of a two-article day).
+MIN_TOTAL = Settings.from_env().min_share_denominator
+
+
+def _thin(frame: pd.DataFrame) -> pd.Series:
+    """Rows whose period has too few articles in all for a share to mean anything."""
+    return frame["total"] < MIN_TOTAL
+
+
+def _volume(frame: pd.DataFrame, x: alt.X) -> alt.Chart:
+    """All articles per period: the denominator under the shares, so a thin day is seen as thin."""
+    totals = frame.groupby("period", as_index=False)["total"].max()
+    totals["drawn"] = totals["total"].map(lambda t: "share drawn" if t >= MIN_TOTAL else f"too few for a share (< {MIN_TOTAL})")
+    return (
+        alt.Chart(totals)
+        .mark_bar(opacity=0.8)
+        .encode(
+            x=x,
+            y=alt.Y("total:Q", title="All articles", axis=alt.Axis(format=",d", tickCount=3, minExtent=56)),
+            color=alt.Color("drawn:N", title=None, scale=alt.Scale(domain=["share drawn", f"too few for a share (< {MIN_TOTAL})"], range=["#9aa5b1", "#e0b050"]), legend=alt.Legend(orient="top", direction="horizontal")),
+            tooltip=[alt.Tooltip("period:T", title=PERIODS[by]), alt.Tooltip("total:Q", title="all articles", format=",d"), alt.Tooltip("drawn:N", title="share")],
+        )
+        .properties(height=150)  # autosize "fit" takes the axis and legend out of this
+    )
+
 
 try:
     topic_rows = _rows(db.url, state.key(), by, ("topic",))
@@ -131,19 +157,42 @@ except MonitorError as e:
     ui.show_error(e)
     st.stop()
 
+
+def _stance_chart(frame: pd.DataFrame, target: str) -> None:
+    st.altair_chart(
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("period:T", title=None),
+            y=alt.Y(f"{measure}:Q", title=y_title, axis=alt.Axis(format=y_format), stack=True),
+            color=alt.Color("stance:N", title=f"Stance toward {target}", scale=alt.Scale(domain=list(ui.STANCES), range=["#2e8b57", "#c0392b", "#9aa5b1"]), legend=alt.Legend(orient="bottom")),
+            tooltip=[alt.Tooltip("period:T", title=PERIODS[by]), "stance:N", alt.Tooltip("count:Q", format=",d"), alt.Tooltip("total:Q", title="all articles", format=",d"), alt.Tooltip("share:Q", format=".1%")],
+        )
+        .properties(height=260),
+        width="stretch",
+    )
+
+
 # --- topics over time --------------------------------------------------------------------------
 
 st.subheader("Topics over time")
 if topics.empty:
     st.info("No tagged articles in this range. Articles are tagged right after they are stored; check the Models page if this persists.")
 else:
-    x = alt.X("period:T", title=None)
+    # The lines and the volume bars below get one x domain, so each bar sits under its period
+    # (a vconcat chart cannot stretch to the page width, so they are two charts).
+    first, last = pd.Timestamp(topics["period"].min()), pd.Timestamp(topics["period"].max())
+    domain = [alt.DateTime(year=d.year, month=d.month, date=d.day, utc=True) for d in (first, last)]
+    x = alt.X("period:T", title=None, scale=alt.Scale(domain=domain))
+    drawn = topics[~_thin(topics)] if measure == "share" else topics
+    thin_periods = topics.loc[_thin(topics), "period"].nunique() if measure == "share" else 0
+    # Straight segments with a point per period: a smoothed curve invents hills between sparse days.
     lines = (
-        alt.Chart(topics)
-        .mark_line(point=by != "day", interpolate="monotone")
+        alt.Chart(drawn)
+        .mark_line(point=True, strokeWidth=1.5)
         .encode(
             x=x,
-            y=alt.Y(f"{measure}:Q", title=y_title, axis=alt.Axis(format=y_format)),
+            y=alt.Y(f"{measure}:Q", title=y_title, axis=alt.Axis(format=y_format, minExtent=56)),
             color=alt.Color("topic:N", title="Topic", legend=alt.Legend(orient="bottom", columns=5)),
             tooltip=[alt.Tooltip("period:T", title=PERIODS[by]), "topic:N", alt.Tooltip("count:Q", format=",d"), alt.Tooltip("total:Q", title="all articles", format=",d"), alt.Tooltip("share:Q", format=".1%")],
         )
@@ -169,8 +218,17 @@ else:
                 tooltip=[alt.Tooltip("period:T", title="Day"), "topic:N", alt.Tooltip("count:Q", format=",d"), alt.Tooltip("share:Q", format=".1%"), alt.Tooltip("threshold:Q", format=".1%"), alt.Tooltip("detail:N")],
             )
         )
-    st.altair_chart(alt.layer(*layers).properties(height=360), width="stretch")
+    if measure == "share" and drawn.empty:
+        st.info(f"Every {by} in this range has fewer than {MIN_TOTAL} articles in all, too few for a share: choose a longer period (Per week or month) or “Article count”.", icon=":material/info:")
+    else:
+        st.altair_chart(alt.layer(*layers).properties(height=320), width="stretch")
+    st.altair_chart(_volume(topics, x), width="stretch")
     notes = []
+    if thin_periods and not drawn.empty:
+        notes.append(
+            f"shares are left out for {thin_periods} {by}{'s' if thin_periods != 1 else ''} with fewer than {MIN_TOTAL} articles in all "
+            "(MONITOR_MIN_SHARE_DENOMINATOR); the bars below show every period's article count"
+        )
     if not spikes.empty:
         notes.append("▲ a spike: the topic's share far above its 14-day baseline (hover for the figures)")
     if not failing.empty:
@@ -204,22 +262,22 @@ else:
     shown = stance[stance["target"] == target] if not stance.empty else stance
     shown_n = int(shown["count"].sum()) if not shown.empty else 0
     explained = _mention_note(target, mentions, shown_n, narrowed=bool(state.filters.query or state.filters.topics or state.filters.sources))
+    if measure == "share" and not shown.empty:
+        thin_stance = shown.loc[_thin(shown), "period"].nunique()
+        shown = shown[~_thin(shown)]
+    else:
+        thin_stance = 0
     if shown_n == 0:
         st.info(explained, icon=":material/info:")
-    else:
-        st.altair_chart(
-            alt.Chart(shown)
-            .mark_bar()
-            .encode(
-                x=alt.X("period:T", title=None),
-                y=alt.Y(f"{measure}:Q", title=y_title, axis=alt.Axis(format=y_format), stack=True),
-                color=alt.Color("stance:N", title=f"Stance toward {target}", scale=alt.Scale(domain=list(ui.STANCES), range=["#2e8b57", "#c0392b", "#9aa5b1"]), legend=alt.Legend(orient="bottom")),
-                tooltip=[alt.Tooltip("period:T", title=PERIODS[by]), "stance:N", alt.Tooltip("count:Q", format=",d"), alt.Tooltip("share:Q", format=".1%")],
-            )
-            .properties(height=260),
-            width="stretch",
-        )
+    elif shown.empty:
+        st.info(f"Every {by} in this range has fewer than {MIN_TOTAL} articles in all, too few for a stance share: choose a longer period or “Article count”.", icon=":material/info:")
         st.caption(explained)
+    else:
+        _stance_chart(shown, target)
+        st.caption(explained)
+    if thin_stance and not shown.empty:
+        st.caption(f"No stance share is drawn for {thin_stance} {by}{'s' if thin_stance != 1 else ''} with fewer than {MIN_TOTAL} articles in all; choose “Article count” to see them.")
+    if shown_n:
         ui.summary_download([r for r in stance_rows if r.target == target], by=by, group=("stance",), filters=state, label="Download stance counts (CSV)", file_name=f"coverage-stance-{target}-by-{by}.csv", key="dl_stance", title=f"Stance toward {target} per {by}")
 
 # --- who writes, and about what ----------------------------------------------------------------
