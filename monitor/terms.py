@@ -22,7 +22,7 @@ import stopwordsiso
 from sqlalchemy import select
 
 from monitor.filters import Filters, article_conditions
-from monitor.query import fold, words
+from monitor.search_tokens import normalise as fold, words
 from monitor.store import Database
 from monitor.store.schema import articles
 
