@@ -20,11 +20,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import nh3
 
+from monitor.dates import article_date
 from monitor.models import Article, Entry
 
 MAX_URL_CHARS = 2048  # the schema's column width; a longer "URL" is not a link we keep
 MAX_SUMMARY_CHARS = 10_000  # plain-text preview, also what search and the classifiers read
-EARLIEST_DATE = datetime(1990, 1, 1)  # before any web feed existed: a bogus or epoch date
 
 
 class Rejected(Exception):
@@ -239,15 +239,9 @@ def url_key(link: str | None) -> str | None:
 
 
 def normalize_date(published: datetime | None, fetched_at: datetime) -> datetime:
-    """Naive UTC. Missing or pre-1990 dates take the fetch time; future dates are clamped to it
-    (a wrong time zone or a scheduled post must not sit on top of the timeline for days)."""
-    if published is None:
-        return fetched_at
-    if published.tzinfo is not None:
-        published = published.astimezone(timezone.utc).replace(tzinfo=None)
-    if published < EARLIEST_DATE or published > fetched_at:
-        return fetched_at
-    return published
+    """Naive UTC. Missing, pre-1990 and future dates take the fetch time (a wrong time zone or a
+    scheduled post must not sit on top of the timeline for days); see monitor.dates."""
+    return article_date(published, None, fetched_at).when
 
 
 _NOT_WORD = re.compile(r"[^\w\s]|_")
@@ -364,8 +358,17 @@ def _language_code(value: str | None) -> str | None:
 # The whole entry
 
 
-def normalize_entry(entry: Entry, *, fetched_at: datetime, feed_language: str | None = None, limits: Limits | None = None) -> Article:
-    """One parsed entry -> one Article, or Rejected("no_title_or_link")."""
+def normalize_entry(
+    entry: Entry,
+    *,
+    fetched_at: datetime,
+    feed_language: str | None = None,
+    limits: Limits | None = None,
+    feed_published: datetime | None = None,
+) -> Article:
+    """One parsed entry -> one Article, or Rejected("no_title_or_link"). An entry without a
+    readable date takes `feed_published` (the feed's own date), else `fetched_at`, and is marked
+    `date_estimated`."""
     limits = limits or Limits()
     title = plain_text(entry.title, limits.max_title_chars)
     summary_source = entry.summary or entry.content
@@ -379,6 +382,7 @@ def normalize_entry(entry: Entry, *, fetched_at: datetime, feed_language: str | 
     guid = strip_controls(entry.guid.strip())[:2000] if entry.guid else None
     author = plain_text(entry.author, 300) or None
     shown_title = title or _fallback_title(summary, link)
+    when = article_date(entry.published, feed_published, fetched_at)
     return Article(
         url_key=url_key(link),
         link=link,
@@ -386,10 +390,11 @@ def normalize_entry(entry: Entry, *, fetched_at: datetime, feed_language: str | 
         title=shown_title,
         summary=summary,
         content=content,
-        published_at=normalize_date(entry.published, fetched_at),
+        published_at=when.when,
         title_hash=title_hash(title) if title else "",
         lang=detect_language(f"{title} {summary}", feed_language),
         author=author,
+        date_estimated=when.estimated,
     )
 
 
