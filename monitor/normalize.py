@@ -16,7 +16,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 import nh3
 
@@ -198,6 +198,26 @@ def safe_link(value: str | None) -> str | None:
     return link
 
 
+def _tracking(name: str) -> bool:
+    name = name.lower()
+    return name in _TRACKING_PARAMS or name.startswith(_TRACKING_PREFIXES)
+
+
+def clean_link(link: str | None) -> str | None:
+    """The link as published without its tracking parameters (utm_*, fbclid…, as `url_key`
+    drops them) and fragment: what an export hands on. Scheme, host, path and the order and
+    spelling of the other parameters stay as published, so the link still opens."""
+    link = safe_link(link)
+    if link is None:
+        return None
+    link = link.split("#", 1)[0]
+    base, sep, query = link.partition("?")
+    if not sep:
+        return link
+    kept = [part for part in query.split("&") if part and not _tracking(unquote_plus(part.split("=", 1)[0]))]
+    return base + ("?" + "&".join(kept) if kept else "")
+
+
 def url_key(link: str | None) -> str | None:
     """The URL as one story: https, lower-case host without www./m./amp., no port 80/443, no
     user info, no fragment, no tracking parameters, query sorted, no trailing slash."""
@@ -222,7 +242,7 @@ def url_key(link: str | None) -> str | None:
     query = [
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if k.lower() not in _TRACKING_PARAMS and not k.lower().startswith(_TRACKING_PREFIXES)
+        if not _tracking(k)
     ]
     query.sort()
     path = re.sub(r"/{2,}", "/", parts.path or "/")

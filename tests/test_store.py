@@ -51,8 +51,15 @@ def test_upgrade_marks_dates_that_were_the_fetch_time_as_estimated(db_url):
     db.init()
     with db.read() as conn:
         rows = dict(conn.execute(select(articles.c.title, articles.c.date_estimated)).all())
-    db.dispose()
     assert rows == {"dated by the feed": False, "no date: took the fetch time": True}
+    # the upgrade keeps full-text search working for articles stored after it
+    from monitor.browse import count_articles
+    from monitor.filters import Filters
+
+    with db.write() as conn:
+        _insert_old_article(conn, "Interpol red notice after the upgrade", fetched, fetched)
+    assert count_articles(db, Filters(query="interpol")) == 1
+    db.dispose()
 
 
 def test_migrations_build_exactly_the_schema(db):

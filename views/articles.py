@@ -57,6 +57,7 @@ rows = _page(db.url, state.key(), int(page or 1))
 table = pd.DataFrame(
     {
         "published": [r.published_at for r in rows],
+        "estimated": [r.date_estimated for r in rows],
         "source": [r.source for r in rows],
         "title": [r.title for r in rows],
         "link": [ui.safe_link(r.link) for r in rows],
@@ -71,6 +72,9 @@ st.dataframe(
     width="stretch",
     column_config={
         "published": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", help="UTC"),
+        "estimated": st.column_config.CheckboxColumn(
+            "date est.", width="small", help="The item gave no readable date: the feed's own date, else the time it was fetched"
+        ),
         "title": st.column_config.TextColumn(width="large"),
         "link": st.column_config.LinkColumn(display_text="open", width="small"),
         "id": st.column_config.NumberColumn(width="small", format="%d"),
@@ -78,7 +82,7 @@ st.dataframe(
 )
 d1, d2 = st.columns(2)
 with d1:
-    ui.download(table, label="Download this page (CSV)", file_name=f"articles-page-{page}.csv", key="dl_articles_page", title=f"Articles, page {page} as shown", filters=state)
+    ui.articles_page_download(db, state, int(page or 1), PAGE_SIZE, key="dl_articles_page")
 with d2:
     ui.articles_download(db, state, total, key="dl_articles_all")
 
@@ -99,7 +103,8 @@ if detail is None:
 
 with st.container(border=True):
     st.text(detail.row.title)  # plain text: a title with <img onerror> or [x](javascript:) stays literal
-    st.caption(f"{detail.row.source} · published {detail.row.published_at:%Y-%m-%d %H:%M} UTC · article {detail.row.id}")
+    estimate = " (estimated: the item gave no readable date)" if detail.row.date_estimated else ""
+    st.caption(f"{detail.row.source} · published {detail.row.published_at:%Y-%m-%d %H:%M} UTC{estimate} · article {detail.row.id}")
     if detail.summary:
         st.text(detail.summary[:2000] + ("…" if len(detail.summary) > 2000 else ""))
     link = ui.safe_link(detail.row.link)

@@ -70,8 +70,10 @@ def _output_options(p) -> None:
     p.add_argument("--bom", action="store_true", help="start with a UTF-8 byte order mark (for Excel)")
 
 
-def _filters(args) -> Filters:
-    return Filters(
+def _filters(args, db) -> Filters:
+    from monitor.names import check_names
+
+    filters = Filters(
         date_from=parse_date(args.date_from, "--from"),
         date_to=parse_date(args.date_to, "--to"),
         query=args.query or "",
@@ -80,6 +82,8 @@ def _filters(args) -> Filters:
         stance=args.stance.upper() if args.stance else None,
         target=args.target,
     )
+    check_names(db, topics=filters.topics, sources=filters.sources)
+    return filters
 
 
 def _format(args) -> str:
@@ -120,7 +124,7 @@ def _write(args, write) -> int:
 def run_articles(args, db) -> int:
     from monitor.export import write_articles_csv
 
-    filters = _filters(args)
+    filters = _filters(args, db)
     if args.limit is not None and args.limit < 0:
         raise InputError("--limit must be 0 or more")
     fmt = _format(args)
@@ -134,7 +138,7 @@ def run_summary(args, db) -> int:
     from monitor.coverage import normalise_group
     from monitor.export import write_summary_csv
 
-    filters = _filters(args)
+    filters = _filters(args, db)
     group = normalise_group(args.group or ["topic"])
     fmt = _format(args)
     n = _write(args, lambda out: write_summary_csv(db, filters, out, by=args.by, group=group, bom=args.bom, fmt=fmt))

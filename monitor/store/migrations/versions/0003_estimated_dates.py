@@ -21,15 +21,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("articles") as batch:
-        batch.add_column(sa.Column("date_estimated", sa.Boolean(), nullable=False, server_default=sa.false()))
+    # Plain ADD COLUMN (SQLite has it): a batch "move and copy" would drop the full-text
+    # triggers that 0002 put on `articles`, and rewrite a million-row table besides.
+    op.add_column("articles", sa.Column("date_estimated", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.execute(sa.text("UPDATE articles SET date_estimated = :yes WHERE published_at = fetched_at").bindparams(yes=True))
-    with op.batch_alter_table("alerts") as batch:
-        batch.add_column(sa.Column("allow_private_networks", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column("alerts", sa.Column("allow_private_networks", sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("alerts") as batch:
-        batch.drop_column("allow_private_networks")
-    with op.batch_alter_table("articles") as batch:
-        batch.drop_column("date_estimated")
+    # DROP COLUMN in place (SQLite 3.35+ and PostgreSQL), keeping 0002's triggers
+    op.execute("ALTER TABLE alerts DROP COLUMN allow_private_networks")
+    op.execute("ALTER TABLE articles DROP COLUMN date_estimated")
