@@ -228,7 +228,7 @@ def with_default_window(db: Database, state: FilterState, days: int = 90) -> tup
         start = status.oldest.date()
         note = f"Showing every stored article ({start:%Y-%m-%d} to {newest:%Y-%m-%d}); set From and To in the sidebar to narrow it."
     else:
-        note = f"Showing the {days} days up to the newest article ({start:%Y-%m-%d} to {newest:%Y-%m-%d}); set From and To in the sidebar for another range."
+        note = f"Showing the {days} days up to the newest dated article ({start:%Y-%m-%d} to {newest:%Y-%m-%d}); set From and To in the sidebar for another range."
     return FilterState(dataclasses.replace(f, date_from=start, date_to=newest.date()), None), note
 
 
@@ -313,12 +313,12 @@ def filter_sidebar(db: Database, *, stance: bool = True) -> FilterState:
     sb = st.sidebar
     sb.subheader("Filters")
     first, last = date_bounds(db)
-    c1, c2 = sb.columns(2)
-    date_from = c1.date_input(
+    # one above the other: side by side, each field is too narrow to show a whole date
+    date_from = sb.date_input(
         "From", value=None, min_value=first, max_value=last, key="from", bind="query-params", persist_state="session", format="YYYY-MM-DD",
         help=f"The archive runs from {first:%Y-%m-%d} to {last:%Y-%m-%d} (UTC).",
     )
-    date_to = c2.date_input(
+    date_to = sb.date_input(
         "To", value=None, min_value=first, max_value=last, key="to", bind="query-params", persist_state="session", format="YYYY-MM-DD",
         help=f"The archive runs from {first:%Y-%m-%d} to {last:%Y-%m-%d} (UTC); this day is included.",
     )
@@ -375,7 +375,7 @@ def date_bounds(db: Database) -> tuple[dt.date, dt.date]:
         if not raw:
             continue
         try:
-            asked = parse_date(str(raw), f"The link's {key}=")
+            asked = parse_date(str(raw), f"The link's {key}")
         except MonitorError as e:
             st.warning(f"{e}. It was ignored.", icon=":material/event_busy:")
             continue
