@@ -20,8 +20,9 @@ def register(sub) -> None:
     p = sub.add_parser(
         "export",
         help="CSV (or JSON Lines) of articles or of coverage counts",
-        description="Exports start with a provenance block (query, filters, date range, model versions, "
-        "database, time of export); CSV cells are all quoted and formula-looking text is prefixed with '.",
+        description="Exports start with a provenance block of '# ' lines (query, filters, date range, model versions, "
+        "database, time of export): pandas.read_csv(path, comment='#') skips it. CSV cells are all quoted and "
+        "formula-looking text is prefixed with '.",
     )
     group = p.add_subparsers(dest="export_command", metavar="SUBCOMMAND")
     group.required = True
@@ -29,8 +30,9 @@ def register(sub) -> None:
     art = group.add_parser(
         "articles",
         help="the filtered articles, one row each, with topics and stance",
-        description="Columns: id, published_at (UTC), source, title, link, guid, topics, topic_scores, "
-        "stance (target:LABEL;…), stance_scores, author, lang, tag_status, summary. Oldest first.",
+        description="Columns: id, published_at (UTC), date_estimated, source, title, link (tracking parameters "
+        "removed), original_link, guid, topics, topic_scores, stance (target:LABEL;…), stance_scores, author, lang, "
+        "tag_status, summary. Newest first, as the dashboard lists them.",
     )
     _filter_options(art)
     art.add_argument("--limit", type=int, metavar="N", help="at most N articles")
