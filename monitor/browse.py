@@ -36,6 +36,7 @@ class ArticleRow:
     link: str | None
     tag_status: str
     tags: tuple[TagView, ...]
+    date_estimated: bool = False  # no readable date in the item: the feed's date or the fetch time
 
     @property
     def topics(self) -> tuple[TagView, ...]:
@@ -77,7 +78,7 @@ def article_page(db: Database, filters: Filters, *, offset: int = 0, limit: int 
     """One page of matching articles, newest first, each with all its tags."""
     limit = max(1, min(int(limit), MAX_PAGE_SIZE))
     offset = max(0, int(offset))
-    cols = (articles.c.id, articles.c.published_at, articles.c.source, articles.c.title, articles.c.link, articles.c.tag_status)
+    cols = (articles.c.id, articles.c.published_at, articles.c.source, articles.c.title, articles.c.link, articles.c.tag_status, articles.c.date_estimated)
     with db.read() as conn:
         rows = conn.execute(
             select(*cols)
@@ -87,7 +88,10 @@ def article_page(db: Database, filters: Filters, *, offset: int = 0, limit: int 
             .limit(limit)
         ).all()
         by_article = _tags_of(conn, [r.id for r in rows])
-    return [ArticleRow(r.id, r.published_at, r.source, r.title, r.link, r.tag_status, by_article.get(r.id, ())) for r in rows]
+    return [
+        ArticleRow(r.id, r.published_at, r.source, r.title, r.link, r.tag_status, by_article.get(r.id, ()), bool(r.date_estimated))
+        for r in rows
+    ]
 
 
 def _tags_of(conn, ids: list[int]) -> dict[int, tuple[TagView, ...]]:
@@ -112,7 +116,7 @@ def article_detail(db: Database, article_id: int) -> ArticleDetail | None:
         label_rows = conn.execute(
             select(labels).where(labels.c.article_id == article_id).order_by(labels.c.created_at.desc())
         ).mappings().all()
-    row = ArticleRow(r["id"], r["published_at"], r["source"], r["title"], r["link"], r["tag_status"], tag_rows)
+    row = ArticleRow(r["id"], r["published_at"], r["source"], r["title"], r["link"], r["tag_status"], tag_rows, bool(r["date_estimated"]))
     return ArticleDetail(
         row=row,
         summary=r["summary"] or "",

@@ -7,11 +7,13 @@ Numbers stay numbers (a negative score is not prefixed). Text is UTF-8, optional
 which Excel needs to read UTF-8 as such.
 
 Provenance travels inside the file, so a download, a file and a pipe all carry it: a CSV starts
-with a block of `PROVENANCE_LINES` lines, each one quoted cell `# key: <JSON value>` (the query,
-filters, date range, active model versions, database, time of export, product version), then the
-header row. Being quoted cells, the lines are valid CSV and cannot smuggle a formula into a
-spreadsheet either. Read one back with `read_export()`, or `pandas.read_csv(path,
-skiprows=PROVENANCE_LINES)`. A JSON Lines export starts with one `{"provenance": {…}}` line.
+with a block of `PROVENANCE_LINES` plain comment lines `# key: <JSON value>` (the query, filters,
+date range, active model versions, database, time of export, product version), then the header
+row, so `pandas.read_csv(path, comment="#")` reads the table and skips the block. Commas and
+semicolons inside the JSON strings are written as `\u002c`/`\u003b` (still JSON), so a
+spreadsheet splitting the line into cells never starts one with a formula: every cell after a
+JSON separator starts with a space. Read one back with `read_export()`. A JSON Lines export
+starts with one `{"provenance": {…}}` line.
 
 Streaming: articles are read through a server-side cursor (PostgreSQL) or a stepping cursor
 (SQLite) in batches of `BATCH`, with their tags fetched per batch, and written as they come; a
@@ -21,6 +23,7 @@ million-row export holds one batch in memory, never the file.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
@@ -33,6 +36,7 @@ from sqlalchemy import select
 from monitor import __version__
 from monitor.coverage import CountRow, columns as summary_columns, coverage_counts, normalise_group
 from monitor.filters import Filters, article_conditions
+from monitor.normalize import clean_link
 from monitor.store.schema import articles, classifier_models, tags
 
 PRODUCT = "policing-press-monitor"
@@ -42,9 +46,11 @@ FORMATS = ("csv", "jsonl")
 ARTICLE_COLUMNS = (
     "id",
     "published_at",
+    "date_estimated",
     "source",
     "title",
     "link",
+    "original_link",
     "guid",
     "topics",
     "topic_scores",
@@ -58,9 +64,12 @@ ARTICLE_COLUMNS = (
 PROVENANCE_KEYS = ("export", "exported_at", "product", "database", "query", "filters", "date_range", "models", "options", "notes")
 PROVENANCE_LINES = 1 + len(PROVENANCE_KEYS)  # an introduction line, then one line per key
 NOTES = (
-    "Times are UTC. Text cells starting with = + - @ tab or CR carry a leading ' (CSV injection "
-    "guard); drop it to get the original text."
+    "Times are UTC. Newest first. date_estimated true: the item gave no readable date so "
+    "published_at is the feed's own date or the time it was fetched. link is the published link "
+    "without tracking parameters and fragment: original_link is as published. Text cells starting "
+    "with = + - @ tab or CR carry a leading ' (CSV injection guard): drop it to get the original text."
 )
+ARTICLE_ORDER = "newest first (published_at then id, descending)"  # as the Articles page lists them
 
 
 # ---- cells ------------------------------------------------------------------------------
@@ -177,29 +186,45 @@ def provenance(db, *, export: str, filters: Filters | None = None, options: dict
     }
 
 
-def _write_provenance_csv(writer, record: dict) -> None:
-    writer.writerow(
-        [f"# {PRODUCT} export: the first {PROVENANCE_LINES} lines (starting with #) describe it, the header row follows"]
-    )
+# Inside JSON strings: cell separators (a spreadsheet's comma or semicolon) and every character a
+# reader may take for a line break, so a provenance line is one line of cells none of which
+# starts with a formula character.
+_PROVENANCE_ESCAPES = str.maketrans({",": "\\u002c", ";": "\\u003b", "\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
+
+
+def _provenance_value(value: Any) -> str:
+    # ensure_ascii=False keeps Cyrillic queries readable; JSON escapes newlines and quotes, and
+    # the translation touches string contents only (the structural ", " and ": " stay)
+    encoder = json.JSONEncoder(ensure_ascii=False, default=str)
+    parts = []
+    for chunk in encoder.iterencode(value):
+        parts.append(chunk.translate(_PROVENANCE_ESCAPES) if chunk.startswith('"') else chunk)
+    return "".join(parts)
+
+
+def _write_provenance_csv(out: IO[str], record: dict) -> None:
+    """Plain `# ` lines (not CSV cells), so `pandas.read_csv(comment="#")` skips them."""
+    out.write(f"# {PRODUCT} export: the first {PROVENANCE_LINES} lines (starting with #) describe it. the header row follows\r\n")
     for key in PROVENANCE_KEYS:
-        # ensure_ascii=False keeps Cyrillic queries readable; JSON escapes newlines, so one line each
-        writer.writerow([f"# {key}: {json.dumps(record.get(key), ensure_ascii=False, default=str)}"])
+        out.write(f"# {key}: {_provenance_value(record.get(key))}\r\n")
 
 
 def read_export(stream: IO[str]) -> tuple[dict, list[str], Iterator[list[str]]]:
     """Read one of our CSV exports (opened with newline=""): (provenance, header, rows with the
     ' guard removed)."""
-    reader = csv.reader(_without_bom(stream))
+    lines = _without_bom(stream)
     record: dict = {}
-    header: list[str] = []
-    for row in reader:
-        if len(row) == 1 and row[0].startswith("# "):
-            key, sep, value = row[0][2:].partition(": ")
+    first = None
+    for line in lines:
+        if line.startswith("#"):
+            key, sep, value = line[1:].strip().partition(": ")
             if sep and key in PROVENANCE_KEYS:
                 record[key] = json.loads(value)
             continue
-        header = row
+        first = line
         break
+    reader = csv.reader(itertools.chain([first] if first is not None else [], lines))
+    header = next(reader, [])
     return record, header, ([unprotect(c) for c in row] for row in reader)
 
 
@@ -226,7 +251,7 @@ def write_table_csv(
 ) -> int:
     """Exactly these rows and columns (what a table or chart shows), with provenance. Returns rows."""
     writer = _writer(out, bom)
-    _write_provenance_csv(writer, provenance(db, export=title, filters=filters, options=options))
+    _write_provenance_csv(out, provenance(db, export=title, filters=filters, options=options))
     writer.writerow([safe_cell(c) for c in columns])
     n = 0
     for row in rows:
@@ -242,9 +267,10 @@ def write_table_csv(
 class ArticleRecord:
     id: int
     published_at: datetime
+    date_estimated: bool
     source: str
     title: str
-    link: str | None
+    link: str | None  # as published
     guid: str | None
     author: str | None
     lang: str | None
@@ -253,12 +279,18 @@ class ArticleRecord:
     topics: dict[str, float] = field(default_factory=dict)  # topic -> score, highest first
     stance: dict[str, tuple[str, float]] = field(default_factory=dict)  # target -> (label, score)
 
+    @property
+    def clean_link(self) -> str | None:
+        return clean_link(self.link)
+
     def csv_values(self) -> list[str]:
         return [
             str(self.id),
             _when(self.published_at),
+            "true" if self.date_estimated else "false",
             safe_text(self.source),
             safe_text(self.title),
+            safe_text(self.clean_link),
             safe_text(self.link),
             safe_text(self.guid),
             safe_text(";".join(self.topics)),
@@ -275,9 +307,11 @@ class ArticleRecord:
         return {
             "id": self.id,
             "published_at": safe_cell(self.published_at),
+            "date_estimated": bool(self.date_estimated),
             "source": self.source,
             "title": self.title,
-            "link": self.link,
+            "link": self.clean_link,
+            "original_link": self.link,
             "guid": self.guid,
             "topics": list(self.topics),
             "topic_scores": self.topics,
@@ -290,13 +324,17 @@ class ArticleRecord:
         }
 
 
-def iter_articles(db, filters: Filters | None = None, *, limit: int | None = None, batch: int = BATCH) -> Iterator[ArticleRecord]:
-    """The filtered articles, oldest first, with their tags, one batch in memory at a time."""
+def iter_articles(
+    db, filters: Filters | None = None, *, limit: int | None = None, offset: int = 0, batch: int = BATCH
+) -> Iterator[ArticleRecord]:
+    """The filtered articles, newest first (the Articles page's order), with their tags, one
+    batch in memory at a time. `offset` and `limit` give one page of that list."""
     filters = filters or Filters()
     stmt = (
         select(
             articles.c.id,
             articles.c.published_at,
+            articles.c.date_estimated,
             articles.c.source,
             articles.c.title,
             articles.c.link,
@@ -307,14 +345,16 @@ def iter_articles(db, filters: Filters | None = None, *, limit: int | None = Non
             articles.c.summary,
         )
         .where(*article_conditions(filters, db))
-        .order_by(articles.c.published_at, articles.c.id)
+        .order_by(articles.c.published_at.desc(), articles.c.id.desc())
     )
     if limit is not None:
         stmt = stmt.limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
     with db.read() as conn:
         result = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
         for part in result.partitions(batch):
-            records = {r.id: ArticleRecord(*r) for r in part}
+            records = {r.id: ArticleRecord(r[0], r[1], bool(r[2]), *r[3:]) for r in part}
             tag_rows = conn.execute(
                 select(tags.c.article_id, tags.c.kind, tags.c.target, tags.c.label, tags.c.score)
                 .where(tags.c.article_id.in_(list(records)))
@@ -336,25 +376,31 @@ def write_articles_csv(
     *,
     bom: bool = False,
     limit: int | None = None,
+    offset: int = 0,
     fmt: str = "csv",
     title: str = "articles",
 ) -> int:
-    """Stream the filtered articles (CSV or JSON Lines) with provenance; returns the row count."""
+    """Stream the filtered articles (CSV or JSON Lines) with provenance; returns the row count.
+    The CLI's export and every dashboard download of articles come through here: one order
+    (newest first), one format."""
     filters = filters or Filters()
-    record = provenance(db, export=title, filters=filters, options={"format": fmt, "limit": limit, "order": "published_at, id"})
+    options = {"format": fmt, "limit": limit, "order": ARTICLE_ORDER}
+    if offset:
+        options["offset"] = offset
+    record = provenance(db, export=title, filters=filters, options=options)
     n = 0
     if fmt == "jsonl":
         if bom:
             out.write("\ufeff")
         out.write(json.dumps({"provenance": record}, ensure_ascii=False) + "\n")
-        for article in iter_articles(db, filters, limit=limit):
+        for article in iter_articles(db, filters, limit=limit, offset=offset):
             out.write(json.dumps(article.json_value(), ensure_ascii=False) + "\n")
             n += 1
         return n
     writer = _writer(out, bom)
-    _write_provenance_csv(writer, record)
+    _write_provenance_csv(out, record)
     writer.writerow(ARTICLE_COLUMNS)
-    for article in iter_articles(db, filters, limit=limit):
+    for article in iter_articles(db, filters, limit=limit, offset=offset):
         writer.writerow(article.csv_values())
         n += 1
     return n
@@ -400,7 +446,7 @@ def write_summary_csv(
             out.write(json.dumps({k: safe_json(v) for k, v in row.as_dict(group).items()}, ensure_ascii=False) + "\n")
         return len(rows)
     writer = _writer(out, bom)
-    _write_provenance_csv(writer, record)
+    _write_provenance_csv(out, record)
     writer.writerow(summary_columns(group))
     for row in rows:
         writer.writerow([safe_cell(v) for v in row.as_dict(group).values()])

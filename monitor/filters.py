@@ -17,6 +17,16 @@ from monitor.errors import InputError
 from monitor.query import parse_query, query_condition
 
 STANCES = ("FAVOR", "AGAINST", "NONE")
+# Dates a filter may name: wide enough for any archive and any "until whenever", narrow enough
+# that the day after the last one still exists (9999-12-31 + 1 day overflows).
+FIRST_DATE = date(1900, 1, 1)
+LAST_DATE = date(2999, 12, 31)
+
+
+def _check_range(value: date, name: str) -> date:
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise InputError(f"{name} {value.isoformat()} is out of range: use a date from {FIRST_DATE} to {LAST_DATE}")
+    return value
 
 
 def parse_date(value: str | date | None, name: str = "date") -> date | None:
@@ -24,13 +34,14 @@ def parse_date(value: str | date | None, name: str = "date") -> date | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return value.date()
+        return _check_range(value.date(), name)
     if isinstance(value, date):
-        return value
+        return _check_range(value, name)
     try:
-        return date.fromisoformat(value.strip())
+        parsed = date.fromisoformat(value.strip())
     except ValueError:
         raise InputError(f"{name} {value!r} is not a date: use YYYY-MM-DD") from None
+    return _check_range(parsed, name)
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,10 @@ class Filters:
     target: str | None = None
 
     def __post_init__(self):
+        if self.date_from:
+            _check_range(self.date_from, "the From date")
+        if self.date_to:
+            _check_range(self.date_to, "the To date")
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise InputError(f"the date range is empty: {self.date_from} is after {self.date_to}")
         if self.stance is not None and self.stance not in STANCES:

@@ -95,7 +95,9 @@ def store_parsed(
     articles_: list[Article] = []
     for entry in parsed.entries[:cap]:
         try:
-            articles_.append(normalize_entry(entry, fetched_at=fetched_at, feed_language=parsed.language, limits=limits))
+            articles_.append(
+                normalize_entry(entry, fetched_at=fetched_at, feed_language=parsed.language, limits=limits, feed_published=parsed.published)
+            )
         except Rejected as r:
             rejected[r.reason] = rejected.get(r.reason, 0) + 1
     meta = dataclasses.replace(parsed, entries=[])
@@ -478,6 +480,7 @@ def _insert_articles(conn, db, insert, to_insert: list[_Item], source, feed_id, 
             "source": source,
             "feed_id": feed_id,
             "published_at": a.published_at,
+            "date_estimated": a.date_estimated,
             "fetched_at": fetched_at,
             "lang": a.lang,
             "title_hash": a.title_hash,

@@ -29,6 +29,7 @@ class ParsedFeed:
     warning: str | None = None  # set when the document was ill-formed but partly recovered
     ttl_minutes: int | None = None  # the feed's own polling hint (<ttl>, sy:updatePeriod)
     language: str | None = None
+    published: datetime | None = None  # the feed's own date (lastBuildDate, updated, pubDate), UTC
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Article:
     title_hash: str
     lang: str | None = None
     author: str | None = None
+    date_estimated: bool = False  # published_at is the feed's date or the fetch time, not the item's
 
 
 @dataclass

@@ -16,15 +16,15 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 import nh3
 
+from monitor.dates import article_date
 from monitor.models import Article, Entry
 
 MAX_URL_CHARS = 2048  # the schema's column width; a longer "URL" is not a link we keep
 MAX_SUMMARY_CHARS = 10_000  # plain-text preview, also what search and the classifiers read
-EARLIEST_DATE = datetime(1990, 1, 1)  # before any web feed existed: a bogus or epoch date
 
 
 class Rejected(Exception):
@@ -198,6 +198,26 @@ def safe_link(value: str | None) -> str | None:
     return link
 
 
+def _tracking(name: str) -> bool:
+    name = name.lower()
+    return name in _TRACKING_PARAMS or name.startswith(_TRACKING_PREFIXES)
+
+
+def clean_link(link: str | None) -> str | None:
+    """The link as published without its tracking parameters (utm_*, fbclid…, as `url_key`
+    drops them) and fragment: what an export hands on. Scheme, host, path and the order and
+    spelling of the other parameters stay as published, so the link still opens."""
+    link = safe_link(link)
+    if link is None:
+        return None
+    link = link.split("#", 1)[0]
+    base, sep, query = link.partition("?")
+    if not sep:
+        return link
+    kept = [part for part in query.split("&") if part and not _tracking(unquote_plus(part.split("=", 1)[0]))]
+    return base + ("?" + "&".join(kept) if kept else "")
+
+
 def url_key(link: str | None) -> str | None:
     """The URL as one story: https, lower-case host without www./m./amp., no port 80/443, no
     user info, no fragment, no tracking parameters, query sorted, no trailing slash."""
@@ -222,7 +242,7 @@ def url_key(link: str | None) -> str | None:
     query = [
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if k.lower() not in _TRACKING_PARAMS and not k.lower().startswith(_TRACKING_PREFIXES)
+        if not _tracking(k)
     ]
     query.sort()
     path = re.sub(r"/{2,}", "/", parts.path or "/")
@@ -239,15 +259,9 @@ def url_key(link: str | None) -> str | None:
 
 
 def normalize_date(published: datetime | None, fetched_at: datetime) -> datetime:
-    """Naive UTC. Missing or pre-1990 dates take the fetch time; future dates are clamped to it
-    (a wrong time zone or a scheduled post must not sit on top of the timeline for days)."""
-    if published is None:
-        return fetched_at
-    if published.tzinfo is not None:
-        published = published.astimezone(timezone.utc).replace(tzinfo=None)
-    if published < EARLIEST_DATE or published > fetched_at:
-        return fetched_at
-    return published
+    """Naive UTC. Missing, pre-1990 and future dates take the fetch time (a wrong time zone or a
+    scheduled post must not sit on top of the timeline for days); see monitor.dates."""
+    return article_date(published, None, fetched_at).when
 
 
 _NOT_WORD = re.compile(r"[^\w\s]|_")
@@ -364,8 +378,17 @@ def _language_code(value: str | None) -> str | None:
 # The whole entry
 
 
-def normalize_entry(entry: Entry, *, fetched_at: datetime, feed_language: str | None = None, limits: Limits | None = None) -> Article:
-    """One parsed entry -> one Article, or Rejected("no_title_or_link")."""
+def normalize_entry(
+    entry: Entry,
+    *,
+    fetched_at: datetime,
+    feed_language: str | None = None,
+    limits: Limits | None = None,
+    feed_published: datetime | None = None,
+) -> Article:
+    """One parsed entry -> one Article, or Rejected("no_title_or_link"). An entry without a
+    readable date takes `feed_published` (the feed's own date), else `fetched_at`, and is marked
+    `date_estimated`."""
     limits = limits or Limits()
     title = plain_text(entry.title, limits.max_title_chars)
     summary_source = entry.summary or entry.content
@@ -379,6 +402,7 @@ def normalize_entry(entry: Entry, *, fetched_at: datetime, feed_language: str | 
     guid = strip_controls(entry.guid.strip())[:2000] if entry.guid else None
     author = plain_text(entry.author, 300) or None
     shown_title = title or _fallback_title(summary, link)
+    when = article_date(entry.published, feed_published, fetched_at)
     return Article(
         url_key=url_key(link),
         link=link,
@@ -386,10 +410,11 @@ def normalize_entry(entry: Entry, *, fetched_at: datetime, feed_language: str | 
         title=shown_title,
         summary=summary,
         content=content,
-        published_at=normalize_date(entry.published, fetched_at),
+        published_at=when.when,
         title_hash=title_hash(title) if title else "",
         lang=detect_language(f"{title} {summary}", feed_language),
         author=author,
+        date_estimated=when.estimated,
     )
 
 

@@ -20,6 +20,7 @@ feedparser is given bytes only: handed a `str` it would open a local path or `fi
 from __future__ import annotations
 
 import atexit
+import calendar
 import marshal
 import os
 import re
@@ -32,6 +33,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from monitor.dates import EARLIEST_DATE
 from monitor.errors import ParseError
 from monitor.models import Article, Entry, ParsedFeed
 from monitor.normalize import Limits
@@ -367,7 +369,7 @@ def _when(value) -> datetime | None:
 
 
 def _to_article(t: tuple) -> Article:
-    url_key, link, guid, title, summary, content, published, title_hash, lang, author = t
+    url_key, link, guid, title, summary, content, published, title_hash, lang, author, estimated = t
     return Article(
         url_key=url_key,
         link=link,
@@ -379,6 +381,7 @@ def _to_article(t: tuple) -> Article:
         title_hash=title_hash,
         lang=lang,
         author=author,
+        date_estimated=bool(estimated),
     )
 
 
@@ -406,6 +409,7 @@ def _to_parsed_feed(reply: dict) -> ParsedFeed:
         warning=_text(reply.get("warning")),
         ttl_minutes=ttl if isinstance(ttl, int) and ttl > 0 else None,
         language=_text(reply.get("language")),
+        published=_when(reply.get("published")),
     )
 
 
@@ -431,8 +435,6 @@ def _cap(value) -> str | None:
 
 
 def _timestamp(parsed) -> int | None:
-    import calendar
-
     if not parsed:
         return None
     try:
@@ -464,17 +466,37 @@ def _one_line(exc) -> str:
     return (text[0] if text else type(exc).__name__)[:300]
 
 
+_EARLIEST_TS = calendar.timegm(EARLIEST_DATE.timetuple())
+
+
+def _date_of(item, keys: tuple[str, ...]) -> int | None:
+    """The first readable, post-1990 date among `keys` (feedparser's fields, e.g. "published"):
+    feedparser's own parse first (`<key>_parsed`), then the raw strings it could not read, in
+    the languages of monitor.dates. A 1970 placeholder in one field gives way to the next."""
+    for key in keys:
+        ts = _timestamp(item.get(key + "_parsed"))
+        if ts is not None and ts >= _EARLIEST_TS:
+            return ts
+    for key in keys:
+        raw = item.get(key)
+        if isinstance(raw, str) and item.get(key + "_parsed") is None:
+            from monitor.dates import parse_localized
+
+            found = parse_localized(raw)
+            if found is not None:
+                ts = int(found.timestamp())
+                if ts >= _EARLIEST_TS:
+                    return ts
+    return None
+
+
 def _entry_record(e) -> dict:
     content = None
     for part in e.get("content") or ():
         value = part.get("value") if hasattr(part, "get") else None
         if isinstance(value, str) and value.strip():
             content = value if content is None else content + "\n" + value
-    published = None
-    for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        published = _timestamp(e.get(key))
-        if published is not None:
-            break
+    published = _date_of(e, ("published", "updated", "created"))
     guid = e.get("id") or e.get("guid")
     return {
         "guid": _cap(guid),
@@ -517,6 +539,7 @@ def _normalize_in_worker(reply: dict, options: dict) -> dict:
     if len(records) > cap:
         rejected["over_item_cap"] = len(records) - cap
         records = records[:cap]
+    feed_published = _when(reply.get("published"))
     articles = []
     for record in records:
         entry = Entry(
@@ -529,14 +552,17 @@ def _normalize_in_worker(reply: dict, options: dict) -> dict:
             author=_text(record["author"]),
         )
         try:
-            a = normalize_entry(entry, fetched_at=fetched_at, feed_language=reply.get("language"), limits=limits)
+            a = normalize_entry(
+                entry, fetched_at=fetched_at, feed_language=reply.get("language"), limits=limits, feed_published=feed_published
+            )
         except Rejected as r:
             rejected[r.reason] = rejected.get(r.reason, 0) + 1
             continue
         p = a.published_at
         articles.append(
             (a.url_key, a.link, a.guid, a.title, a.summary, a.content,
-             (p.year, p.month, p.day, p.hour, p.minute, p.second, p.microsecond), a.title_hash, a.lang, a.author)
+             (p.year, p.month, p.day, p.hour, p.minute, p.second, p.microsecond), a.title_hash, a.lang, a.author,
+             a.date_estimated)
         )
     reply["articles"] = articles
     reply["rejected"] = rejected
@@ -567,6 +593,8 @@ def _handle(body: bytes, content_type: str, options: dict | None = None) -> dict
         "link": _cap(feed.get("link")),
         "language": _cap(feed.get("language")),
         "ttl_minutes": _ttl_minutes(feed),
+        # feedparser files <lastBuildDate> under "updated", a channel's <pubDate> under "published"
+        "published": _date_of(feed, ("updated", "published")),
         "warning": warning,
         "entries": [_entry_record(e) for e in entries],
     }

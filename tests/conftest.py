@@ -87,8 +87,13 @@ def sqlite_db(sqlite_url):
 
 @pytest.fixture
 def cli(db_url, capsys):
-    """Run `python -m monitor --db <test db> ARGS…` in-process; returns (exit code, stdout, stderr)."""
+    """Run `python -m monitor --db <test db> ARGS…` in-process on an existing (initialised) test
+    database; returns (exit code, stdout, stderr)."""
     from monitor.cli import main
+
+    made = Database(db_url)
+    made.init()
+    made.dispose()
 
     def run(*args: str) -> tuple[int, str, str]:
         code = main(["--db", db_url, *args])

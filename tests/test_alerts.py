@@ -11,7 +11,7 @@ import threading
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from monitor import alerts
 from monitor.alerts import outbox
@@ -19,6 +19,7 @@ from monitor.errors import InputError, QueryError
 from monitor.search_index import index_stored
 from monitor.store import Database, utcnow
 from monitor.store.schema import alert_matches, articles, deliveries, tags
+from monitor.store.schema import alerts as alerts_table
 from tests.webhook import Answer, Receiver, free_port
 
 _seq = itertools.count(1)
@@ -290,11 +291,27 @@ def test_private_targets_are_refused_at_input(sqlite_db, url):
 
 
 def test_private_target_refused_at_send_time_when_private_networks_are_not_allowed(db, receiver):
-    _queue_one(db, receiver.url())  # stored while intranet targets were allowed
+    _queue_one(db, receiver.url())
+    with db.write() as conn:  # as stored under MONITOR_ALLOW_PRIVATE_NETWORKS=1, which is not recorded
+        conn.execute(update(alerts_table).values(allow_private_networks=False))
     report = alerts.deliver_due(db, allow_private=False)
     assert report.sent == 0 and receiver.received == []
     (row,) = alerts.list_deliveries(db)
     assert row.status == "queued" and "non-public" in row.last_error
+
+
+def test_allow_private_networks_is_recorded_with_the_alert_and_honoured_by_later_deliveries(db, receiver, cli):
+    code, out, err = cli("alerts", "add", "Intranet", "--query", "interpol", "--notify", receiver.url(), "--allow-private-networks")
+    assert code == 0, err
+    alerts.evaluate_new_articles(db, add_articles(db, ["Interpol news for the intranet"]))
+    code, out, err = cli("alerts", "deliver")  # no flag this time
+    assert code == 0, err
+    assert "1 sent" in out and len(receiver.accepted()) == 1
+    code, out, _ = cli("alerts", "list")
+    assert "private networks allowed" in out
+    # an edit that does not mention the choice keeps it
+    alerts.update_alert(db, "Intranet", query="interpol OR europol")
+    assert alerts.get_alert(db, "Intranet").allow_private_networks is True
 
 
 @pytest.mark.parametrize("url", ["", "not a url", "foo://bar", "http://", "json://", "file:///etc/passwd"])

@@ -40,7 +40,7 @@ def test_charts_render_and_the_download_equals_the_summary(coverage):
     for heading in ("Topics over time", "Stance over time", "Top sources", "Top terms"):
         assert heading in shown
     assert _charts(at) >= 4
-    assert "Showing every stored article" in shown or "Showing the 90 days up to the newest article" in shown
+    assert "Showing every stored article" in shown or "Showing the 90 days up to the newest dated article" in shown
     # The topic chart's CSV holds exactly coverage_counts for the same filters (as `export summary`).
     record, header, rows = read_export(io.StringIO(downloads.of(at, "dl_topics").decode("utf-8"), newline=""))
     assert header == ["period", "topic", "count", "total", "share"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -20,6 +21,46 @@ def _ours(obj, name, type_, reflected, compare_to):
     # The full-text index (FTS5's tables, PostgreSQL's search_vector column and its GIN index) is made by
     # migrations 0002 and 0004, outside the metadata: it is filled from Python, not by SQLAlchemy.
     return not (name or "").startswith(("articles_fts", "ix_articles_fts", "alembic_version", "search_vector"))
+
+
+def _insert_old_article(conn, title: str, published: datetime, fetched: datetime) -> None:
+    """An article as an older schema stores it (the current metadata names newer columns)."""
+    conn.execute(
+        text(
+            "INSERT INTO articles (title, summary, content, source, published_at, fetched_at, title_hash, tag_status) "
+            "VALUES (:title, '', '', 's', :published, :fetched, 'h', 'pending')"
+        ),
+        {"title": title, "published": published, "fetched": fetched},
+    )
+
+
+def _head() -> str:
+    from alembic.script import ScriptDirectory
+
+    from monitor.store.migrate import alembic_config
+
+    return ScriptDirectory.from_config(alembic_config(Database("sqlite://"))).get_current_head()
+
+
+def test_upgrade_marks_dates_that_were_the_fetch_time_as_estimated(db_url):
+    db = Database(db_url)
+    upgrade(db, "0002")  # before estimated dates were recorded
+    fetched = utcnow().replace(microsecond=0)
+    with db.engine.begin() as conn:
+        for title, published in (("dated by the feed", datetime(2018, 9, 24, 13, 15)), ("no date: took the fetch time", fetched)):
+            _insert_old_article(conn, title, published, fetched)
+    db.init()
+    with db.read() as conn:
+        rows = dict(conn.execute(select(articles.c.title, articles.c.date_estimated)).all())
+    assert rows == {"dated by the feed": False, "no date: took the fetch time": True}
+    # the upgrade keeps full-text search working for articles stored after it
+    from monitor.browse import count_articles
+    from monitor.filters import Filters
+
+    with db.write() as conn:
+        _insert_old_article(conn, "Interpol red notice after the upgrade", fetched, fetched)
+    assert count_articles(db, Filters(query="interpol")) == 1
+    db.dispose()
 
 
 def test_migrations_build_exactly_the_schema(db):
@@ -43,11 +84,7 @@ def test_old_database_upgrades_in_place_and_becomes_searchable(sqlite_url):
     upgrade(db, "0001")  # as made by the first release, before full-text search
     now = utcnow()
     with db.engine.begin() as conn:
-        conn.execute(
-            insert(articles).values(
-                title="Interpol red notice", summary="", content="", source="s", published_at=now, fetched_at=now, title_hash="h"
-            )
-        )
+        _insert_old_article(conn, "Interpol red notice", now, now)
     db.init()
     assert current_revision(db) == _head()
     with db.read() as conn:

@@ -241,7 +241,9 @@ def with_default_window(db: Database, state: FilterState, days: int = 90) -> tup
     if f is None or f.date_from or f.date_to:
         return state, None
     status = store_status(db)
-    newest = status.newest
+    # the window ends at the newest article with a real date: an estimated one (an undated item
+    # stamped with its fetch time) would pull it to today and leave the line flat
+    newest = status.newest_dated or status.newest
     if newest is None:
         return state, None
     start = newest.date() - dt.timedelta(days=days - 1)
@@ -249,7 +251,7 @@ def with_default_window(db: Database, state: FilterState, days: int = 90) -> tup
         start = status.oldest.date()
         note = f"Showing every stored article ({start:%Y-%m-%d} to {newest:%Y-%m-%d}); set From and To in the sidebar to narrow it."
     else:
-        note = f"Showing the {days} days up to the newest article ({start:%Y-%m-%d} to {newest:%Y-%m-%d}); set From and To in the sidebar for another range."
+        note = f"Showing the {days} days up to the newest dated article ({start:%Y-%m-%d} to {newest:%Y-%m-%d}); set From and To in the sidebar for another range."
     return FilterState(dataclasses.replace(f, date_from=start, date_to=newest.date()), None), note
 
 
@@ -333,9 +335,16 @@ def filter_sidebar(db: Database, *, stance: bool = True) -> FilterState:
     """Date, query, topic, source and stance filters in the sidebar, bound to the page URL."""
     sb = st.sidebar
     sb.subheader("Filters")
-    c1, c2 = sb.columns(2)
-    date_from = c1.date_input("From", value=None, key="from", bind="query-params", persist_state="session", format="YYYY-MM-DD")
-    date_to = c2.date_input("To", value=None, key="to", bind="query-params", persist_state="session", format="YYYY-MM-DD")
+    first, last = date_bounds(db)
+    # one above the other: side by side, each field is too narrow to show a whole date
+    date_from = sb.date_input(
+        "From", value=None, min_value=first, max_value=last, key="from", bind="query-params", persist_state="session", format="YYYY-MM-DD",
+        help=f"The archive runs from {first:%Y-%m-%d} to {last:%Y-%m-%d} (UTC).",
+    )
+    date_to = sb.date_input(
+        "To", value=None, min_value=first, max_value=last, key="to", bind="query-params", persist_state="session", format="YYYY-MM-DD",
+        help=f"The archive runs from {first:%Y-%m-%d} to {last:%Y-%m-%d} (UTC); this day is included.",
+    )
     query = sb.text_input(
         "Search",
         key="q",
@@ -383,6 +392,34 @@ def view_default(key: str, default: str) -> str | None:
     """A page control's default, or None when a saved view has already set its value (giving a
     widget both a default and a session value makes Streamlit warn on the page)."""
     return None if st.session_state.get(key) is not None else default
+
+
+def date_bounds(db: Database) -> tuple[dt.date, dt.date]:
+    """What the From/To pickers offer: the archive's first to last day (Streamlit's own default,
+    ten years either side of today, cuts off older archives), widened to a date a link carries
+    so that it is honoured; a link's date that is not a date at all is reported in the page."""
+    from monitor.filters import parse_date
+
+    status = store_status(db)
+    today = dt.datetime.now(dt.timezone.utc).date()
+    first = status.oldest.date() if status.oldest else today
+    last = max(status.newest.date(), first) if status.newest else today
+    for key in ("from", "to"):
+        raw = st.query_params.get(key)
+        if not raw:
+            continue
+        try:
+            asked = parse_date(str(raw), f"The link's {key}")
+        except MonitorError as e:
+            st.warning(f"{e}. It was ignored.", icon=":material/event_busy:")
+            continue
+        if asked < first or asked > last:
+            st.info(
+                f"The link's {key}={asked:%Y-%m-%d} is outside the archive ({first:%Y-%m-%d} to {last:%Y-%m-%d}): kept as given.",
+                icon=":material/event:",
+            )
+            first, last = min(first, asked), max(last, asked)
+    return first, last
 
 
 def _apply_params(params: dict[str, list[str]]) -> None:
@@ -489,6 +526,15 @@ def summary_download(rows: list, *, by: str, group: tuple[str, ...], filters: Fi
 MAX_DASHBOARD_EXPORT = 100_000  # larger lists go through `python -m monitor export articles`, which streams to a file
 
 
+def articles_page_download(db: Database, filters: FilterState, page: int, page_size: int, *, key: str) -> None:
+    """The page's articles in the export's order and columns (`write_articles_csv`), so a page,
+    the whole list and `export articles` read alike."""
+    out = io.StringIO()
+    write_articles_csv(db, filters.filters, out, limit=page_size, offset=(page - 1) * page_size, title=f"articles (dashboard), page {page}")
+    data = out.getvalue().encode("utf-8")
+    st.download_button("Download this page (CSV)", data, file_name=f"articles-page-{page}.csv", mime="text/csv", key=key, icon=":material/download:", on_click="ignore")
+
+
 def articles_download(db: Database, filters: FilterState, total: int, *, key: str) -> None:
     """Every matching article (not just the page), built only when clicked."""
     if total > MAX_DASHBOARD_EXPORT:
@@ -520,6 +566,7 @@ class StoreStatus:
     untagged: int
     newest: dt.datetime | None
     oldest: dt.datetime | None
+    newest_dated: dt.datetime | None = None  # the newest article whose date is not estimated
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -537,11 +584,14 @@ def _store_status(url: str) -> StoreStatus:
         ).one()
         # published_at and tag_status are indexed: these stay cheap at a million articles.
         n_articles = conn.execute(select(func.count()).select_from(articles)).scalar_one()
-        recent = conn.execute(select(func.count()).select_from(articles).where(articles.c.published_at >= since)).scalar_one()
+        # an estimated date is the fetch time of an undated item: never "in 24 h"
+        dated = articles.c.date_estimated.is_(False)
+        recent = conn.execute(select(func.count()).select_from(articles).where(articles.c.published_at >= since, dated)).scalar_one()
         untagged = conn.execute(select(func.count()).select_from(articles).where(articles.c.tag_status != "tagged")).scalar_one()
         newest = conn.execute(select(func.max(articles.c.published_at))).scalar()
         oldest = conn.execute(select(func.min(articles.c.published_at))).scalar()
-    return StoreStatus(int(n_feeds), int(failing or 0), int(n_articles), int(recent), last_fetch, int(untagged), newest, oldest)
+        newest_dated = conn.execute(select(func.max(articles.c.published_at)).where(dated)).scalar()
+    return StoreStatus(int(n_feeds), int(failing or 0), int(n_articles), int(recent), last_fetch, int(untagged), newest, oldest, newest_dated)
 
 
 def store_status(db: Database) -> StoreStatus:

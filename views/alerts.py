@@ -117,6 +117,7 @@ def _show_preview(options: dict, alert_id: int | None = None) -> None:
         table = pd.DataFrame(
             {
                 "published (UTC)": [r.published_at for r in preview.rows],
+                "date estimated": [r.date_estimated for r in preview.rows],
                 "source": [r.source for r in preview.rows],
                 "title": [r.title for r in preview.rows],
                 "link": [ui.safe_link(r.link) for r in preview.rows],
@@ -161,6 +162,7 @@ with inbox_tab:
                     "matched (UTC)": [r.matched_at for r in rows],
                     "alert": [r.alert_name for r in rows],
                     "published (UTC)": [r.published_at for r in rows],
+                    "date estimated": [r.date_estimated for r in rows],
                     "source": [r.source or "" for r in rows],
                     "title": [r.title if r.article_id is not None else f"Spike on {r.day:%Y-%m-%d}: {r.detail or ''}" for r in rows],
                     "link": [ui.safe_link(r.link) for r in rows],

@@ -58,6 +58,7 @@ table = pd.DataFrame(
     {
         "id": [r.id for r in rows],
         "published": [r.published_at for r in rows],
+        "estimated": [r.date_estimated for r in rows],
         "source": [r.source for r in rows],
         "title": [r.title for r in rows],
         "topics": [_topics_cell(r) for r in rows],
@@ -77,6 +78,9 @@ picked = st.dataframe(
     column_config={
         "id": st.column_config.NumberColumn(format="%d", width=72, pinned=True),
         "published": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", help="UTC", width=124),
+        "estimated": st.column_config.CheckboxColumn(
+            "date est.", width=64, help="The item gave no readable date: the feed's own date, else the time it was fetched"
+        ),
         "source": st.column_config.TextColumn(width=150),
         "title": st.column_config.TextColumn(width=340),
         "topics": st.column_config.TextColumn(width=230),
@@ -86,7 +90,7 @@ picked = st.dataframe(
 )
 d1, d2 = st.columns(2)
 with d1:
-    ui.download(table, label="Download this page (CSV)", file_name=f"articles-page-{page}.csv", key="dl_articles_page", title=f"Articles, page {page} as shown", filters=state)
+    ui.articles_page_download(db, state, int(page or 1), PAGE_SIZE, key="dl_articles_page")
 with d2:
     ui.articles_download(db, state, total, key="dl_articles_all")
 
@@ -108,7 +112,8 @@ if detail is None:
 
 with st.container(border=True):
     st.text(detail.row.title)  # plain text: a title with <img onerror> or [x](javascript:) stays literal
-    st.caption(f"{ui.md(detail.row.source)} · published {detail.row.published_at:%Y-%m-%d %H:%M} UTC · article {detail.row.id}")
+    estimate = " (estimated: the item gave no readable date)" if detail.row.date_estimated else ""
+    st.caption(f"{ui.md(detail.row.source)} · published {detail.row.published_at:%Y-%m-%d %H:%M} UTC{estimate} · article {detail.row.id}")
     if detail.summary:
         st.text(detail.summary[:2000] + ("…" if len(detail.summary) > 2000 else ""))
     link = ui.safe_link(detail.row.link)

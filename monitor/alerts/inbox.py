@@ -30,6 +30,7 @@ class InboxRow:
     detail: str | None  # spikes: the figures
     held_reason: str | None  # spikes held back (not delivered), and why
     delivery: str  # pending|queued|sent|failing|held|none (no targets)
+    date_estimated: bool = False  # the article gave no readable date (see monitor.dates)
 
 
 def list_inbox(
@@ -49,6 +50,7 @@ def list_inbox(
             articles.c.title,
             articles.c.source,
             articles.c.published_at,
+            articles.c.date_estimated,
             articles.c.link,
             alert_matches.c.day,
             alert_matches.c.detail,
@@ -98,7 +100,7 @@ def list_inbox(
         out.append(
             InboxRow(
                 r.id, r.alert_id, r.name, r.matched_at, r.state, r.article_id, r.title, r.source, r.published_at,
-                r.link, r.day, r.detail, r.held_reason, delivery,
+                r.link, r.day, r.detail, r.held_reason, delivery, bool(r.date_estimated),
             )
         )
     return out

@@ -182,6 +182,7 @@ class PreviewRow:
     source: str
     title: str
     link: str | None
+    date_estimated: bool = False  # the item gave no readable date (see monitor.dates)
 
 
 @dataclass(frozen=True)
@@ -206,12 +207,12 @@ def preview_alert(db, alert: int | str | Alert, *, limit: int = 50) -> Preview:
     with db.read() as conn:
         total = conn.execute(select(func.count()).select_from(articles).where(and_(*conditions))).scalar_one()
         rows = conn.execute(
-            select(articles.c.id, articles.c.published_at, articles.c.source, articles.c.title, articles.c.link)
+            select(articles.c.id, articles.c.published_at, articles.c.source, articles.c.title, articles.c.link, articles.c.date_estimated)
             .where(and_(*conditions))
             .order_by(articles.c.published_at.desc(), articles.c.id.desc())
             .limit(limit)
         ).all()
-    return Preview(total, [PreviewRow(*r) for r in rows])
+    return Preview(total, [PreviewRow(*r[:5], bool(r[5])) for r in rows])
 
 
 def draft_alert(db, name: str = "(draft)", query: str = "", **options) -> Alert:

@@ -208,6 +208,7 @@ class _Job:
     title: str
     body: str
     attempts: int
+    allow_private: bool = False  # recorded with the alert (`alerts add --allow-private-networks`)
 
 
 def _worker_id() -> str:
@@ -249,8 +250,12 @@ def _claim(db, owner: str, now: datetime) -> _Job | None:
                 attempts=deliveries.c.attempts + 1,
             )
         )
-        row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).mappings().one()
-    return _Job(row["id"], row["target"], row["target_display"], row["title"], row["body"], row["attempts"])
+        row = conn.execute(
+            select(deliveries, alerts.c.allow_private_networks)
+            .join(alerts, alerts.c.id == deliveries.c.alert_id)
+            .where(deliveries.c.id == delivery_id)
+        ).mappings().one()
+    return _Job(row["id"], row["target"], row["target_display"], row["title"], row["body"], row["attempts"], bool(row["allow_private_networks"]))
 
 
 def _finish(db, job: _Job, owner: str, ok: bool, error: str | None, now: datetime) -> None:
@@ -291,7 +296,7 @@ def deliver_due(db, *, now: datetime | None = None, allow_private: bool | None =
         job = _claim(db, owner, clock())
         if job is None:
             break
-        result = send(job.target, job.title, job.body, allow_private=allow)
+        result = send(job.target, job.title, job.body, allow_private=allow or job.allow_private)
         _finish(db, job, owner, result.ok, result.error, clock())
         if result.ok:
             sent += 1

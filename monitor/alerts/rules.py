@@ -41,6 +41,7 @@ class Alert:
     enabled: bool
     created_at: datetime
     updated_at: datetime
+    allow_private_networks: bool = False  # its targets may be on private addresses
     # filled by list_alerts for the Alerts page
     matches: int = 0
     new: int = 0
@@ -86,6 +87,7 @@ class AlertSpec:
     sensitivity: float | None = None
     owner: str | None = None
     enabled: bool = True
+    allow_private: bool = False  # recorded, so every later delivery honours it
 
 
 def _clean(value) -> str | None:
@@ -132,10 +134,6 @@ def validate(
         stance = stance.upper()
         if stance not in STANCES:
             raise InputError(f"stance must be one of {', '.join(STANCES)}, not {stance!r}")
-    if topic is not None:
-        known = _known_topics(db)
-        if known and topic not in known:
-            raise InputError(f"unknown topic {topic!r}; topics are: {', '.join(sorted(known))}")
     cadence = (cadence or "immediate").strip().lower()
     if cadence not in CADENCES:
         raise InputError(f"--every must be one of {', '.join(CADENCES)}, not {cadence!r}")
@@ -153,26 +151,15 @@ def validate(
             raise InputError(f"sensitivity must be a number, not {sensitivity!r}") from None
         if not 0 < sensitivity <= 20:
             raise InputError("sensitivity is the number of standard deviations above the baseline: 0 < k ≤ 20")
+    from monitor.names import check_names
+
+    # a misspelt topic or source would make an alert that silently never fires
+    check_names(db, topics=[topic] if topic else (), sources=[source] if source else (), prefix="")
     if isinstance(notify, str):
         notify = [notify]
     allow = settings().allow_private_networks if allow_private is None else allow_private
     targets = tuple(parse_targets(notify, allow_private=allow))
-    return AlertSpec(name, kind, query, topic, stance, target, source, targets, cadence, sensitivity, owner, bool(enabled))
-
-
-def _known_topics(db) -> set[str] | None:
-    """Topic names from the taxonomy, or None while the classifier package cannot say (then any
-    topic is accepted: an unknown one simply never matches)."""
-    try:
-        from monitor.classify import load_taxonomy
-
-        taxonomy = load_taxonomy(db)
-        topics = getattr(taxonomy, "topics", None)
-        if isinstance(topics, dict):
-            return set(topics)
-        return {getattr(t, "name", t) for t in topics or ()} or None
-    except Exception:
-        return None
+    return AlertSpec(name, kind, query, topic, stance, target, source, targets, cadence, sensitivity, owner, bool(enabled), bool(allow_private))
 
 
 def _row_values(spec: AlertSpec) -> dict:
@@ -189,6 +176,7 @@ def _row_values(spec: AlertSpec) -> dict:
         "sensitivity": spec.sensitivity,
         "owner": spec.owner,
         "enabled": spec.enabled,
+        "allow_private_networks": spec.allow_private,
     }
 
 
@@ -233,6 +221,8 @@ def update_alert(db, alert: int | str, **changes) -> None:
         new = changes.pop("notify") or []
         notify = [by_display.get(entry.strip(), entry) if isinstance(entry, str) else entry for entry in ([new] if isinstance(new, str) else new)]
     current.update(changes)
+    if allow_private is None:  # not said: the choice recorded with the alert stands
+        allow_private = bool(row.get("allow_private_networks"))
     spec = validate(db, current.pop("name"), current.pop("query"), notify=notify, allow_private=allow_private, **current)
     with db.write() as conn:
         clash = conn.execute(select(alerts.c.id).where(alerts.c.name == spec.name, alerts.c.id != row["id"])).first()
@@ -270,6 +260,7 @@ def _to_alert(row, **counts) -> Alert:
         enabled=bool(row["enabled"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        allow_private_networks=bool(row["allow_private_networks"]),
         **counts,
     )
 

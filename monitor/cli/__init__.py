@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from monitor import __version__
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, StoreError
 
 # One module per command group, in the order `--help` lists them.
 COMMAND_MODULES = ("setup", "feeds", "ingest", "poll", "classify", "alerts", "export")
@@ -28,7 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     import importlib
 
     parser = _Parser(prog="python -m monitor", description="Monitor press coverage of international policing.")
-    parser.add_argument("--db", metavar="URL", help="database URL (default: $MONITOR_DATABASE_URL, then sqlite:///data/monitor.db)")
+    parser.add_argument(
+        "--db", metavar="URL", help="database URL or SQLite file (default: $MONITOR_DATABASE_URL, then sqlite:///data/monitor.db); "
+        "only init, ingest, poll and feeds add/import create one"
+    )
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
@@ -37,13 +40,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _database_url(value: str | None) -> str | None:
+    """--db takes a database URL, or a plain path to a SQLite file."""
+    if value and "://" not in value and not value.startswith("sqlite:"):
+        from pathlib import Path
+
+        return f"sqlite:///{Path(value).expanduser().absolute()}"
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         from monitor.store import open_database
 
-        db = open_database(args.db)
+        db = open_database(_database_url(args.db))
+        if not getattr(args, "creates_db", False) and not db.exists():
+            # only init, ingest, poll and feeds add/import may make a store: a mistyped --db
+            # elsewhere must not leave an empty database (and folders) that looks like lost data
+            raise StoreError(
+                f"there is no database at {db.display_url()}: check --db (or MONITOR_DATABASE_URL), "
+                "or create one with `python -m monitor init`"
+            )
         return int(args.handler(args, db) or 0)
     except MonitorError as e:
         print(f"error: {e}", file=sys.stderr)

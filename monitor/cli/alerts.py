@@ -36,7 +36,10 @@ def register(sub) -> None:
     add.add_argument("--owner", metavar="ANALYST", help="who the alert belongs to")
     add.add_argument("--spike", action="store_true", help="a spike alert: fires when the topic's or query's daily share jumps")
     add.add_argument("--sensitivity", type=float, metavar="K", help="spike alerts: standard deviations above the baseline (default 3)")
-    add.add_argument("--allow-private-networks", action="store_true", default=None, help="allow delivery targets on private addresses")
+    add.add_argument(
+        "--allow-private-networks", action="store_true", default=None,
+        help="allow delivery targets on private addresses (recorded with the alert: later deliveries honour it)",
+    )
     add.set_defaults(handler=run_add)
 
     ls = group.add_parser("list", help="list alerts with their inbox and outbox counts")
@@ -116,6 +119,7 @@ def run_list(args, db) -> int:
                         "target": a.target,
                         "source": a.source,
                         "notify": list(a.targets),
+                        "allow_private_networks": a.allow_private_networks,
                         "every": a.cadence,
                         "sensitivity": a.sensitivity,
                         "owner": a.owner,
@@ -140,7 +144,8 @@ def run_list(args, db) -> int:
     for a in alerts:
         state = "" if a.enabled else " (disabled)"
         print(f"#{a.id} {a.name}{state}: {a.kind} {a.describe()}, {a.cadence}")
-        print(f"    notify: {', '.join(a.targets) or 'inbox only'}")
+        private = " (private networks allowed)" if a.allow_private_networks else ""
+        print(f"    notify: {', '.join(a.targets) or 'inbox only'}{private}")
         outbox = f"{a.queued} queued" + (f" ({a.failing} failing: {a.last_error})" if a.failing else "")
         print(f"    matches: {a.matches} ({a.new} new), messages: {a.sent} sent, {outbox}")
     return 0

@@ -20,8 +20,9 @@ def register(sub) -> None:
     p = sub.add_parser(
         "export",
         help="CSV (or JSON Lines) of articles or of coverage counts",
-        description="Exports start with a provenance block (query, filters, date range, model versions, "
-        "database, time of export); CSV cells are all quoted and formula-looking text is prefixed with '.",
+        description="Exports start with a provenance block of '# ' lines (query, filters, date range, model versions, "
+        "database, time of export): pandas.read_csv(path, comment='#') skips it. CSV cells are all quoted and "
+        "formula-looking text is prefixed with '.",
     )
     group = p.add_subparsers(dest="export_command", metavar="SUBCOMMAND")
     group.required = True
@@ -29,8 +30,9 @@ def register(sub) -> None:
     art = group.add_parser(
         "articles",
         help="the filtered articles, one row each, with topics and stance",
-        description="Columns: id, published_at (UTC), source, title, link, guid, topics, topic_scores, "
-        "stance (target:LABEL;…), stance_scores, author, lang, tag_status, summary. Oldest first.",
+        description="Columns: id, published_at (UTC), date_estimated, source, title, link (tracking parameters "
+        "removed), original_link, guid, topics, topic_scores, stance (target:LABEL;…), stance_scores, author, lang, "
+        "tag_status, summary. Newest first, as the dashboard lists them.",
     )
     _filter_options(art)
     art.add_argument("--limit", type=int, metavar="N", help="at most N articles")
@@ -70,8 +72,10 @@ def _output_options(p) -> None:
     p.add_argument("--bom", action="store_true", help="start with a UTF-8 byte order mark (for Excel)")
 
 
-def _filters(args) -> Filters:
-    return Filters(
+def _filters(args, db) -> Filters:
+    from monitor.names import check_names
+
+    filters = Filters(
         date_from=parse_date(args.date_from, "--from"),
         date_to=parse_date(args.date_to, "--to"),
         query=args.query or "",
@@ -80,6 +84,8 @@ def _filters(args) -> Filters:
         stance=args.stance.upper() if args.stance else None,
         target=args.target,
     )
+    check_names(db, topics=filters.topics, sources=filters.sources)
+    return filters
 
 
 def _format(args) -> str:
@@ -120,7 +126,7 @@ def _write(args, write) -> int:
 def run_articles(args, db) -> int:
     from monitor.export import write_articles_csv
 
-    filters = _filters(args)
+    filters = _filters(args, db)
     if args.limit is not None and args.limit < 0:
         raise InputError("--limit must be 0 or more")
     fmt = _format(args)
@@ -134,7 +140,7 @@ def run_summary(args, db) -> int:
     from monitor.coverage import normalise_group
     from monitor.export import write_summary_csv
 
-    filters = _filters(args)
+    filters = _filters(args, db)
     group = normalise_group(args.group or ["topic"])
     fmt = _format(args)
     n = _write(args, lambda out: write_summary_csv(db, filters, out, by=args.by, group=group, bom=args.bom, fmt=fmt))

@@ -33,7 +33,7 @@ def register(sub) -> None:
     p.add_argument("--name", metavar="N", help="outlet name shown for its articles (default: the feed's own title)")
     p.add_argument("--tag", metavar="T", action="append", default=[], help="a tag for the feed (repeatable)")
     p.add_argument("--allow-private-networks", action="store_true", help="accept loopback/private addresses (intranet feeds, tests)")
-    p.set_defaults(handler=run_add)
+    p.set_defaults(handler=run_add, creates_db=True)
 
     p = fsub.add_parser("list", help="list feeds with their health")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
@@ -46,7 +46,7 @@ def register(sub) -> None:
     p = fsub.add_parser("import", help="add every feed of an OPML file")
     p.add_argument("file", metavar="FILE.opml")
     p.add_argument("--allow-private-networks", action="store_true", help="accept loopback/private addresses")
-    p.set_defaults(handler=run_import)
+    p.set_defaults(handler=run_import, creates_db=True)
 
     p = fsub.add_parser("export", help="write all feeds as OPML (to FILE, or stdout)")
     p.add_argument("file", nargs="?", metavar="FILE.opml")

@@ -16,7 +16,7 @@ def register(sub) -> None:
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="feed file or folder")
     p.add_argument("--source", metavar="NAME", help="outlet name for every document (default: the feed's title, else the file name)")
-    p.set_defaults(handler=run_ingest)
+    p.set_defaults(handler=run_ingest, creates_db=True)
 
 
 def run_ingest(args, db) -> int:

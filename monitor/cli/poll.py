@@ -21,7 +21,7 @@ def register(sub) -> None:
     mode.add_argument("--forever", action="store_true", help="keep polling until SIGINT/SIGTERM")
     p.add_argument("--concurrency", type=int, metavar="N", help="fetches in flight at once (default: MONITOR_POLL_CONCURRENCY)")
     p.add_argument("--allow-private-networks", action="store_true", help="allow feeds on loopback/private addresses")
-    p.set_defaults(handler=run_poll)
+    p.set_defaults(handler=run_poll, creates_db=True)
 
 
 def run_poll(args, db) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def register(sub) -> None:
     p = sub.add_parser("init", help="create or migrate the database schema")
-    p.set_defaults(handler=run_init)
+    p.set_defaults(handler=run_init, creates_db=True)
 
 
 def run_init(args, db) -> int:

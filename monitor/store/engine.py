@@ -58,14 +58,34 @@ class Database:
         # SQLAlchemy escapes ':' in a SQLite URI filename ("file%3A/…"); show it as typed.
         return rendered.replace("sqlite:///file%3A", "sqlite:///file:", 1) if self.is_sqlite else rendered
 
+    def exists(self) -> bool:
+        """Is there a store at this URL already? A SQLite file (an in-memory or `file:` URI
+        counts as there), or a PostgreSQL database that holds the schema. Nothing is created."""
+        if self.is_sqlite:
+            path = _sqlite_path(make_url(self.url))
+            return path is None or path.is_file()
+        from sqlalchemy import inspect
+
+        try:
+            with translate_errors(self), self.engine.connect() as conn:
+                return inspect(conn).has_table("alembic_version")
+        except StoreError as e:
+            if "does not exist" in str(e):
+                return False
+            raise  # the server cannot be reached: say so, not "no database"
+
     def init(self) -> None:
-        """Create or upgrade the schema (idempotent, once per process)."""
+        """Create or upgrade the schema (idempotent, once per process); a SQLite file's folder
+        is made here, not when the Database is opened, so opening never creates anything."""
         if self._migrated:
             return
         with self._migrate_lock:
             if self._migrated:
                 return
             from monitor.store.migrate import upgrade
+
+            if self.is_sqlite:
+                _make_sqlite_folder(make_url(self.url))
 
             with translate_errors(self):
                 upgrade(self)
@@ -91,14 +111,24 @@ class Database:
         self.engine.dispose()
 
 
-def _sqlite_engine(parsed) -> Engine:
+def _sqlite_path(parsed) -> Path | None:
+    """The file a SQLite URL names, or None for an in-memory database or a `file:` URI."""
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
-        path = Path(database)
+        return Path(database)
+    return None
+
+
+def _make_sqlite_folder(parsed) -> None:
+    path = _sqlite_path(parsed)
+    if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise StoreError(f"cannot create the folder for {path}: {e.strerror}") from None
+
+
+def _sqlite_engine(parsed) -> Engine:
     engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")

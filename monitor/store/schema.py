@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -90,6 +91,8 @@ articles = Table(
     Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="SET NULL")),  # first seen in
     Column("published_at", DateTime, nullable=False),
     Column("fetched_at", DateTime, nullable=False),
+    # True when the item had no readable date: published_at is the feed's date or the fetch time
+    Column("date_estimated", Boolean, nullable=False, default=False, server_default=false()),
     Column("lang", String(8)),
     Column("title_hash", String(32), nullable=False),
     Column("tag_status", String(16), nullable=False, default="pending"),  # pending|tagged|failed
@@ -197,6 +200,8 @@ alerts = Table(
     Column("enabled", Boolean, nullable=False, default=True),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+    # delivery may reach private addresses (`alerts add --allow-private-networks`), recorded once
+    Column("allow_private_networks", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 # The inbox: one row per alert and article (or spike day), ever. The unique (alert_id, match_key)

@@ -14,7 +14,7 @@ from alembic import op
 from monitor.search_index import POSTGRES_INDEX, SQLITE_CREATE, rebuild
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
