@@ -4,18 +4,26 @@ Without an `[auth]` section the dashboard serves one local analyst on 127.0.0.1 
 in. With `[auth]`, `st.login` proves who someone is and this policy decides whether they get in:
 fail closed (no list means nobody), e-mails compared case-insensitively, unverified e-mails
 refused.
+
+Only a missing secrets file means local mode. A file that exists but cannot be read or parsed,
+an `[auth]` that `st.login` cannot use, or an `[access]` list without `[auth]` is a ConfigError,
+and the dashboard serves nobody until it is fixed (an edit that breaks sign-in must not open
+the archive to whoever reaches the port).
 """
 
 from __future__ import annotations
 
 import getpass
-from collections.abc import Iterable, Mapping
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from dataclasses import dataclass
 
 from monitor.errors import ConfigError
 
-# The [auth] keys Streamlit needs before st.login can work at all.
-REQUIRED_AUTH_KEYS = ("redirect_uri", "cookie_secret")
+# The [auth] keys Streamlit needs before st.login can work at all: the cookie and callback, and
+# the default provider that `st.login()` (no provider name) signs in with.
+REQUIRED_AUTH_KEYS = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
 
 
 @dataclass(frozen=True)
@@ -63,15 +71,52 @@ def _clean(values: object, what: str) -> frozenset[str]:
     return frozenset(out)
 
 
+def read_secrets_files(paths: Sequence[str | Path]) -> dict | None:
+    """The secrets of those `paths` that exist, merged in order (later files win, as in
+    Streamlit); None when not one of them exists, which is what local mode means.
+
+    A file that exists but cannot be read (a folder, bad UTF-8, no permission) or is not valid
+    TOML raises ConfigError naming the file and the TOML error's line, never its contents."""
+    merged: dict = {}
+    found = False
+    for entry in paths:
+        path = Path(entry).expanduser()
+        if path.suffix != ".toml" and path.is_dir():
+            raise ConfigError(f"{path}: folder-style secrets are not supported here; use a secrets.toml file")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            continue
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path} cannot be read: it is not UTF-8 text") from None
+        except OSError as e:
+            raise ConfigError(f"{path} cannot be read: {e.strerror or type(e).__name__}") from None
+        try:
+            merged.update(tomllib.loads(text))
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path} is not valid TOML ({e})") from None
+        found = True
+    return merged if found else None
+
+
 def policy_from_secrets(secrets: Mapping) -> AccessPolicy:
     """Read `[auth]` and `[access]` from a secrets mapping (st.secrets or a parsed TOML dict)."""
-    auth = secrets.get("auth") if hasattr(secrets, "get") else None
-    if not auth:
+    if not isinstance(secrets, Mapping):
+        raise ConfigError("the secrets are not a TOML table")
+    auth = secrets.get("auth")
+    access = secrets.get("access")
+    if access is not None and not isinstance(access, Mapping):
+        raise ConfigError("[access] in .streamlit/secrets.toml must be a table")
+    if auth is None:
+        if access:  # someone meant to restrict the dashboard: never serve it open instead
+            raise ConfigError("[access] lists who may sign in, but .streamlit/secrets.toml has no [auth] section to sign them in with")
         return AccessPolicy(auth_required=False)
+    if not isinstance(auth, Mapping):
+        raise ConfigError("[auth] in .streamlit/secrets.toml must be a table")
     missing = [k for k in REQUIRED_AUTH_KEYS if not auth.get(k)]
     if missing:
         raise ConfigError(f"[auth] in .streamlit/secrets.toml lacks {', '.join(missing)}")
-    access = secrets.get("access") or {}
+    access = access or {}
     return AccessPolicy(
         auth_required=True,
         allowed_emails=_clean(access.get("allowed_emails"), "allowed_emails"),

@@ -10,7 +10,13 @@ from monitor.access import AccessPolicy, policy_from_secrets
 from monitor.errors import ConfigError
 from tests.dashboard_app import REPO
 
-AUTH = {"redirect_uri": "https://m.example.org/oauth2callback", "cookie_secret": "x" * 40, "client_id": "c", "client_secret": "s"}
+AUTH = {
+    "redirect_uri": "https://m.example.org/oauth2callback",
+    "cookie_secret": "x" * 40,
+    "client_id": "c",
+    "client_secret": "s",
+    "server_metadata_url": "https://idp.example.org/.well-known/openid-configuration",
+}
 
 
 def test_without_auth_everyone_local_is_let_in():
@@ -47,7 +53,18 @@ def test_auth_without_an_allow_list_fails_closed():
     assert "allowed_emails" in decision.reason
 
 
-@pytest.mark.parametrize("bad", [{"auth": {"client_id": "c"}}, {"auth": AUTH, "access": {"allowed_emails": "ana@example.org"}}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"auth": {"client_id": "c"}},
+        {"auth": AUTH, "access": {"allowed_emails": "ana@example.org"}},
+        # an allow-list without a usable [auth]: meant to be closed, so never served open
+        {"access": {"allowed_emails": ["ana@example.org"]}},
+        {"auth": {}, "access": {"allowed_emails": ["ana@example.org"]}},
+        {"auth": {k: v for k, v in AUTH.items() if k != "server_metadata_url"}, "access": {"allowed_emails": ["ana@example.org"]}},
+        {"auth": "on", "access": {"allowed_emails": ["ana@example.org"]}},
+    ],
+)
 def test_misconfiguration_is_a_clear_error(bad):
     with pytest.raises(ConfigError):
         policy_from_secrets(bad)
@@ -91,3 +108,98 @@ def test_with_auth_only_allowed_analysts_get_in(monkeypatch, sqlite_url, user, s
         assert "Signed in as ana@example.org" in texts(at)
     else:
         assert "No articles stored yet" not in texts(at)  # no page is shown to outsiders
+
+
+# --- the secrets file itself: only a missing file means local mode -------------------------------
+
+GOOD_TOML = """
+[auth]
+redirect_uri = "https://m.example.org/oauth2callback"
+cookie_secret = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+client_id = "c"
+client_secret = "s"
+server_metadata_url = "https://idp.example.org/.well-known/openid-configuration"
+
+[access]
+allowed_emails = ["ana@example.org"]
+"""
+# A missing closing quote in [auth]: the mistake that used to switch sign-in off.
+BROKEN_TOML = GOOD_TOML.replace('client_id = "c"', 'client_id = "c')
+
+
+def _write_unreadable(path) -> None:
+    path.write_bytes(b"[auth]\nclient_id = \"\xff\xfe\"\n")  # not UTF-8: unreadable even for root
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (lambda p: p.write_text(BROKEN_TOML), "is not valid TOML"),
+        (_write_unreadable, "cannot be read"),
+        (lambda p: p.mkdir(), "cannot be read"),
+    ],
+    ids=["syntax-error", "not-utf8", "a-folder"],
+)
+def test_a_secrets_file_that_cannot_be_used_is_an_error_not_local_mode(tmp_path, make, says):
+    from monitor.access import read_secrets_files
+
+    path = tmp_path / "secrets.toml"
+    make(path)
+    with pytest.raises(ConfigError, match=says):
+        read_secrets_files([tmp_path / "absent.toml", path])
+    assert read_secrets_files([tmp_path / "absent.toml"]) is None  # missing: local mode
+
+
+@pytest.fixture
+def secrets_file(tmp_path, monkeypatch):
+    """Point Streamlit's `secrets.files` at one file in tmp_path (not the repo's .streamlit)."""
+    from streamlit import config as st_config
+
+    path = tmp_path / "secrets.toml"
+    saved = st_config.get_option("secrets.files")
+    st_config.set_option("secrets.files", [str(path)])
+    yield path
+    st_config.set_option("secrets.files", saved)
+
+
+CLOSED = "The dashboard is closed: sign-in is misconfigured"
+
+
+@pytest.mark.parametrize(
+    "contents",
+    [
+        BROKEN_TOML,
+        "[access]\nallowed_emails = ['ana@example.org']\n",  # allow-list, no [auth]
+        GOOD_TOML.replace("server_metadata_url", "# server_metadata_url"),  # [auth] st.login cannot use
+    ],
+    ids=["syntax-error", "access-without-auth", "unusable-auth"],
+)
+def test_a_broken_secrets_file_closes_the_dashboard(monkeypatch, sqlite_url, secrets_file, contents):
+    from tests.dashboard_app import assert_clean, make_app, texts
+
+    secrets_file.write_text(contents)
+    at = make_app(monkeypatch, sqlite_url)
+    at.run()
+    assert_clean(at)
+    shown = texts(at)
+    assert CLOSED in shown
+    assert "No articles stored yet" not in shown and "Local analyst" not in shown
+    assert "xxxxxxxx" not in shown  # the reason names the problem, never the secrets
+
+
+def test_editing_the_secrets_of_a_running_dashboard_closes_and_reopens_it(monkeypatch, sqlite_url, secrets_file):
+    from tests.dashboard_app import assert_clean, make_app, texts
+
+    at = make_app(monkeypatch, sqlite_url)
+    at.run()  # no file: the local analyst's dashboard
+    assert "No articles stored yet" in texts(at) and CLOSED not in texts(at)
+    secrets_file.write_text(BROKEN_TOML)
+    at.run()
+    assert_clean(at)
+    assert CLOSED in texts(at) and "No articles stored yet" not in texts(at)
+    secrets_file.write_text(GOOD_TOML)
+    at.run()
+    assert "Sign in with your organisation's account" in texts(at) and "No articles stored yet" not in texts(at)
+    secrets_file.unlink()
+    at.run()
+    assert "No articles stored yet" in texts(at)

@@ -97,21 +97,53 @@ def background(db: Database) -> Background:
 
 
 def _secrets() -> dict:
-    try:
-        return st.secrets.to_dict()
-    except Exception:  # no secrets.toml at all: the local, single-analyst case
+    """The secrets as this rerun finds them; raises ConfigError when a secrets file exists but
+    cannot be used. Read from disk on every rerun (a tiny file), so an edit that breaks the file
+    closes a running dashboard instead of leaving Streamlit's last good copy, or nothing, in
+    charge. With no file, only secrets handed over in code count (AppTest's `at.secrets`)."""
+    from streamlit import config as st_config
+    from streamlit.runtime.secrets import secrets_singleton
+
+    from monitor.access import read_secrets_files
+
+    found = read_secrets_files(st_config.get_option("secrets.files"))
+    if found is not None:
+        return found
+    if st.secrets is secrets_singleton:  # the server's own, file-backed secrets: no file, no secrets
         return {}
+    return st.secrets.to_dict()
+
+
+def _policy():
+    """The access policy, or the ConfigError that closes the dashboard."""
+    from monitor.access import policy_from_secrets
+
+    return policy_from_secrets(_secrets())
+
+
+def refuse_to_serve(e: MonitorError) -> None:
+    """The page everyone gets while sign-in is misconfigured: what is wrong, nothing else."""
+    import logging
+
+    logging.getLogger("monitor.dashboard").error("refusing to serve: %s", e)
+    st.title("Policing press monitor")
+    st.error(f"The dashboard is closed: sign-in is misconfigured. {e}", icon=":material/lock:")
+    st.caption(
+        "The administrator must fix `.streamlit/secrets.toml` (see `.streamlit/secrets.toml.example`), "
+        "or remove it for single-analyst use on 127.0.0.1. The page opens again once the file is fixed."
+    )
+    st.stop()
 
 
 def require_access() -> str:
     """Gate the app behind st.login when [auth] is configured; returns the analyst's name."""
-    from monitor.access import local_analyst, policy_from_secrets
+    from monitor.access import local_analyst
 
     try:
-        policy = policy_from_secrets(_secrets())
+        policy = _policy()
     except MonitorError as e:
-        st.error(f"Sign-in is misconfigured: {e}")
-        st.stop()
+        refuse_to_serve(e)
+        raise  # unreachable: st.stop raises
     if not policy.auth_required:
         st.session_state["analyst"] = local_analyst()
         return st.session_state["analyst"]
@@ -142,7 +174,10 @@ def analyst() -> str:
 
 
 def auth_enabled() -> bool:
-    return bool(_secrets().get("auth"))
+    try:
+        return _policy().auth_required
+    except MonitorError:
+        return True  # misconfigured sign-in is never shown as local use
 
 
 # --- safe display of text that came from strangers' feeds -------------------------------------
@@ -532,6 +567,13 @@ def sidebar_footer(db: Database, bg: Background) -> None:
 @st.fragment(run_every=30)
 def _live_status(url: str, bg: Background) -> None:
     """Refreshes by itself so a poller's progress shows without touching the page."""
+    try:
+        required = _policy().auth_required
+    except MonitorError:
+        required = None
+    if required != st.session_state.get("_auth_required", required):
+        st.rerun(scope="app")  # secrets edited under an open page: the gate decides again
+    st.session_state["_auth_required"] = required
     status = _store_status(url)
     handle = bg.poller
     if handle is not None and not getattr(handle, "running", True):

@@ -1,0 +1,74 @@
+"""What an attacker or a bad day meets in a real browser against a real `streamlit run`:
+a broken secrets file closes the dashboard (also while it runs)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.dashboard_app import REPO
+from tests.dashboard_server import CHROMIUM_ARGS, chromium, run_dashboard, settle
+from tests.test_dashboard_access import BROKEN_TOML
+
+SHOTS = REPO / "tests" / "screenshots"
+CLOSED = "The dashboard is closed: sign-in is misconfigured"
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    path = chromium()
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def store(tmp_path) -> str:
+    from monitor.store import Database
+    from tests.dashboard_data import fill
+
+    url = f"sqlite:///{tmp_path / 'monitor.db'}"
+    db = Database(url)
+    db.init()
+    fill(db, n=20)
+    db.dispose()
+    return url
+
+
+def test_a_broken_secrets_file_closes_a_running_dashboard(tmp_path, store, browser):
+    secrets = tmp_path / "secrets.toml"
+    with run_dashboard(tmp_path, store, secrets=secrets) as dash:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(dash.base)
+        settle(page, "h1:has-text('Coverage')")
+        assert page.get_by_text("Local analyst").count() == 1  # no file: local mode
+
+        secrets.write_text(BROKEN_TOML)  # an administrator's typo, on the running server
+        page.goto(dash.base + "/articles")
+        settle(page, "[data-testid=stAlertContentError]")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "secrets-broken.png"), full_page=True)
+        body = page.inner_text("body")
+        assert CLOSED in body and "is not valid TOML" in body
+        assert "Local analyst" not in body and "Coverage" not in body
+        assert page.locator("[data-testid=stDataFrame]").count() == 0
+        page.close()
+    assert "refusing to serve" in dash.log_text()
+
+
+def test_a_broken_secrets_file_at_start_serves_nobody(tmp_path, store, browser):
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(BROKEN_TOML)
+    with run_dashboard(tmp_path, store, secrets=secrets) as dash:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        for path in ("", "/articles", "/alerts", "/feeds", "/models"):
+            page.goto(dash.base + path)
+            settle(page, "[data-testid=stAlertContentError]")
+            body = page.inner_text("body")
+            assert CLOSED in body, path
+            assert page.locator("[data-testid=stDataFrame], [data-testid=stVegaLiteChart], [data-testid=stSidebar]").count() == 0, path
+        page.close()
