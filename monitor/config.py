@@ -124,6 +124,18 @@ class Settings:
         "over 1 s to answer rests as long, up to 5 s): with one request at a time this caps a "
         "fast host at ~50 a second, yet 60 feeds of one host still re-poll in a few seconds.",
     )
+    sqlite_busy_timeout_s: float = _setting(
+        "MONITOR_SQLITE_BUSY_TIMEOUT_S",
+        30.0,
+        "How long a SQLite write waits for another process's write lock before it gives up with "
+        "a one-line error: a poller batch commits in well under a second, so 30 s is generous.",
+    )
+    poll_retry_s: float = _setting(
+        "MONITOR_POLL_RETRY_S",
+        30.0,
+        "A `poll --forever` round that could not claim feeds (database locked, disk full, "
+        "read-only) is tried again after this long, so polling resumes by itself once it is fixed.",
+    )
     lease_seconds: int = _setting(
         "MONITOR_LEASE_SECONDS",
         300,

@@ -578,6 +578,8 @@ def _live_status(url: str, bg: Background) -> None:
     handle = bg.poller
     if handle is not None and not getattr(handle, "running", True):
         poller = "poller stopped: see the server log"
+    elif handle is not None and getattr(handle, "error", None):
+        poller = f"not polling, retrying: {handle.error}"  # the store refuses; it resumes by itself
     elif bg.poller_running:
         poller = f"polling ({getattr(handle, 'rounds', 0)} rounds)"
     else:

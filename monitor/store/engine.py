@@ -19,7 +19,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from monitor.errors import InputError, StoreError
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000  # a poller batch commits in well under a second; 30 s is generous
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # the default of MONITOR_SQLITE_BUSY_TIMEOUT_S, in ms
 
 
 def utcnow() -> datetime:
@@ -37,8 +37,12 @@ class Database:
             raise InputError(f"not a database URL: {url!r} (try sqlite:///path.db or postgresql+psycopg://…)") from None
         self.url = url
         self.dialect = parsed.get_backend_name()
+        self.busy_timeout_ms = SQLITE_BUSY_TIMEOUT_MS
         if self.dialect == "sqlite":
-            self.engine = _sqlite_engine(parsed)
+            from monitor.config import settings
+
+            self.busy_timeout_ms = max(1, int(settings().sqlite_busy_timeout_s * 1000))
+            self.engine = _sqlite_engine(parsed, self.busy_timeout_ms)
         elif self.dialect == "postgresql":
             if parsed.drivername == "postgresql":
                 parsed = parsed.set(drivername="postgresql+psycopg")
@@ -91,7 +95,7 @@ class Database:
         self.engine.dispose()
 
 
-def _sqlite_engine(parsed) -> Engine:
+def _sqlite_engine(parsed, busy_timeout_ms: int) -> Engine:
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
         path = Path(database)
@@ -99,14 +103,14 @@ def _sqlite_engine(parsed) -> Engine:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise StoreError(f"cannot create the folder for {path}: {e.strerror}") from None
-    engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
         # Let SQLAlchemy's `begin` event issue BEGIN itself (pysqlite's own handling defers it).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
         cur.execute("PRAGMA foreign_keys = ON")
         try:
             cur.execute("PRAGMA journal_mode = WAL")
@@ -139,7 +143,7 @@ def translate_errors(db: Database) -> Iterator[None]:
         if "unable to open" in lowered or "could not connect" in lowered or "connection refused" in lowered or "connection failed" in lowered:
             raise StoreError(f"cannot open the database {db.display_url()}: {message}") from e
         if "database is locked" in lowered:
-            raise StoreError(f"the database stayed locked by another process for {SQLITE_BUSY_TIMEOUT_MS // 1000} s") from e
+            raise StoreError(f"the database stayed locked by another process for {db.busy_timeout_ms / 1000:g} s") from e
         if "malformed" in lowered or "not a database" in lowered:
             raise StoreError(f"the database file is damaged or not a database: {db.display_url()}") from e
         raise
