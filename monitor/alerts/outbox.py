@@ -36,6 +36,7 @@ from sqlalchemy import and_, func, or_, select, update
 from monitor.alerts.match import dialect_insert
 from monitor.alerts.rules import load_enabled
 from monitor.alerts.targets import display_form, send
+from monitor.normalize import safe_link
 from monitor.store import utcnow
 from monitor.store.schema import alert_matches, alerts, articles, deliveries
 
@@ -78,8 +79,8 @@ def compose(alert: dict, items: list[dict], *, kind: str, total: int | None = No
             continue
         when = item.get("published_at")
         lines.append(f"• {_line(item.get('title'))} — {_line(item.get('source'), 80)}{f', {when:%Y-%m-%d %H:%M} UTC' if when else ''}")
-        link = item.get("link") or ""
-        if link.startswith(("http://", "https://")):
+        link = safe_link(item.get("link"))  # http(s) only, characters that break out of HTML encoded
+        if link:
             lines.append(f"  {link}")
     if n > MAX_LISTED:
         lines.append(f"… and {n - MAX_LISTED} more in the Alerts inbox.")

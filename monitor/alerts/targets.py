@@ -208,7 +208,9 @@ def send(url: str, title: str, body: str, *, allow_private: bool) -> SendResult:
     apprise_log.addFilter(scrub)  # whatever a plugin logs while sending, its secrets are masked
     try:
         with apprise.LogCapture(level=logging.WARNING) as captured:
-            ok = bool(plugin.notify(body=body, title=title))
+            # Bodies are plain text that quotes strangers' feeds: declared as TEXT, Apprise
+            # escapes them for HTML targets (e-mail's default) instead of passing markup through.
+            ok = bool(plugin.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT))
         logs = captured.getvalue()
     except Exception as e:  # a plugin bug must not stop the outbox
         ok, logs = False, f"{type(e).__name__}: {e}"
