@@ -2,8 +2,8 @@
 
 Without an `[auth]` section the dashboard serves one local analyst on 127.0.0.1 and nobody signs
 in. With `[auth]`, `st.login` proves who someone is and this policy decides whether they get in:
-fail closed (no list means nobody), e-mails compared case-insensitively, unverified e-mails
-refused.
+fail closed (no list means nobody), e-mails compared case-insensitively, and only e-mails the
+provider says are verified (`email_verified` is true) let in.
 
 Only a missing secrets file means local mode. A file that exists but cannot be read or parsed,
 an `[auth]` that `st.login` cannot use, or an `[access]` list without `[auth]` is a ConfigError,
@@ -37,6 +37,10 @@ class AccessPolicy:
     auth_required: bool
     allowed_emails: frozenset[str] = frozenset()
     allowed_domains: frozenset[str] = frozenset()
+    # Only addresses the provider vouches for (email_verified is True): a provider that omits the
+    # claim may let anyone type someone else's address. `[access] require_verified_email = false`
+    # is the administrator's explicit way to trust a provider that never sends it.
+    require_verified_email: bool = True
 
     def decide(self, email: str | None, email_verified: bool | None = None) -> Decision:
         """May this signed-in person use the dashboard? Without auth, everyone (it is loopback)."""
@@ -47,6 +51,8 @@ class AccessPolicy:
             return Decision(False, "your identity provider did not give an e-mail address")
         if email_verified is False:
             return Decision(False, f"{address} is not verified by your identity provider")
+        if self.require_verified_email and email_verified is not True:
+            return Decision(False, f"your identity provider did not confirm that {address} is verified")
         if not self.allowed_emails and not self.allowed_domains:
             return Decision(False, "no analysts are allowed yet: add e-mails to [access] allowed_emails")
         if address in self.allowed_emails:
@@ -117,10 +123,14 @@ def policy_from_secrets(secrets: Mapping) -> AccessPolicy:
     if missing:
         raise ConfigError(f"[auth] in .streamlit/secrets.toml lacks {', '.join(missing)}")
     access = access or {}
+    require_verified = access.get("require_verified_email", True)
+    if not isinstance(require_verified, bool):
+        raise ConfigError("[access] require_verified_email must be true or false")
     return AccessPolicy(
         auth_required=True,
         allowed_emails=_clean(access.get("allowed_emails"), "allowed_emails"),
         allowed_domains=_clean(access.get("allowed_domains"), "allowed_domains"),
+        require_verified_email=require_verified,
     )
 
 

@@ -55,9 +55,11 @@ class Dashboard:
 
 
 @contextlib.contextmanager
-def run_dashboard(tmp: Path, db_url: str, *, secrets: Path, args: tuple[str, ...] = (), env: dict | None = None) -> Iterator[Dashboard]:
+def run_dashboard(
+    tmp: Path, db_url: str, *, secrets: Path, args: tuple[str, ...] = (), env: dict | None = None, port: int | None = None
+) -> Iterator[Dashboard]:
     """`streamlit run dashboard.py` with its secrets read from `secrets` (which may not exist)."""
-    port = free_port()
+    port = port or free_port()
     environ = dict(os.environ, MONITOR_DATABASE_URL=db_url, MONITOR_POLL_IN_DASHBOARD="0", MONITOR_SEED_DEFAULT_FEEDS="0", **(env or {}))
     log_path = tmp / f"streamlit-{port}.log"
     with log_path.open("w") as log:

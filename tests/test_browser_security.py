@@ -72,3 +72,53 @@ def test_a_broken_secrets_file_at_start_serves_nobody(tmp_path, store, browser):
             assert CLOSED in body, path
             assert page.locator("[data-testid=stDataFrame], [data-testid=stVegaLiteChart], [data-testid=stSidebar]").count() == 0, path
         page.close()
+
+
+# --- sign-in, end to end, against a fake OpenID Connect provider on loopback ---------------------
+
+
+def test_sign_in_end_to_end_lets_in_only_verified_allow_listed_addresses(tmp_path, store, browser):
+    from tests.dashboard_server import free_port
+    from tests.oidc_provider import FakeOIDCProvider
+
+    provider = FakeOIDCProvider()
+    port = free_port()
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(provider.secrets_toml(f"http://127.0.0.1:{port}/oauth2callback", 'allowed_emails = ["ana@example.org"]\nallowed_domains = ["partner.net"]\n'))
+    try:
+        with run_dashboard(tmp_path, store, secrets=secrets, port=port) as dash:
+
+            def sign_in(claims: dict, shot: str) -> str:
+                provider.claims = claims
+                context = browser.new_context(viewport={"width": 1200, "height": 900})
+                page = context.new_page()
+                page.goto(dash.base)
+                settle(page, "button:has-text('Sign in')")
+                assert page.locator("[data-testid=stDataFrame], [data-testid=stSidebar]").count() == 0
+                before = provider.logins
+                page.get_by_role("button", name="Sign in").click()
+                page.wait_for_url(f"{dash.base}/**", timeout=60_000)
+                settle(page, "h1")
+                page.wait_for_timeout(1500)  # the rerun after the cookie is set
+                settle(page, "h1")
+                assert provider.logins == before + 1  # the browser really went through the provider
+                page.screenshot(path=str(SHOTS / f"signin-{shot}.png"), full_page=True)
+                body = page.inner_text("body")
+                context.close()
+                return body
+
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            body = sign_in({"email": "ana@example.org", "email_verified": True}, "verified")
+            assert "Signed in as ana@example.org" in body and "Coverage" in body
+
+            body = sign_in({"email": "ana@example.org"}, "no-verified-claim")
+            assert "Access refused" in body and "did not confirm" in body and "Signed in as" not in body
+
+            body = sign_in({"email": "bob@partner.net"}, "domain-no-verified-claim")
+            assert "Access refused" in body and "Signed in as" not in body
+
+            body = sign_in({"email": "eve@evil.net", "email_verified": True}, "not-listed")
+            assert "Access refused" in body and "not on this dashboard's allow-list" in body
+        assert "Traceback" not in dash.log_text()
+    finally:
+        provider.close()

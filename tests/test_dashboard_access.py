@@ -28,15 +28,18 @@ def test_without_auth_everyone_local_is_let_in():
 @pytest.mark.parametrize(
     ("email", "verified", "allowed"),
     [
-        ("ana@example.org", None, True),
+        ("ana@example.org", True, True),
         ("ANA@Example.org", True, True),  # e-mails compare case-insensitively
-        ("bob@partner.net", None, True),  # allowed domain
-        ("eve@example.org", None, False),  # same domain as a listed person is not enough
-        ("eve@evil.net", None, False),
+        ("bob@partner.net", True, True),  # allowed domain
+        ("eve@example.org", True, False),  # same domain as a listed person is not enough
+        ("eve@evil.net", True, False),
         ("ana@example.org", False, False),  # provider says the address is unverified
-        ("", None, False),
-        (None, None, False),
-        ("bob@partner.net.evil.com", None, False),
+        ("ana@example.org", None, False),  # provider does not say it is verified
+        ("bob@partner.net", None, False),  # ...also not through an allowed domain
+        ("ana@example.org", "true", False),  # only a JSON true counts
+        ("", True, False),
+        (None, True, False),
+        ("bob@partner.net.evil.com", True, False),
     ],
 )
 def test_allow_list_decides(email, verified, allowed):
@@ -44,6 +47,15 @@ def test_allow_list_decides(email, verified, allowed):
     decision = policy.decide(email, verified)
     assert decision.allowed is allowed, decision.reason
     assert decision.reason
+
+
+def test_the_administrator_may_trust_a_provider_that_sends_no_email_verified():
+    policy = policy_from_secrets({"auth": AUTH, "access": {"allowed_emails": ["ana@example.org"], "require_verified_email": False}})
+    assert policy.decide("ana@example.org", None).allowed
+    assert not policy.decide("ana@example.org", False).allowed  # an explicit "unverified" still counts
+    assert not policy.decide("eve@example.org", None).allowed
+    with pytest.raises(ConfigError, match="require_verified_email"):
+        policy_from_secrets({"auth": AUTH, "access": {"allowed_emails": ["a@b.c"], "require_verified_email": "no"}})
 
 
 def test_auth_without_an_allow_list_fails_closed():
@@ -73,7 +85,7 @@ def test_misconfiguration_is_a_clear_error(bad):
 def test_the_committed_example_is_a_working_configuration():
     example = tomllib.loads((REPO / ".streamlit" / "secrets.toml.example").read_text())
     policy = policy_from_secrets(example)
-    assert policy == AccessPolicy(True, frozenset({"analyst.one@example.org", "analyst.two@example.org"}), frozenset())
+    assert policy == AccessPolicy(True, frozenset({"analyst.one@example.org", "analyst.two@example.org"}), frozenset(), require_verified_email=True)
 
 
 def test_server_listens_on_loopback_and_hides_tracebacks():
