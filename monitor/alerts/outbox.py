@@ -35,7 +35,7 @@ from sqlalchemy import and_, func, or_, select, update
 
 from monitor.alerts.match import dialect_insert
 from monitor.alerts.rules import load_enabled
-from monitor.alerts.targets import display_form, send
+from monitor.alerts.targets import display_form, redact, send
 from monitor.normalize import safe_link
 from monitor.store import utcnow
 from monitor.store.schema import alert_matches, alerts, articles, deliveries
@@ -350,7 +350,13 @@ def list_deliveries(db, *, alert: int | None = None, status: str | None = None, 
     if status is not None:
         query = query.where(deliveries.c.status == status)
     with db.read() as conn:
-        return [DeliveryRow(*r) for r in conn.execute(query)]
+        rows = conn.execute(query.add_columns(deliveries.c.target)).all()
+    # The display form and the error are derived again from the stored URL, so rows written by
+    # an older version, which showed more of the URL, are masked the same way.
+    return [
+        DeliveryRow(*r[:3], display_form(r.target), *r[4:9], redact(r.last_error, r.target) if r.last_error else None, *r[10:12])
+        for r in rows
+    ]
 
 
 def retry_now(db, delivery_id: int) -> None:

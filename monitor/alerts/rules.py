@@ -229,9 +229,16 @@ def update_alert(db, alert: int | str, **changes) -> None:
     current = {k: row[k] for k in ("name", "query", "topic", "stance", "target", "source", "cadence", "owner", "kind", "sensitivity", "enabled")}
     notify = list(row["notify"] or [])
     if "notify" in changes:
-        by_display = {display_form(url): url for url in notify}
+        # Masked forms can repeat (two webhooks on one host both show json://host/****): each
+        # masked entry takes the next unused stored URL that shows that way, in order.
+        by_display: dict[str, list[str]] = {}
+        for url in notify:
+            by_display.setdefault(display_form(url), []).append(url)
         new = changes.pop("notify") or []
-        notify = [by_display.get(entry.strip(), entry) if isinstance(entry, str) else entry for entry in ([new] if isinstance(new, str) else new)]
+        notify = []
+        for entry in [new] if isinstance(new, str) else new:
+            known = by_display.get(entry.strip()) if isinstance(entry, str) else None
+            notify.append(known.pop(0) if known else entry)
     current.update(changes)
     spec = validate(db, current.pop("name"), current.pop("query"), notify=notify, allow_private=allow_private, **current)
     with db.write() as conn:
