@@ -134,6 +134,33 @@ def policy_from_secrets(secrets: Mapping) -> AccessPolicy:
     )
 
 
+def is_local_host(host_header: str | None, extra_names: Iterable[str] = ()) -> bool:
+    """May a dashboard without sign-in answer a request whose Host header is this?
+
+    Only loopback addresses, `localhost` (and `*.localhost`, which browsers never resolve
+    through DNS) and names the administrator listed. Any other name may be a DNS-rebinding
+    page that pointed its own name at 127.0.0.1 to read the archive with the analyst's
+    browser. No header at all is not a browser (AppTest, a health probe): allowed."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    if host_header is None:
+        return True
+    try:
+        name = (urlsplit("//" + host_header.strip()).hostname or "").rstrip(".").lower()
+    except ValueError:
+        return False
+    if not name:
+        return False
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        pass
+    return name in {n.strip().rstrip(".").lower() for n in extra_names if n.strip()}
+
+
 def local_analyst() -> str:
     """The name labels and alerts carry when nobody signs in: the operating-system user."""
     try:

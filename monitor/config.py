@@ -124,6 +124,13 @@ class Settings:
         "over 1 s to answer rests as long, up to 5 s): with one request at a time this caps a "
         "fast host at ~50 a second, yet 60 feeds of one host still re-poll in a few seconds.",
     )
+    dashboard_hosts: str = _setting(
+        "MONITOR_DASHBOARD_HOSTS",
+        "",
+        "Without sign-in the dashboard answers only to loopback names (localhost, 127.0.0.1, "
+        "[::1]), so a web page that rebinds its own name to 127.0.0.1 cannot read or drive it; "
+        "list other names (comma-separated) only for a host that is yours.",
+    )
     sqlite_busy_timeout_s: float = _setting(
         "MONITOR_SQLITE_BUSY_TIMEOUT_S",
         30.0,

@@ -122,3 +122,33 @@ def test_sign_in_end_to_end_lets_in_only_verified_allow_listed_addresses(tmp_pat
         assert "Traceback" not in dash.log_text()
     finally:
         provider.close()
+
+
+# --- DNS rebinding: a page on another name that resolves to 127.0.0.1 ---------------------------
+
+
+def test_a_rebound_name_gets_no_page_and_no_data(tmp_path, store):
+    from playwright.sync_api import sync_playwright
+
+    with run_dashboard(tmp_path, store, secrets=tmp_path / "absent.toml") as dash, sync_playwright() as p:
+        # Chromium resolves the attacker's name to loopback, as a rebinding DNS server would.
+        b = p.chromium.launch(executable_path=chromium(), args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP rebind.attacker.example 127.0.0.1"])
+        try:
+            page = b.new_page(viewport={"width": 1200, "height": 900})
+            page.goto(f"http://rebind.attacker.example:{dash.port}/alerts")
+            settle(page, "[data-testid=stAlertContentError]")
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / "rebind-refused.png"), full_page=True)
+            body = page.inner_text("body")
+            assert "answers only at http://localhost or http://127.0.0.1" in body
+            assert "Local analyst" not in body and "Alerts" not in body.replace("Policing", "")
+            assert page.locator("[data-testid=stSidebar], [data-testid=stDataFrame], input, textarea, [data-testid=stTabs]").count() == 0
+
+            # the same browser, the same server, a loopback name: the dashboard as usual
+            page.goto(f"http://localhost:{dash.port}/alerts")
+            settle(page, "[data-testid=stTabs]")
+            assert "Local analyst" in page.inner_text("body")
+            page.close()
+        finally:
+            b.close()
+    assert "refused a page for Host 'rebind.attacker.example:" in dash.log_text()

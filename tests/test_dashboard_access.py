@@ -215,3 +215,31 @@ def test_editing_the_secrets_of_a_running_dashboard_closes_and_reopens_it(monkey
     secrets_file.unlink()
     at.run()
     assert "No articles stored yet" in texts(at)
+
+
+# --- DNS rebinding: without sign-in, only loopback names ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "ok"),
+    [
+        ("127.0.0.1:8501", True),
+        ("localhost:8501", True),
+        ("LOCALHOST.:8501", True),
+        ("[::1]:8501", True),
+        ("127.0.0.2", True),
+        ("monitor.localhost:8501", True),
+        (None, True),  # no browser (AppTest, health probes)
+        ("rebind.attacker.example:8501", False),
+        ("localhost.attacker.example", False),
+        ("127.0.0.1.nip.io:8501", False),
+        ("192.168.1.10:8501", False),
+        ("", False),
+        ("[::1", False),
+    ],
+)
+def test_local_mode_answers_only_to_loopback_names(host, ok):
+    from monitor.access import is_local_host
+
+    assert is_local_host(host) is ok
+    assert is_local_host("analyst-box.lan:8501", ["analyst-box.lan"])  # a name the administrator listed

@@ -135,6 +135,24 @@ def refuse_to_serve(e: MonitorError) -> None:
     st.stop()
 
 
+def _refuse_foreign_host() -> None:
+    """Local mode answers only to loopback names: a page that rebinds its own name to 127.0.0.1
+    gets this notice over the WebSocket, never a page, a widget or a row of the archive."""
+    import logging
+
+    from monitor.access import is_local_host
+
+    host = st.context.headers.get("Host")
+    extra = Settings.from_env().dashboard_hosts.split(",")
+    if is_local_host(host, extra):
+        return
+    logging.getLogger("monitor.dashboard").warning("refused a page for Host %r: not a loopback name (MONITOR_DASHBOARD_HOSTS)", host)
+    st.title("Policing press monitor")
+    st.error("This dashboard answers only at `http://localhost` or `http://127.0.0.1` on this computer.", icon=":material/block:")
+    st.caption("It was reached under another name. If that name is yours, add it to MONITOR_DASHBOARD_HOSTS.")
+    st.stop()
+
+
 def require_access() -> str:
     """Gate the app behind st.login when [auth] is configured; returns the analyst's name."""
     from monitor.access import local_analyst
@@ -145,6 +163,7 @@ def require_access() -> str:
         refuse_to_serve(e)
         raise  # unreachable: st.stop raises
     if not policy.auth_required:
+        _refuse_foreign_host()
         st.session_state["analyst"] = local_analyst()
         return st.session_state["analyst"]
     if not st.user.get("is_logged_in"):
