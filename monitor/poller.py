@@ -725,15 +725,21 @@ async def _round(
             exhausted = True
 
     def next_feed() -> ClaimedFeed | None:
+        """A feed whose host is free in this poller. Feeds of a host busy here wait aside, so a
+        slow host holds one worker, not all of them, and the producer keeps claiming others."""
         now = time.monotonic()
         for i, (at, f) in enumerate(deferred):
-            if at <= now:
+            if at <= now and not gate.busy_here(f.host):
                 del deferred[i]
                 return f
-        try:
-            return queue.get_nowait()
-        except asyncio.QueueEmpty:
-            return None
+        while True:
+            try:
+                f = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return None
+            if not gate.busy_here(f.host):
+                return f
+            deferred.append((now, f))
 
     async def work() -> None:
         while True:
@@ -743,7 +749,7 @@ async def _round(
             if feed is None:
                 if exhausted and queue.empty() and not deferred:
                     return
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(0.05 if deferred else 0.01)  # only busy hosts' feeds left: look less often
                 continue
             try:
                 if not await gate.acquire(feed.host):
