@@ -160,6 +160,13 @@ class Settings:
         "Retries never wait more than an hour, so a target that recovers gets its queue the same "
         "hour; messages stay queued (never dropped) however long it is down.",
     )
+    alert_read_timeout_s: float = _setting(
+        "MONITOR_ALERT_READ_TIMEOUT_S",
+        30.0,
+        "How long a target may take to answer after the message was sent: chat bridges and "
+        "ticket systems often work before they answer, and Apprise's 4 s cut them off. A URL's "
+        "own `rto=` wins. Stays well under MONITOR_ALERT_LEASE_S.",
+    )
     alert_lease_s: int = _setting(
         "MONITOR_ALERT_LEASE_S",
         120,

@@ -199,6 +199,7 @@ class DeliveryReport:
     sent: int
     failed: int  # attempts that failed (the messages stay queued)
     waiting: int  # messages still queued afterwards (due later or failing)
+    unconfirmed: int = 0  # sent, but the target never answered: left for a person to retry
 
 
 @dataclass(frozen=True)
@@ -254,11 +255,15 @@ def _claim(db, owner: str, now: datetime) -> _Job | None:
     return _Job(row["id"], row["target"], row["target_display"], row["title"], row["body"], row["attempts"])
 
 
-def _finish(db, job: _Job, owner: str, ok: bool, error: str | None, now: datetime) -> None:
+def _finish(db, job: _Job, owner: str, ok: bool, error: str | None, now: datetime, *, unconfirmed: bool = False) -> None:
     mine = and_(deliveries.c.id == job.id, deliveries.c.lease_owner == owner, deliveries.c.status == "sending")
     with db.write() as conn:
         if ok:
             values = {"status": "sent", "sent_at": now, "lease_owner": None, "lease_until": None, "last_error": None}
+        elif unconfirmed:
+            # Not retried by itself: the receiver may have it already. "Retry now" sends it again
+            # with the same `ref:`, which a receiver uses to drop the duplicate.
+            values = {"status": "unconfirmed", "last_error": (error or "no answer")[:500], "lease_owner": None, "lease_until": None}
         else:
             values = {
                 "status": "queued",
@@ -287,22 +292,25 @@ def deliver_due(db, *, now: datetime | None = None, allow_private: bool | None =
         log.exception("alerts: spike evaluation failed")
     digests = queue_digests(db, now=clock())
     owner = _worker_id()
-    sent = failed = 0
+    sent = failed = unconfirmed = 0
     for _ in range(limit):
         job = _claim(db, owner, clock())
         if job is None:
             break
         result = send(job.target, job.title, job.body, allow_private=allow)
-        _finish(db, job, owner, result.ok, result.error, clock())
+        _finish(db, job, owner, result.ok, result.error, clock(), unconfirmed=result.unconfirmed)
         if result.ok:
             sent += 1
             log.info("alerts: sent message #%s to %s", job.id, job.target_display)
+        elif result.unconfirmed:
+            unconfirmed += 1
+            log.warning("alerts: message #%s to %s is unconfirmed (not retried by itself): %s", job.id, job.target_display, result.error)
         else:
             failed += 1
             log.warning("alerts: message #%s to %s failed (attempt %s): %s", job.id, job.target_display, job.attempts, result.error)
     with db.read() as conn:
         waiting = conn.execute(select(func.count()).select_from(deliveries).where(deliveries.c.status.in_(("queued", "sending")))).scalar_one()
-    return DeliveryReport(digests, sent, failed, waiting)
+    return DeliveryReport(digests, sent, failed, waiting, unconfirmed)
 
 
 # ---- for the Alerts page ----------------------------------------------------------------
@@ -316,7 +324,7 @@ class DeliveryRow:
     target: str  # privacy form
     title: str
     match_count: int
-    status: str  # queued|sending|sent|cancelled
+    status: str  # queued|sending|sent|unconfirmed|cancelled
     attempts: int
     next_attempt_at: datetime | None
     last_error: str | None
@@ -362,10 +370,14 @@ def list_deliveries(db, *, alert: int | None = None, status: str | None = None, 
 def retry_now(db, delivery_id: int) -> None:
     """Make a queued message due at once (after the analyst fixed the target)."""
     with db.write() as conn:
-        conn.execute(update(deliveries).where(deliveries.c.id == delivery_id, deliveries.c.status == "queued").values(next_attempt_at=utcnow()))
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == delivery_id, deliveries.c.status.in_(("queued", "unconfirmed")))
+            .values(status="queued", next_attempt_at=utcnow())
+        )
 
 
 def cancel_delivery(db, delivery_id: int) -> None:
     """Drop a queued message for good (it stays listed as cancelled)."""
     with db.write() as conn:
-        conn.execute(update(deliveries).where(deliveries.c.id == delivery_id, deliveries.c.status == "queued").values(status="cancelled"))
+        conn.execute(update(deliveries).where(deliveries.c.id == delivery_id, deliveries.c.status.in_(("queued", "unconfirmed"))).values(status="cancelled"))

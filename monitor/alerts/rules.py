@@ -313,7 +313,7 @@ def list_alerts(db, *, owner: str | None = None) -> list[Alert]:
             r.alert_id: r.n
             for r in conn.execute(
                 select(deliveries.c.alert_id, func.count().label("n"))
-                .where(or_(deliveries.c.status == "queued", deliveries.c.status == "sending"), deliveries.c.attempts > 0)
+                .where(deliveries.c.status.in_(("queued", "sending", "unconfirmed")), deliveries.c.attempts > 0)
                 .group_by(deliveries.c.alert_id)
             )
         }

@@ -38,6 +38,9 @@ class Target:
 class SendResult:
     ok: bool
     error: str | None = None
+    # The message was sent but no answer came in time: it may well have arrived, so sending it
+    # again blindly would duplicate it. The outbox leaves it for a person to retry.
+    unconfirmed: bool = False
 
 
 def _asset():
@@ -229,12 +232,14 @@ def send(url: str, title: str, body: str, *, allow_private: bool) -> SendResult:
         if problem:
             return SendResult(False, f"refused: {problem}")
         _install_connection_guard()
+    _read_timeout(plugin, url)
     policy: dict = {}
     _guard_state.policy = None if allow_private else policy
     try:
         # whatever a plugin (or urllib3, which logs each request line) logs while sending, the
         # target's secrets are masked
-        with _scrubbed(url, _secret_pieces(url), SCRUBBED_LOGGERS), apprise.LogCapture(level=logging.WARNING) as captured:
+        # DEBUG: the plugins log the socket exception (a read timeout, a refused connection) only there
+        with _scrubbed(url, _secret_pieces(url), SCRUBBED_LOGGERS), apprise.LogCapture(level=logging.DEBUG) as captured:
             # Bodies are plain text that quotes strangers' feeds: declared as TEXT, Apprise
             # escapes them for HTML targets (e-mail's default) instead of passing markup through.
             ok = bool(plugin.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT))
@@ -245,12 +250,28 @@ def send(url: str, title: str, body: str, *, allow_private: bool) -> SendResult:
         _guard_state.policy = None
     if ok:
         return SendResult(True)
+    if _READ_TIMEOUT in (logs or "").lower():
+        waited = getattr(plugin, "socket_read_timeout", None)
+        reason = f"the message was sent but no answer came within {waited:g} s: it may have arrived" if waited else "the message was sent but no answer came: it may have arrived"
+        return SendResult(False, reason, unconfirmed=True)
     reason = policy.get("refused") or _last_line(logs) or "the target did not accept the message"
     return SendResult(False, redact(reason, url))
 
 
+_READ_TIMEOUT = "read timed out"  # urllib3's ReadTimeoutError: the request went out, the answer did not come
+
+
+def _read_timeout(plugin, url: str) -> None:
+    """MONITOR_ALERT_READ_TIMEOUT_S instead of Apprise's 4 s, unless the URL sets `rto=`."""
+    from monitor.config import settings
+
+    asked = {k.lower() for k, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
+    if "rto" not in asked and hasattr(plugin, "socket_read_timeout"):
+        plugin.socket_read_timeout = settings().alert_read_timeout_s
+
+
 def _last_line(logs: str) -> str:
-    lines = [line.strip() for line in (logs or "").splitlines() if line.strip()]
+    lines = [line.strip() for line in (logs or "").splitlines() if " - WARNING - " in line or " - ERROR - " in line]
     if not lines:
         return ""
     # "2026-… - WARNING - Failed to send JSON POST notification: Internal Server Error, error=500."
