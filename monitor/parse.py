@@ -66,8 +66,27 @@ def _checked_body(body) -> bytes:
     body = bytes(body)
     if not body.strip():
         raise ParseError("the document is empty", reason="empty")
-    if b"<!ENTITY" in body or b"<!entity" in body:
-        _check_entity_expansion(body)
+    # The check reads the decoded text: a UTF-16 or UTF-32 document has no "<!ENTITY" bytes.
+    text = _as_utf8(body)
+    if b"<!ENTITY" in text or b"<!entity" in text:
+        _check_entity_expansion(text)
+    return body
+
+
+_WIDE_BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le"),
+)
+_WIDE_STARTS = ((b"\x00\x00\x00<", "utf-32-be"), (b"<\x00\x00\x00", "utf-32-le"), (b"\x00<", "utf-16-be"), (b"<\x00", "utf-16-le"))
+
+
+def _as_utf8(body: bytes) -> bytes:
+    """The document as UTF-8 bytes when it is in a wide encoding (by BOM, or by the zero bytes
+    around its first "<"), for checks that look for ASCII markup; else the bytes as they are."""
+    for marks in (_WIDE_BOMS, _WIDE_STARTS):
+        for mark, encoding in marks:
+            if body.startswith(mark):
+                return body.decode(encoding, errors="replace").lstrip("\ufeff").encode("utf-8")
     return body
 
 

@@ -252,3 +252,19 @@ def test_parse_articles_normalises_in_the_worker_and_caps_items():
     assert got.articles[0].published_at == datetime(2024, 5, 20, 12)
     capped = parse_articles(body, fetched_at=datetime(2024, 5, 20, 12), max_items=10)
     assert len(capped.articles) == 10 and capped.rejected == {"over_item_cap": 21}
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_entity_blowup_in_a_wide_encoding_is_refused_before_parsing(encoding):
+    # the same attack as above, in an encoding whose bytes never spell "<!ENTITY"
+    body = rss("<item><title>" + "&a;" * 1900 + "</title></item>", f'<!DOCTYPE rss [<!ENTITY a "{"<b>x</b> " * 444}">]>', encoding=encoding)
+    assert b"<!ENTITY" not in body
+    with pytest.raises(ParseError) as info:
+        parse_feed(body)
+    assert info.value.reason == "entity_expansion"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le"])
+def test_a_harmless_wide_document_still_parses(encoding):
+    feed = parse_feed(rss('<item><title>Интерпол &amp; co</title></item>', '<!DOCTYPE rss [<!ENTITY a "x">]>', encoding=encoding))
+    assert [e.title for e in feed.entries] == ["Интерпол & co"]
