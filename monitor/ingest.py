@@ -126,6 +126,8 @@ def store_documents(db: Database, documents: list[dict]) -> list[IngestStats]:
         fetched_at = _naive_utc(doc["fetched_at"]) if doc.get("fetched_at") else utcnow()
         name = _source_name(doc.get("source"), normalized.feed, doc.get("default_source"))
         stats = IngestStats(documents=1, entries=normalized.entries, rejected=dict(normalized.rejected))
+        if normalized.feed.warning:
+            stats.warnings[name] = normalized.feed.warning
         prepared.append((name, len(prepared), doc.get("feed_id"), fetched_at, stats, _with_guid_keys(normalized.articles), normalized))
     todo = sorted((p for p in prepared if p[5]), key=lambda p: (p[0], p[1]))
     if todo:
@@ -221,6 +223,7 @@ def ingest_paths(
             try:
                 normalized, fetched_at = future.result()
                 one = store_normalized(db, normalized, source=source, fetched_at=fetched_at, default_source=path.stem)
+                one.warnings = {str(path): w for w in one.warnings.values()}
             except (ParseError, InputError) as e:
                 one = IngestStats(documents=1)
                 one.failed_documents[str(path)] = _reason_line(e)

@@ -330,10 +330,10 @@ def _parse_step(feed: ClaimedFeed, result: FetchResult, fetched_at: datetime) ->
 
 
 def _outcome_of(stats) -> _Outcome:
-    warning = None
+    notes = [f"ill-formed, kept what could be read: {w}" for w in stats.warnings.values()]
     if stats.rejected:
-        warning = "rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.rejected.items()))
-    return _Outcome("ok", None, warning, stats.entries, stats.new_articles, stats.duplicates)
+        notes.append("rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.rejected.items())))
+    return _Outcome("ok", None, "; ".join(notes) or None, stats.entries, stats.new_articles, stats.duplicates)
 
 
 _STOP = object()
