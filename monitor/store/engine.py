@@ -140,6 +140,10 @@ def translate_errors(db: Database) -> Iterator[None]:
             raise StoreError(f"the database is read-only ({db.display_url()}): check the file's permissions") from e
         if "disk is full" in lowered or "no space" in lowered or "disk full" in lowered:
             raise StoreError(f"the disk is full: nothing was written to {db.display_url()}") from e
+        if "unable to open" in lowered and db.is_sqlite:
+            hint = _read_only_wal(db)
+            if hint:
+                raise StoreError(hint) from e
         if "unable to open" in lowered or "could not connect" in lowered or "connection refused" in lowered or "connection failed" in lowered:
             raise StoreError(f"cannot open the database {db.display_url()}: {message}") from e
         if "database is locked" in lowered:
@@ -147,6 +151,30 @@ def translate_errors(db: Database) -> Iterator[None]:
         if "malformed" in lowered or "not a database" in lowered:
             raise StoreError(f"the database file is damaged or not a database: {db.display_url()}") from e
         raise
+
+
+def _read_only_wal(db: Database) -> str | None:
+    """Why a SQLite file that exists cannot be opened, when it is a WAL database in a folder that
+    cannot be written (a read-only mount, a CD, a snapshot): SQLite must create its -shm file
+    beside it even to read. None when that is not the case."""
+    import os
+
+    name = make_url(db.url).database or ""
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    path = Path(name)
+    try:
+        with path.open("rb") as f:
+            header = f.read(20)
+    except OSError:
+        return None
+    if len(header) < 20 or header[18:20] != b"\x02\x02" or os.access(path.parent, os.W_OK):
+        return None  # not WAL (bytes 18-19 are the read/write format versions), or the folder is writable
+    return (
+        f"{path} is a WAL database in a folder that cannot be written (a read-only filesystem?): SQLite must "
+        f"create {path.name}-shm beside it even to read. Copy it somewhere writable, or read it as it is with "
+        f"--db 'sqlite:///file:{path}?mode=ro&immutable=1&uri=true'"
+    )
 
 
 _open: dict[str, Database] = {}
