@@ -786,8 +786,9 @@ async def _round(
                     record_wanted.set()
                 await done  # the feed counts as polled only once its health is written
             except MonitorError as e:  # the store refused (disk full, read-only): say so, keep going
-                log.error("poll of feed %s failed: %s", feed.id, e)
+                log.debug("poll of feed %s failed: %s", feed.id, e)  # the round's error says it once
                 summary.failures["store_error"] = summary.failures.get("store_error", 0) + 1
+                summary.error = summary.error or f"the store refused to write: {e}"
                 finished_ids.add(feed.id)
 
     to_record: list[tuple[tuple, asyncio.Future]] = []
@@ -811,8 +812,9 @@ async def _round(
                     writer.submit(lambda: _timed(record_many, db, cfg, owner, items, allow_private=allow_private))
                 )
             except Exception as e:  # noqa: BLE001 - the feeds stay leased and come back after expiry
-                log.error("could not write the health of %d feeds: %s", len(items), e)
+                log.debug("could not write the health of %d feeds: %s", len(items), e)  # the round's error says it once
                 summary.failures["store_error"] = summary.failures.get("store_error", 0) + len(items)
+                summary.error = summary.error or f"the store refused to write: {e}"
                 effects, record_s = [None] * len(items), 0.0
             summary.record_s += record_s
             for (item, done), effect in zip(batch, effects):

@@ -139,7 +139,7 @@ def translate_errors(db: Database) -> Iterator[None]:
         if "readonly" in lowered or "read-only" in lowered or "read only" in lowered:
             raise StoreError(f"the database is read-only ({db.display_url()}): check the file's permissions") from e
         if "disk is full" in lowered or "no space" in lowered or "disk full" in lowered:
-            raise StoreError(f"the disk is full: nothing was written to {db.display_url()}") from e
+            raise StoreError(f"the disk is full: the last write to {db.display_url()} was rolled back") from e
         if "unable to open" in lowered and db.is_sqlite:
             hint = _read_only_wal(db)
             if hint:
