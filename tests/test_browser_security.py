@@ -16,14 +16,19 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def browser():
+def playwright():
     from playwright.sync_api import sync_playwright
 
-    path = chromium()
+    chromium()  # skips, saying why, where there is none
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    b = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+    yield b
+    b.close()
 
 
 @pytest.fixture
@@ -127,12 +132,10 @@ def test_sign_in_end_to_end_lets_in_only_verified_allow_listed_addresses(tmp_pat
 # --- DNS rebinding: a page on another name that resolves to 127.0.0.1 ---------------------------
 
 
-def test_a_rebound_name_gets_no_page_and_no_data(tmp_path, store):
-    from playwright.sync_api import sync_playwright
-
-    with run_dashboard(tmp_path, store, secrets=tmp_path / "absent.toml") as dash, sync_playwright() as p:
+def test_a_rebound_name_gets_no_page_and_no_data(tmp_path, store, playwright):
+    with run_dashboard(tmp_path, store, secrets=tmp_path / "absent.toml") as dash:
         # Chromium resolves the attacker's name to loopback, as a rebinding DNS server would.
-        b = p.chromium.launch(executable_path=chromium(), args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP rebind.attacker.example 127.0.0.1"])
+        b = playwright.chromium.launch(executable_path=chromium(), args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP rebind.attacker.example 127.0.0.1"])
         try:
             page = b.new_page(viewport={"width": 1200, "height": 900})
             page.goto(f"http://rebind.attacker.example:{dash.port}/alerts")
