@@ -626,7 +626,9 @@ def _handle(body: bytes, content_type: str, options: dict | None = None) -> dict
     warning = None
     if d.get("bozo"):
         warning = _one_line(d.get("bozo_exception", "ill-formed document"))
-    if not entries and (warning or not version) and (warning or not _feed_root(body)):
+    # A feed with no items whose XML is slightly broken (a last "</rss" without its ">") is still
+    # a readable feed: kept, with its warning. Without items, a version or a feed root, it is not.
+    if not entries and not version and not _feed_root(body):
         if warning:
             return {"error": "malformed", "message": f"not a feed we can read: {warning}"}
         return {"error": "not_a_feed", "message": "not an RSS or Atom feed"}

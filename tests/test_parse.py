@@ -293,3 +293,15 @@ def test_a_right_charset_header_still_wins_over_a_wrong_declaration():
     body = '<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel><title>Café</title><item><title>Überfall</title></item></channel></rss>'.encode("utf-8")
     feed = parse_feed(body, "application/rss+xml; charset=utf-8")
     assert [e.title for e in feed.entries] == ["Überfall"]
+
+
+def test_a_feed_with_no_items_and_slightly_broken_xml_is_read_with_a_warning():
+    body = b'<?xml version="1.0"?><rss version="2.0"><channel><title>Quiet wire</title><link>https://wire.example.org/</link></channel></rss'
+    feed = parse_feed(body)
+    assert feed.title == "Quiet wire" and feed.entries == []
+    assert feed.warning  # kept, with a warning, not marked failing
+
+
+def test_a_broken_html_page_is_still_not_a_feed():
+    with pytest.raises(ParseError):
+        parse_feed(b"<html><head><title>Login</title></head><body><p>Sign in &amp; <b>go</body")
