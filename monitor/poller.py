@@ -700,7 +700,10 @@ async def _round(
         batch_size = max(4, concurrency * 2)
         try:
             while not stopping():
-                if queue.qsize() >= concurrency:
+                # Feeds set aside for a host busy here do not fill the queue, so other hosts' feeds
+                # keep coming; but at most 2 × concurrency wait aside, so one poller never hoards
+                # a busy host's feeds that another poller could be fetching in turn.
+                if queue.qsize() >= concurrency or len(deferred) >= 2 * concurrency:
                     await asyncio.sleep(0.02)
                     continue
                 try:
