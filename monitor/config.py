@@ -141,6 +141,25 @@ class Settings:
         "over 1 s to answer rests as long, up to 5 s): with one request at a time this caps a "
         "fast host at ~50 a second, yet 60 feeds of one host still re-poll in a few seconds.",
     )
+    dashboard_hosts: str = _setting(
+        "MONITOR_DASHBOARD_HOSTS",
+        "",
+        "Without sign-in the dashboard answers only to loopback names (localhost, 127.0.0.1, "
+        "[::1]), so a web page that rebinds its own name to 127.0.0.1 cannot read or drive it; "
+        "list other names (comma-separated) only for a host that is yours.",
+    )
+    sqlite_busy_timeout_s: float = _setting(
+        "MONITOR_SQLITE_BUSY_TIMEOUT_S",
+        30.0,
+        "How long a SQLite write waits for another process's write lock before it gives up with "
+        "a one-line error: a poller batch commits in well under a second, so 30 s is generous.",
+    )
+    poll_retry_s: float = _setting(
+        "MONITOR_POLL_RETRY_S",
+        30.0,
+        "A `poll --forever` round that could not claim feeds (database locked, disk full, "
+        "read-only) is tried again after this long, so polling resumes by itself once it is fixed.",
+    )
     lease_seconds: int = _setting(
         "MONITOR_LEASE_SECONDS",
         300,
@@ -157,6 +176,13 @@ class Settings:
         3600,
         "Retries never wait more than an hour, so a target that recovers gets its queue the same "
         "hour; messages stay queued (never dropped) however long it is down.",
+    )
+    alert_read_timeout_s: float = _setting(
+        "MONITOR_ALERT_READ_TIMEOUT_S",
+        30.0,
+        "How long a target may take to answer after the message was sent: chat bridges and "
+        "ticket systems often work before they answer, and Apprise's 4 s cut them off. A URL's "
+        "own `rto=` wins. Stays well under MONITOR_ALERT_LEASE_S.",
     )
     alert_lease_s: int = _setting(
         "MONITOR_ALERT_LEASE_S",

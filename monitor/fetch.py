@@ -259,6 +259,19 @@ def _chain(exc: BaseException):
         exc = exc.__cause__ or exc.__context__
 
 
+def _said(exc: BaseException) -> str:
+    """What an exception says: httpx's own are often empty after a reset, while the OSError
+    under them says "[Errno 104] Connection reset by peer"; else the kind of error."""
+    for e in _chain(exc):
+        text = str(e).strip()
+        if text:
+            return text
+    deepest = list(_chain(exc))[-1]
+    return {ConnectionResetError: "connection reset by the server", BrokenPipeError: "connection closed by the server"}.get(
+        type(deepest), type(deepest).__name__
+    )
+
+
 def classify_exception(exc: BaseException) -> tuple[str, str]:
     """(reason, detail) for an exception raised while fetching."""
     for e in _chain(exc):
@@ -277,16 +290,16 @@ def classify_exception(exc: BaseException) -> tuple[str, str]:
         if isinstance(e, (httpx.TimeoutException, TimeoutError)):
             return "timeout", f"timed out ({type(e).__name__})"
         if isinstance(e, httpx.ConnectError):
-            return "connect_failed", f"cannot connect: {e}"[:300]
+            return "connect_failed", f"cannot connect: {_said(e)}"[:300]
         if isinstance(e, httpx.RemoteProtocolError):
-            return "truncated", f"the server broke off the response: {e}"[:300]
+            return "truncated", f"the server broke off the response: {_said(e)}"[:300]
         if isinstance(e, (httpx.ReadError, httpx.WriteError, httpx.NetworkError)):
-            return "network_error", f"network error: {e}"[:300]
+            return "network_error", f"network error: {_said(e)}"[:300]
         if isinstance(e, httpx.DecodingError):
-            return "bad_encoding", f"cannot decode the body: {e}"[:300]
+            return "bad_encoding", f"cannot decode the body: {_said(e)}"[:300]
         if isinstance(e, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
-            return "bad_url", f"invalid URL: {e}"[:300]
-    return "network_error", f"{type(exc).__name__}: {exc}"[:300]
+            return "bad_url", f"invalid URL: {_said(e)}"[:300]
+    return "network_error", f"{type(exc).__name__}: {_said(exc)}"[:300]
 
 
 def _status_failure(status: int, headers: httpx.Headers) -> _Fail:

@@ -201,6 +201,12 @@ class HostGate:
             return cls(spacing_s, None)
         return cls(spacing_s, FileHostLocks.beside(os.path.abspath(name)))
 
+    def busy_here(self, host: str) -> bool:
+        """Is a request of this process to `host` in flight or in its gap? A caller with other
+        hosts' feeds to fetch takes one of those instead of waiting in line here."""
+        lock = self.locks.get(host)
+        return lock is not None and lock.locked()
+
     async def acquire(self, host: str) -> bool:
         """Wait for this process's turn on `host`; False when another poller holds the host."""
         lock = self.locks[host]

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
-from monitor.errors import InputError, ParseError
+from monitor.errors import InputError, MonitorError, ParseError, StoreError
 from monitor.models import Article, IngestStats, ParsedFeed
 from monitor.normalize import Limits, Rejected, guid_key, normalize_entry
 from monitor.parse import NormalizedFeed, parse_articles
@@ -133,6 +133,8 @@ def store_documents(db: Database, documents: list[dict]) -> list[IngestStats]:
         fetched_at = _naive_utc(doc["fetched_at"]) if doc.get("fetched_at") else utcnow()
         name = _source_name(doc.get("source"), normalized.feed, doc.get("default_source"))
         stats = IngestStats(documents=1, entries=normalized.entries, rejected=dict(normalized.rejected))
+        if normalized.feed.warning:
+            stats.warnings[name] = normalized.feed.warning
         prepared.append((name, len(prepared), doc.get("feed_id"), fetched_at, stats, _with_guid_keys(normalized.articles), normalized))
     todo = sorted((p for p in prepared if p[5]), key=lambda p: (p[0], p[1]))
     if todo:
@@ -163,6 +165,8 @@ def run_hooks(db: Database, new_ids: list[int], timings: dict[str, float] | None
         started = time.perf_counter()
         try:
             hook(db, list(new_ids))
+        except MonitorError as e:  # the store refused (disk full, read-only): one line, no traceback
+            log.error("%s failed after ingest: %s", hook.__module__, e)
         except Exception:  # their contract is never to raise; a bug there must not lose articles
             log.exception("%s failed after ingest", hook.__module__)
         if timings is not None:
@@ -235,24 +239,49 @@ def ingest_paths(
             refill()
             try:
                 normalized, fetched_at = future.result()
-                one = store_normalized(db, normalized, source=source, fetched_at=fetched_at, default_source=path.stem)
+                try:
+                    one = store_normalized(db, normalized, source=source, fetched_at=fetched_at, default_source=path.stem)
+                except StoreError as e:  # disk full, read-only, locked: stop, saying what is already safe
+                    for _path, pending in futures:
+                        pending.cancel()
+                    raise _stopped(e, f"storing {path}", stats) from None
+                one.warnings = {str(path): w for w in one.warnings.values()}
             except (ParseError, InputError) as e:
                 one = IngestStats(documents=1)
                 one.failed_documents[str(path)] = _reason_line(e)
             stats.add(one)
             pending_hooks.extend(one.new_article_ids)
             if hooks and len(pending_hooks) >= _HOOK_BATCH:
-                run_hooks(db, pending_hooks)
+                try:
+                    run_hooks(db, pending_hooks)
+                except StoreError as e:
+                    for _path, pending in futures:
+                        pending.cancel()
+                    raise _stopped(e, "tagging new articles", stats) from None
                 pending_hooks = []
             done += 1
             if progress:
                 progress(done, total, str(path))
     if hooks:
-        run_hooks(db, pending_hooks)
+        try:
+            run_hooks(db, pending_hooks)
+        except StoreError as e:
+            raise _stopped(e, "tagging new articles", stats) from None
         from monitor import classify
 
         classify.bring_up_to_date(db)  # train what the run's archive needs, then tag what waits
     return stats
+
+
+def _stopped(e: StoreError, doing: str, stats: IngestStats) -> StoreError:
+    """The one line an ingest that the store stopped ends with: what failed, and what is safe.
+    Articles stored but not yet tagged are tagged by the next poll (resume_hooks)."""
+    stored = stats.documents - len(stats.failed_documents)
+    return StoreError(
+        f"{e} while {doing}; {stored} document{'s' if stored != 1 else ''} ({stats.new_articles} new articles) "
+        "were stored before that and are kept: run the same ingest again once it is fixed, stored articles are "
+        "recognised and skipped"
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -60,6 +60,9 @@ class IngestStats:
     rejected: dict[str, int] = field(default_factory=dict)
     failed_documents: dict[str, str] = field(default_factory=dict)  # path or URL -> reason
     new_article_ids: list[int] = field(default_factory=list)
+    # documents that were ill-formed (truncated, a bare "&") but partly read: what was recovered
+    # is kept, and the parser's warning is said, never dropped; path, URL or source -> warning
+    warnings: dict[str, str] = field(default_factory=dict)
 
     def reject(self, reason: str) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
@@ -73,3 +76,4 @@ class IngestStats:
             self.rejected[reason] = self.rejected.get(reason, 0) + n
         self.failed_documents.update(other.failed_documents)
         self.new_article_ids.extend(other.new_article_ids)
+        self.warnings.update(other.warnings)

@@ -58,6 +58,9 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\u
 _SPACE = re.compile(r"\s+")
 # Block-level boundaries become spaces, so "<p>a</p><p>b</p>" reads "a b", not "ab".
 _BLOCK = re.compile(r"<\s*/?\s*(?:p|div|br|li|ul|ol|h[1-6]|tr|td|th|table|blockquote|section|article|figure|figcaption|hr|dd|dt)\b[^>]*>", re.I)
+# "<" opens a tag in HTML when a letter, "/", "!" or "?" follows; "a < b" is just text.
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+_MAX_TAG_PASSES = 8
 _TEXT_CLEANER = nh3.Cleaner(tags=set(), clean_content_tags={"script", "style", "template", "noscript", "title", "textarea", "svg", "math"})
 _CONTENT_TAGS = (nh3.ALLOWED_TAGS - {"img", "map", "area"}) | {"section"}
 _CONTENT_CLEANER = nh3.Cleaner(
@@ -131,10 +134,15 @@ def plain_text(value: str | None, limit: int) -> str:
     if "<" in text or "&" in text:
         text = _BLOCK.sub(" ", text)
         text = html.unescape(_TEXT_CLEANER.clean(text))
-        if "<" in text:
-            # "&lt;img onerror…&gt;" decodes to markup again: it was text, but is shown without
-            # its angle brackets' power by dropping any tag it spells.
+        # "&lt;img onerror…&gt;" decodes to markup again, and "&lt;&lt;b&gt;img…&gt;" does so
+        # once more after the next pass drops its <b>: clean until no tag is spelled, and the
+        # last word is always a sanitising step, never an unescape (nh3 re-escapes text, so
+        # these passes never decode an entity twice).
+        for _ in range(_MAX_TAG_PASSES):
+            if not _TAG_START.search(text):
+                break
             text = html.unescape(_TEXT_CLEANER.clean(text))
+        text = _TAG_START.sub("", text)  # deeper nesting than that: no "<" left that opens a tag
     text = strip_controls(text).replace("\ufeff", "").replace("\u200b", "")
     text = _SPACE.sub(" ", text).strip()
     return _truncate(text, limit)
@@ -195,7 +203,12 @@ def safe_link(value: str | None) -> str | None:
         return None
     if parts.scheme != parts.scheme.lower():
         link = parts.scheme.lower() + link[len(parts.scheme):]
-    return link
+    # Characters a URL may never hold raw are percent-encoded, so a link cannot close the HTML
+    # attribute or text it is put in (`"><img src=x onerror=…>` in an e-mail or a page).
+    return _UNSAFE_IN_URL.sub(lambda m: "%{:02X}".format(ord(m.group(0))), link)
+
+
+_UNSAFE_IN_URL = re.compile(r'["<>\\^`{|}]')
 
 
 def _tracking(name: str) -> bool:

@@ -68,8 +68,27 @@ def _checked_body(body) -> bytes:
     body = bytes(body)
     if not body.strip():
         raise ParseError("the document is empty", reason="empty")
-    if b"<!ENTITY" in body or b"<!entity" in body:
-        _check_entity_expansion(body)
+    # The check reads the decoded text: a UTF-16 or UTF-32 document has no "<!ENTITY" bytes.
+    text = _as_utf8(body)
+    if b"<!ENTITY" in text or b"<!entity" in text:
+        _check_entity_expansion(text)
+    return body
+
+
+_WIDE_BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le"),
+)
+_WIDE_STARTS = ((b"\x00\x00\x00<", "utf-32-be"), (b"<\x00\x00\x00", "utf-32-le"), (b"\x00<", "utf-16-be"), (b"<\x00", "utf-16-le"))
+
+
+def _as_utf8(body: bytes) -> bytes:
+    """The document as UTF-8 bytes when it is in a wide encoding (by BOM, or by the zero bytes
+    around its first "<"), for checks that look for ASCII markup; else the bytes as they are."""
+    for marks in (_WIDE_BOMS, _WIDE_STARTS):
+        for mark, encoding in marks:
+            if body.startswith(mark):
+                return body.decode(encoding, errors="replace").lstrip("\ufeff").encode("utf-8")
     return body
 
 
@@ -424,8 +443,57 @@ def _feedparser_parse(body: bytes, content_type: str):
 
     import feedparser
 
+    content_type = _content_type_for(body, content_type)
     headers = {"content-type": content_type} if content_type else {}
     return feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
+
+
+_CHARSET = re.compile(r";\s*charset\s*=\s*[\"']?([^\"';\s]+)[\"']?", re.I)
+_DECLARED = re.compile(rb"""^\s*<\?xml[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
+# Single-byte charsets decode any bytes at all, so "it decoded" says nothing about them; a
+# server's default charset is usually one of these.
+_WEAK_CHARSETS = {"iso-8859-1", "latin-1", "latin1", "l1", "us-ascii", "ascii", "windows-1252", "cp1252", "iso-8859-15"}
+
+
+def _content_type_for(body: bytes, content_type: str) -> str:
+    """The Content-Type to hand feedparser, whose RFC 3023 rules let the HTTP charset beat
+    everything. Servers often send a default that is wrong for the document, so: a BOM wins;
+    a header charset the bytes do not decode under, or a single-byte one against a declared
+    multi-byte encoding the bytes do decode under, gives way to the XML declaration."""
+    import codecs
+
+    m = _CHARSET.search(content_type or "")
+    if not m:
+        return content_type
+    header = m.group(1).lower()
+
+    def replaced(charset: str) -> str:
+        return content_type[: m.start()] + f"; charset={charset}" + content_type[m.end():]
+
+    for mark, encoding in _WIDE_BOMS + ((codecs.BOM_UTF8, "utf-8"),):
+        if body.startswith(mark):
+            return replaced(encoding)
+    d = _DECLARED.match(body[:1024])
+    if not d:
+        return content_type
+    declared = d.group(1).decode("ascii").lower()
+
+    def decodes(charset: str) -> bool:
+        try:
+            body.decode(charset)
+            return True
+        except (LookupError, UnicodeDecodeError):
+            return False
+
+    try:
+        same = codecs.lookup(declared).name == codecs.lookup(header).name
+    except LookupError:
+        same = False
+    if same or not decodes(declared):
+        return content_type
+    if not decodes(header) or (codecs.lookup(header).name in {codecs.lookup(c).name for c in _WEAK_CHARSETS} and declared not in _WEAK_CHARSETS):
+        return replaced(declared)
+    return content_type
 
 
 def _cap(value) -> str | None:
@@ -584,7 +652,9 @@ def _handle(body: bytes, content_type: str, options: dict | None = None) -> dict
     warning = None
     if d.get("bozo"):
         warning = _one_line(d.get("bozo_exception", "ill-formed document"))
-    if not entries and (warning or not version) and (warning or not _feed_root(body)):
+    # A feed with no items whose XML is slightly broken (a last "</rss" without its ">") is still
+    # a readable feed: kept, with its warning. Without items, a version or a feed root, it is not.
+    if not entries and not version and not _feed_root(body):
         if warning:
             return {"error": "malformed", "message": f"not a feed we can read: {warning}"}
         return {"error": "not_a_feed", "message": "not an RSS or Atom feed"}

@@ -114,6 +114,9 @@ class PollSummary:
     record_s: float = 0.0  # health, schedule, fetch event
     writer_s: float = 0.0  # the writer thread's busy time (store + record)
     hooks_s: float = 0.0  # the hooks thread's busy time (tag + alert)
+    # why the round ended early: feeds could not be claimed (database locked past the busy
+    # timeout, disk full, read-only); None when it polled everything due
+    error: str | None = None
 
     def add(self, other: "PollSummary") -> None:
         for name in (
@@ -139,6 +142,8 @@ class PollSummary:
         text += f"; {self.entries} entries, {self.new_articles} new articles, {self.duplicates} duplicates"
         if self.abandoned:
             text += f"; {self.abandoned} left for the next run"
+        if self.error:
+            text += f"; stopped early: {self.error}"
         return text
 
 
@@ -325,10 +330,10 @@ def _parse_step(feed: ClaimedFeed, result: FetchResult, fetched_at: datetime) ->
 
 
 def _outcome_of(stats) -> _Outcome:
-    warning = None
+    notes = [f"ill-formed, kept what could be read: {w}" for w in stats.warnings.values()]
     if stats.rejected:
-        warning = "rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.rejected.items()))
-    return _Outcome("ok", None, warning, stats.entries, stats.new_articles, stats.duplicates)
+        notes.append("rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.rejected.items())))
+    return _Outcome("ok", None, "; ".join(notes) or None, stats.entries, stats.new_articles, stats.duplicates)
 
 
 _STOP = object()
@@ -693,30 +698,51 @@ async def _round(
     async def produce() -> None:
         nonlocal exhausted
         batch_size = max(4, concurrency * 2)
-        while not stopping():
-            if queue.qsize() >= concurrency:
-                await asyncio.sleep(0.02)
-                continue
-            batch = await loop.run_in_executor(
-                leases, lambda: claim_due(db, owner, batch_size, lease_s=cfg.lease_seconds, due_before=due_before, feed_ids=feed_ids)
-            )
-            if not batch:
-                break
-            for f in _interleave_hosts(batch):
-                claimed_ids.add(f.id)
-                queue.put_nowait(f)
-        exhausted = True
+        try:
+            while not stopping():
+                # Feeds set aside for a host busy here do not fill the queue, so other hosts' feeds
+                # keep coming; but at most 2 × concurrency wait aside, so one poller never hoards
+                # a busy host's feeds that another poller could be fetching in turn.
+                if queue.qsize() >= concurrency or len(deferred) >= 2 * concurrency:
+                    await asyncio.sleep(0.02)
+                    continue
+                try:
+                    batch = await loop.run_in_executor(
+                        leases, lambda: claim_due(db, owner, batch_size, lease_s=cfg.lease_seconds, due_before=due_before, feed_ids=feed_ids)
+                    )
+                except MonitorError as e:  # locked past the busy timeout, disk full, read-only
+                    summary.error = f"could not claim feeds: {e}"  # the caller says it, once
+                    return
+                except Exception as e:  # a bug: still end the round instead of leaving workers waiting
+                    log.exception("claiming feeds failed")
+                    summary.error = f"could not claim feeds: {type(e).__name__}: {e}"
+                    return
+                if not batch:
+                    break
+                for f in _interleave_hosts(batch):
+                    claimed_ids.add(f.id)
+                    queue.put_nowait(f)
+        finally:
+            # Workers stop once the queue is empty and this is set: whatever ends the producer
+            # (no more due feeds, a failed claim, cancellation) must set it, or they wait for ever.
+            exhausted = True
 
     def next_feed() -> ClaimedFeed | None:
+        """A feed whose host is free in this poller. Feeds of a host busy here wait aside, so a
+        slow host holds one worker, not all of them, and the producer keeps claiming others."""
         now = time.monotonic()
         for i, (at, f) in enumerate(deferred):
-            if at <= now:
+            if at <= now and not gate.busy_here(f.host):
                 del deferred[i]
                 return f
-        try:
-            return queue.get_nowait()
-        except asyncio.QueueEmpty:
-            return None
+        while True:
+            try:
+                f = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return None
+            if not gate.busy_here(f.host):
+                return f
+            deferred.append((now, f))
 
     async def work() -> None:
         while True:
@@ -726,7 +752,7 @@ async def _round(
             if feed is None:
                 if exhausted and queue.empty() and not deferred:
                     return
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(0.05 if deferred else 0.01)  # only busy hosts' feeds left: look less often
                 continue
             try:
                 if not await gate.acquire(feed.host):
@@ -763,8 +789,9 @@ async def _round(
                     record_wanted.set()
                 await done  # the feed counts as polled only once its health is written
             except MonitorError as e:  # the store refused (disk full, read-only): say so, keep going
-                log.error("poll of feed %s failed: %s", feed.id, e)
+                log.debug("poll of feed %s failed: %s", feed.id, e)  # the round's error says it once
                 summary.failures["store_error"] = summary.failures.get("store_error", 0) + 1
+                summary.error = summary.error or f"the store refused to write: {e}"
                 finished_ids.add(feed.id)
 
     to_record: list[tuple[tuple, asyncio.Future]] = []
@@ -788,8 +815,9 @@ async def _round(
                     writer.submit(lambda: _timed(record_many, db, cfg, owner, items, allow_private=allow_private))
                 )
             except Exception as e:  # noqa: BLE001 - the feeds stay leased and come back after expiry
-                log.error("could not write the health of %d feeds: %s", len(items), e)
+                log.debug("could not write the health of %d feeds: %s", len(items), e)  # the round's error says it once
                 summary.failures["store_error"] = summary.failures.get("store_error", 0) + len(items)
+                summary.error = summary.error or f"the store refused to write: {e}"
                 effects, record_s = [None] * len(items), 0.0
             summary.record_s += record_s
             for (item, done), effect in zip(batch, effects):
@@ -961,6 +989,7 @@ def poll_forever(
     settings: Settings | None = None,
     idle_s: float = 60.0,
     on_round=None,
+    on_error=None,
     deliver: bool = True,
 ) -> PollSummary:
     """Poll rounds until `stop_event` is set; sleeps until the next feed is due (at most idle_s).
@@ -969,24 +998,49 @@ def poll_forever(
     rest of the claimed feeds are handed back, so nothing is lost. After each round the alerts
     outbox is drained (`monitor.alerts.deliver_due`) unless `deliver` is False. First, articles
     that a killed poller stored but never tagged or matched against alerts are caught up.
+
+    A round that cannot claim feeds or fails on the store calls `on_error(reason)` and is tried
+    again after `poll_retry_s`, so polling resumes by itself once the lock, disk or permission
+    is fixed.
     """
+    cfg = settings or current_settings()
+
+    def failed(reason: str) -> None:
+        log.error("poll round failed: %s; trying again in %g s", reason, cfg.poll_retry_s)
+        if on_error is not None:
+            on_error(reason)
+        stop_event.wait(cfg.poll_retry_s)
+
     from monitor.ingest import resume_hooks
 
-    try:
-        resumed = resume_hooks(db)
-        if resumed:
-            log.info("tagged and matched %d articles a stopped poller had left", resumed)
-    except Exception:  # noqa: BLE001 - catching up must not keep the poller from polling
-        log.exception("catching up on untagged articles failed")
+    def catch_up() -> bool:
+        try:
+            resumed = resume_hooks(db)
+            if resumed:
+                log.info("tagged and matched %d articles a stopped poller had left", resumed)
+            return True
+        except MonitorError as e:  # the store refuses for now: try again before the next round
+            log.error("catching up on untagged articles failed: %s", e)
+            return False
+        except Exception:  # noqa: BLE001 - catching up must not keep the poller from polling
+            log.exception("catching up on untagged articles failed")
+            return True
+
+    caught_up = False
     total = PollSummary()
     while not stop_event.is_set():
+        caught_up = caught_up or catch_up()
         try:
             summary = poll_once(db, concurrency=concurrency, allow_private=allow_private, stop_event=stop_event, settings=settings)
         except MonitorError as e:
-            log.error("poll round failed: %s", e)
-            stop_event.wait(min(idle_s, 30.0))
+            failed(str(e))
             continue
         total.add(summary)
+        if summary.error:
+            if summary.feeds and on_round is not None:
+                on_round(summary)
+            failed(summary.error)
+            continue
         warn_if_every_feed_failed(db, summary)
         if on_round is not None:
             on_round(summary)
@@ -1027,6 +1081,7 @@ class BackgroundPoller:
     db_url: str
     rounds: int = 0
     last: PollSummary | None = None
+    error: str | None = None  # why the last round failed; None once a round succeeds again
 
     @property
     def running(self) -> bool:
@@ -1061,10 +1116,14 @@ def start_background_poller(db: Database, *, settings: Settings | None = None) -
             def on_round(summary: PollSummary) -> None:
                 handle.rounds += 1
                 handle.last = summary
+                handle.error = summary.error
+
+            def on_error(reason: str) -> None:
+                handle.error = reason
 
             while not stop.is_set():
                 try:
-                    poll_forever(db, stop, settings=cfg, on_round=on_round)
+                    poll_forever(db, stop, settings=cfg, on_round=on_round, on_error=on_error)
                 except Exception:  # a bug must not silently end polling for the dashboard's lifetime
                     log.exception("background poller crashed; restarting in 30 s")
                     stop.wait(30)

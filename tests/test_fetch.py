@@ -328,3 +328,36 @@ def test_https_to_a_plain_http_port_names_tls(server):
 def test_verification_can_never_be_switched_off():
     with pytest.raises(ValueError):
         Fetcher(allow_private=True, verify=False)
+
+
+def test_a_connection_reset_has_a_detail_that_says_something():
+    """A server that accepts, reads the request and resets the connection (RST): the failure's
+    detail names what happened, not an empty "network error: "."""
+    import socket
+    import struct
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    port = listener.getsockname()[1]
+
+    def reset_each() -> None:
+        for _ in range(4):
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+
+    t = threading.Thread(target=reset_each, daemon=True)
+    t.start()
+    try:
+        r = fetch(f"http://127.0.0.1:{port}/feed")
+    finally:
+        listener.close()
+    assert r.outcome == "SOFT" and r.reason in {"network_error", "truncated", "connect_failed"}
+    head, _, said = (r.detail or "").partition(": ")
+    assert said.strip(), r.detail  # e.g. "network error: [Errno 104] Connection reset by peer"

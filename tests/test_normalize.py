@@ -131,6 +131,10 @@ def test_http_links_are_kept(link):
     [
         ('<img src=x onerror="alert(1)">Raid in Lyon', "Raid in Lyon"),
         ("&lt;img src=x onerror=alert(1)&gt;Raid", "Raid"),  # markup spelled with entities
+        ("&lt;&lt;b&gt;img src=x onerror=alert(1)&gt;Raid", "Raid"),  # ...that the next pass would decode again
+        ("&lt;&lt;&lt;&lt;b&gt;b&gt;b&gt;img src=x onerror=alert(1)&gt;Raid", "Raid"),
+        ("&amp;lt;img src=x&amp;gt; is how it is spelled", "&lt;img src=x&gt; is how it is spelled"),  # decoded once
+        ("x < y and y > z", "x < y and y > z"),  # a lone "<" is text, not a tag
         ("<b>Bold</b> <i>claim</i>", "Bold claim"),
         ("<script>alert(1)</script>Headline", "Headline"),
         ("[click](javascript:alert(1))", "[click](javascript:alert(1))"),  # stays literal text
@@ -275,3 +279,15 @@ def test_entry_with_only_a_link_gets_a_readable_title():
 )
 def test_language_is_guessed_cheaply(text, hint, expected):
     assert detect_language(text, hint) == expected
+
+
+@pytest.mark.parametrize(
+    ("link", "kept"),
+    [
+        ('https://example.org/a"><img/src=x onerror=alert(1)>', "https://example.org/a%22%3E%3Cimg/src=xonerror=alert(1)%3E"),
+        ("https://example.org/a?q={x}|`^\\", "https://example.org/a?q=%7Bx%7D%7C%60%5E%5C"),
+        ("https://example.org/a%20b?c=d&e=f#g", "https://example.org/a%20b?c=d&e=f#g"),  # already encoded: unchanged
+    ],
+)
+def test_links_cannot_break_out_of_the_html_they_are_put_in(link, kept):
+    assert safe_link(link) == kept

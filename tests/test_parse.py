@@ -252,3 +252,56 @@ def test_parse_articles_normalises_in_the_worker_and_caps_items():
     assert got.articles[0].published_at == datetime(2024, 5, 20, 12)
     capped = parse_articles(body, fetched_at=datetime(2024, 5, 20, 12), max_items=10)
     assert len(capped.articles) == 10 and capped.rejected == {"over_item_cap": 21}
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_entity_blowup_in_a_wide_encoding_is_refused_before_parsing(encoding):
+    # the same attack as above, in an encoding whose bytes never spell "<!ENTITY"
+    body = rss("<item><title>" + "&a;" * 1900 + "</title></item>", f'<!DOCTYPE rss [<!ENTITY a "{"<b>x</b> " * 444}">]>', encoding=encoding)
+    assert b"<!ENTITY" not in body
+    with pytest.raises(ParseError) as info:
+        parse_feed(body)
+    assert info.value.reason == "entity_expansion"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le"])
+def test_a_harmless_wide_document_still_parses(encoding):
+    feed = parse_feed(rss('<item><title>Интерпол &amp; co</title></item>', '<!DOCTYPE rss [<!ENTITY a "x">]>', encoding=encoding))
+    assert [e.title for e in feed.entries] == ["Интерпол & co"]
+
+
+@pytest.mark.parametrize(
+    ("body", "header"),
+    [
+        # a gb2312 feed behind a server whose default charset is iso-8859-1
+        ('<?xml version="1.0" encoding="gb2312"?><rss version="2.0"><channel><title>国际刑警组织</title><item><title>红色通缉令</title></item></channel></rss>'.encode("gb2312"), "application/rss+xml; charset=iso-8859-1"),
+        # UTF-16 with a BOM, served as utf-8
+        ('<?xml version="1.0" encoding="utf-16"?><rss version="2.0"><channel><title>国际刑警组织</title><item><title>红色通缉令</title></item></channel></rss>'.encode("utf-16"), "text/xml; charset=utf-8"),
+        # a UTF-8 BOM beats a wrong header
+        (b"\xef\xbb\xbf" + '<rss version="2.0"><channel><title>国际刑警组织</title><item><title>红色通缉令</title></item></channel></rss>'.encode("utf-8"), "application/xml; charset=windows-1252"),
+    ],
+    ids=["gb2312-as-latin1", "utf16-bom-as-utf8", "utf8-bom-as-cp1252"],
+)
+def test_a_wrong_charset_header_does_not_beat_the_bom_or_the_declaration(body, header):
+    feed = parse_feed(body, header)
+    assert feed.title == "国际刑警组织"
+    assert [e.title for e in feed.entries] == ["红色通缉令"]
+
+
+def test_a_right_charset_header_still_wins_over_a_wrong_declaration():
+    # the CMS wrote UTF-8 and declared iso-8859-1; the server says utf-8, correctly
+    body = '<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel><title>Café</title><item><title>Überfall</title></item></channel></rss>'.encode("utf-8")
+    feed = parse_feed(body, "application/rss+xml; charset=utf-8")
+    assert [e.title for e in feed.entries] == ["Überfall"]
+
+
+def test_a_feed_with_no_items_and_slightly_broken_xml_is_read_with_a_warning():
+    body = b'<?xml version="1.0"?><rss version="2.0"><channel><title>Quiet wire</title><link>https://wire.example.org/</link></channel></rss'
+    feed = parse_feed(body)
+    assert feed.title == "Quiet wire" and feed.entries == []
+    assert feed.warning  # kept, with a warning, not marked failing
+
+
+def test_a_broken_html_page_is_still_not_a_feed():
+    with pytest.raises(ParseError):
+        parse_feed(b"<html><head><title>Login</title></head><body><p>Sign in &amp; <b>go</body")

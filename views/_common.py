@@ -99,22 +99,73 @@ def background(db: Database) -> Background:
 
 
 def _secrets() -> dict:
-    try:
-        return st.secrets.to_dict()
-    except Exception:  # no secrets.toml at all: the local, single-analyst case
+    """The secrets as this rerun finds them; raises ConfigError when a secrets file exists but
+    cannot be used. Read from disk on every rerun (a tiny file), so an edit that breaks the file
+    closes a running dashboard instead of leaving Streamlit's last good copy, or nothing, in
+    charge. With no file, only secrets handed over in code count (AppTest's `at.secrets`)."""
+    from streamlit import config as st_config
+    from streamlit.runtime.secrets import secrets_singleton
+
+    from monitor.access import read_secrets_files
+
+    found = read_secrets_files(st_config.get_option("secrets.files"))
+    if found is not None:
+        return found
+    if st.secrets is secrets_singleton:  # the server's own, file-backed secrets: no file, no secrets
         return {}
+    return st.secrets.to_dict()
+
+
+def _policy():
+    """The access policy, or the ConfigError that closes the dashboard."""
+    from monitor.access import policy_from_secrets
+
+    return policy_from_secrets(_secrets())
+
+
+def refuse_to_serve(e: MonitorError) -> None:
+    """The page everyone gets while sign-in is misconfigured: what is wrong, nothing else."""
+    import logging
+
+    logging.getLogger("monitor.dashboard").error("refusing to serve: %s", e)
+    st.title("Policing press monitor")
+    st.error(f"The dashboard is closed: sign-in is misconfigured. {md(e)}", icon=":material/lock:")
+    st.caption(
+        "The administrator must fix `.streamlit/secrets.toml` (see `.streamlit/secrets.toml.example`), "
+        "or remove it for single-analyst use on 127.0.0.1. The page opens again once the file is fixed."
+    )
+    st.stop()
+
+
+def _refuse_foreign_host() -> None:
+    """Local mode answers only to loopback names: a page that rebinds its own name to 127.0.0.1
+    gets this notice over the WebSocket, never a page, a widget or a row of the archive."""
+    import logging
+
+    from monitor.access import is_local_host
+
+    host = st.context.headers.get("Host")
+    extra = Settings.from_env().dashboard_hosts.split(",")
+    if is_local_host(host, extra):
+        return
+    logging.getLogger("monitor.dashboard").warning("refused a page for Host %r: not a loopback name (MONITOR_DASHBOARD_HOSTS)", host)
+    st.title("Policing press monitor")
+    st.error("This dashboard answers only at `http://localhost` or `http://127.0.0.1` on this computer.", icon=":material/block:")
+    st.caption("It was reached under another name. If that name is yours, add it to MONITOR_DASHBOARD_HOSTS.")
+    st.stop()
 
 
 def require_access() -> str:
     """Gate the app behind st.login when [auth] is configured; returns the analyst's name."""
-    from monitor.access import local_analyst, policy_from_secrets
+    from monitor.access import local_analyst
 
     try:
-        policy = policy_from_secrets(_secrets())
+        policy = _policy()
     except MonitorError as e:
-        st.error(f"Sign-in is misconfigured: {md(e)}")
-        st.stop()
+        refuse_to_serve(e)
+        raise  # unreachable: st.stop raises
     if not policy.auth_required:
+        _refuse_foreign_host()
         st.session_state["analyst"] = local_analyst()
         return st.session_state["analyst"]
     if not st.user.get("is_logged_in"):
@@ -144,7 +195,10 @@ def analyst() -> str:
 
 
 def auth_enabled() -> bool:
-    return bool(_secrets().get("auth"))
+    try:
+        return _policy().auth_required
+    except MonitorError:
+        return True  # misconfigured sign-in is never shown as local use
 
 
 # --- safe display of text that came from strangers' feeds -------------------------------------
@@ -686,10 +740,19 @@ def sidebar_footer(db: Database, bg: Background) -> None:
 @st.fragment(run_every=30)
 def _live_status(url: str, bg: Background) -> None:
     """Refreshes by itself so a poller's progress shows without touching the page."""
+    try:
+        required = _policy().auth_required
+    except MonitorError:
+        required = None
+    if required != st.session_state.get("_auth_required", required):
+        st.rerun(scope="app")  # secrets edited under an open page: the gate decides again
+    st.session_state["_auth_required"] = required
     status = _store_status(url)
     handle = bg.poller
     if handle is not None and not getattr(handle, "running", True):
         poller = "poller stopped: see the server log"
+    elif handle is not None and getattr(handle, "error", None):
+        poller = f"not polling, retrying: {handle.error}"  # the store refuses; it resumes by itself
     elif bg.poller_running:
         poller = f"polling ({getattr(handle, 'rounds', 0)} rounds)"
     else:

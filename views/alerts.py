@@ -306,9 +306,13 @@ with outbox_tab:
             width="stretch",
             column_config={"id": st.column_config.NumberColumn(format="%d", width="small"), "created (UTC)": DT, "next attempt (UTC)": DT, "sent (UTC)": DT},
         )
-        st.caption("Failed messages stay queued and are retried with growing pauses (at most an hour); nothing is sent twice.")
+        st.caption(
+            "Failed messages stay queued and are retried with growing pauses (at most an hour). A message the target "
+            "took but never answered is 'unconfirmed': it may have arrived, so it is retried only when you say so "
+            "(receivers drop a repeat by its `ref:` line)."
+        )
         ui.download(outbox, label="Download deliveries (CSV)", file_name="alert-deliveries.csv", key="dl_outbox", title="Alert deliveries")
-        queued = {d.id: f"{d.id} · {d.alert_name} → {d.target} ({d.attempts} attempts)" for d in deliveries if d.status == "queued"}
+        queued = {d.id: f"{d.id} · {d.alert_name} → {d.target} ({d.attempts} attempts)" for d in deliveries if d.status in ("queued", "unconfirmed")}
         if queued:
             pick = st.selectbox("Queued message", list(queued), format_func=queued.get, index=None, key="outbox_pick", placeholder="Choose a queued message")
             c1, c2 = st.columns(2)

@@ -24,6 +24,7 @@ from datetime import datetime
 from sqlalchemy import and_, exists, func, select
 
 from monitor.alerts.rules import Alert, _find, _to_alert, load_enabled
+from monitor.errors import StoreError
 from monitor.query import Query, parse_query, prepare_article
 from monitor.store import utcnow
 from monitor.store.schema import alert_matches, articles, tags
@@ -94,6 +95,8 @@ def evaluate_new_articles(db, article_ids: Iterable[int]) -> None:
         ids = sorted({int(i) for i in article_ids or ()})
         if ids:
             match_new_articles(db, ids)
+    except StoreError as e:  # the store refused (disk full, read-only): one line, no traceback
+        log.error("alerts: evaluating new articles failed: %s; `python -m monitor alerts check` catches up", e)
     except Exception:
         log.exception("alerts: evaluating new articles failed; `python -m monitor alerts check` catches up")
 

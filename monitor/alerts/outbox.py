@@ -35,7 +35,8 @@ from sqlalchemy import and_, func, or_, select, update
 
 from monitor.alerts.match import dialect_insert
 from monitor.alerts.rules import load_enabled
-from monitor.alerts.targets import display_form, send
+from monitor.alerts.targets import display_form, redact, send
+from monitor.normalize import safe_link
 from monitor.store import utcnow
 from monitor.store.schema import alert_matches, alerts, articles, deliveries
 
@@ -78,8 +79,8 @@ def compose(alert: dict, items: list[dict], *, kind: str, total: int | None = No
             continue
         when = item.get("published_at")
         lines.append(f"• {_line(item.get('title'))} — {_line(item.get('source'), 80)}{f', {when:%Y-%m-%d %H:%M} UTC' if when else ''}")
-        link = item.get("link") or ""
-        if link.startswith(("http://", "https://")):
+        link = safe_link(item.get("link"))  # http(s) only, characters that break out of HTML encoded
+        if link:
             lines.append(f"  {link}")
     if n > MAX_LISTED:
         lines.append(f"… and {n - MAX_LISTED} more in the Alerts inbox.")
@@ -198,6 +199,7 @@ class DeliveryReport:
     sent: int
     failed: int  # attempts that failed (the messages stay queued)
     waiting: int  # messages still queued afterwards (due later or failing)
+    unconfirmed: int = 0  # sent, but the target never answered: left for a person to retry
 
 
 @dataclass(frozen=True)
@@ -258,11 +260,15 @@ def _claim(db, owner: str, now: datetime) -> _Job | None:
     return _Job(row["id"], row["target"], row["target_display"], row["title"], row["body"], row["attempts"], bool(row["allow_private_networks"]))
 
 
-def _finish(db, job: _Job, owner: str, ok: bool, error: str | None, now: datetime) -> None:
+def _finish(db, job: _Job, owner: str, ok: bool, error: str | None, now: datetime, *, unconfirmed: bool = False) -> None:
     mine = and_(deliveries.c.id == job.id, deliveries.c.lease_owner == owner, deliveries.c.status == "sending")
     with db.write() as conn:
         if ok:
             values = {"status": "sent", "sent_at": now, "lease_owner": None, "lease_until": None, "last_error": None}
+        elif unconfirmed:
+            # Not retried by itself: the receiver may have it already. "Retry now" sends it again
+            # with the same `ref:`, which a receiver uses to drop the duplicate.
+            values = {"status": "unconfirmed", "last_error": (error or "no answer")[:500], "lease_owner": None, "lease_until": None}
         else:
             values = {
                 "status": "queued",
@@ -291,22 +297,25 @@ def deliver_due(db, *, now: datetime | None = None, allow_private: bool | None =
         log.exception("alerts: spike evaluation failed")
     digests = queue_digests(db, now=clock())
     owner = _worker_id()
-    sent = failed = 0
+    sent = failed = unconfirmed = 0
     for _ in range(limit):
         job = _claim(db, owner, clock())
         if job is None:
             break
         result = send(job.target, job.title, job.body, allow_private=allow or job.allow_private)
-        _finish(db, job, owner, result.ok, result.error, clock())
+        _finish(db, job, owner, result.ok, result.error, clock(), unconfirmed=result.unconfirmed)
         if result.ok:
             sent += 1
             log.info("alerts: sent message #%s to %s", job.id, job.target_display)
+        elif result.unconfirmed:
+            unconfirmed += 1
+            log.warning("alerts: message #%s to %s is unconfirmed (not retried by itself): %s", job.id, job.target_display, result.error)
         else:
             failed += 1
             log.warning("alerts: message #%s to %s failed (attempt %s): %s", job.id, job.target_display, job.attempts, result.error)
     with db.read() as conn:
         waiting = conn.execute(select(func.count()).select_from(deliveries).where(deliveries.c.status.in_(("queued", "sending")))).scalar_one()
-    return DeliveryReport(digests, sent, failed, waiting)
+    return DeliveryReport(digests, sent, failed, waiting, unconfirmed)
 
 
 # ---- for the Alerts page ----------------------------------------------------------------
@@ -320,7 +329,7 @@ class DeliveryRow:
     target: str  # privacy form
     title: str
     match_count: int
-    status: str  # queued|sending|sent|cancelled
+    status: str  # queued|sending|sent|unconfirmed|cancelled
     attempts: int
     next_attempt_at: datetime | None
     last_error: str | None
@@ -354,16 +363,26 @@ def list_deliveries(db, *, alert: int | None = None, status: str | None = None, 
     if status is not None:
         query = query.where(deliveries.c.status == status)
     with db.read() as conn:
-        return [DeliveryRow(*r) for r in conn.execute(query)]
+        rows = conn.execute(query.add_columns(deliveries.c.target)).all()
+    # The display form and the error are derived again from the stored URL, so rows written by
+    # an older version, which showed more of the URL, are masked the same way.
+    return [
+        DeliveryRow(*r[:3], display_form(r.target), *r[4:9], redact(r.last_error, r.target) if r.last_error else None, *r[10:12])
+        for r in rows
+    ]
 
 
 def retry_now(db, delivery_id: int) -> None:
     """Make a queued message due at once (after the analyst fixed the target)."""
     with db.write() as conn:
-        conn.execute(update(deliveries).where(deliveries.c.id == delivery_id, deliveries.c.status == "queued").values(next_attempt_at=utcnow()))
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == delivery_id, deliveries.c.status.in_(("queued", "unconfirmed")))
+            .values(status="queued", next_attempt_at=utcnow())
+        )
 
 
 def cancel_delivery(db, delivery_id: int) -> None:
     """Drop a queued message for good (it stays listed as cancelled)."""
     with db.write() as conn:
-        conn.execute(update(deliveries).where(deliveries.c.id == delivery_id, deliveries.c.status == "queued").values(status="cancelled"))
+        conn.execute(update(deliveries).where(deliveries.c.id == delivery_id, deliveries.c.status.in_(("queued", "unconfirmed"))).values(status="cancelled"))

@@ -217,9 +217,16 @@ def update_alert(db, alert: int | str, **changes) -> None:
     current = {k: row[k] for k in ("name", "query", "topic", "stance", "target", "source", "cadence", "owner", "kind", "sensitivity", "enabled")}
     notify = list(row["notify"] or [])
     if "notify" in changes:
-        by_display = {display_form(url): url for url in notify}
+        # Masked forms can repeat (two webhooks on one host both show json://host/****): each
+        # masked entry takes the next unused stored URL that shows that way, in order.
+        by_display: dict[str, list[str]] = {}
+        for url in notify:
+            by_display.setdefault(display_form(url), []).append(url)
         new = changes.pop("notify") or []
-        notify = [by_display.get(entry.strip(), entry) if isinstance(entry, str) else entry for entry in ([new] if isinstance(new, str) else new)]
+        notify = []
+        for entry in [new] if isinstance(new, str) else new:
+            known = by_display.get(entry.strip()) if isinstance(entry, str) else None
+            notify.append(known.pop(0) if known else entry)
     current.update(changes)
     if allow_private is None:  # not said: the choice recorded with the alert stands
         allow_private = bool(row.get("allow_private_networks"))
@@ -297,7 +304,7 @@ def list_alerts(db, *, owner: str | None = None) -> list[Alert]:
             r.alert_id: r.n
             for r in conn.execute(
                 select(deliveries.c.alert_id, func.count().label("n"))
-                .where(or_(deliveries.c.status == "queued", deliveries.c.status == "sending"), deliveries.c.attempts > 0)
+                .where(deliveries.c.status.in_(("queued", "sending", "unconfirmed")), deliveries.c.attempts > 0)
                 .group_by(deliveries.c.alert_id)
             )
         }

@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select, update
 
 from monitor.classify.features import SENTENCE_END, article_text
 from monitor.classify.taxonomy import Taxonomy, compile_terms, load_taxonomy
-from monitor.errors import ModelError
+from monitor.errors import ModelError, StoreError
 from monitor.store.schema import articles, tags
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,9 @@ def tag_articles(db, article_ids: Iterable[int], *, train_missing: bool = True) 
         chunk = ids[start : start + BATCH]
         try:
             done += _tag_batch(db, chunk, model, taxonomy)
+        except StoreError as e:  # disk full, read-only: the untagged rows stay for resume_hooks
+            log.error("tagging failed: %s", e)
+            return done
         except Exception as e:  # noqa: BLE001
             log.exception("tagging failed")
             _mark_failed(db, chunk, _reason(e))

@@ -174,7 +174,7 @@ def run_check(args, db) -> int:
             print(f"    {row.published_at:%Y-%m-%d} {row.source}: {' '.join(row.title.split())[:120]}")
     if report.delivery:
         d = report.delivery
-        print(f"delivery: {d.sent} sent, {d.failed} failed attempts, {d.waiting} waiting in the outbox")
+        print(f"delivery: {d.sent} sent, {d.failed} failed attempts, {d.waiting} waiting in the outbox" + _unconfirmed(d))
     return 0
 
 
@@ -189,8 +189,14 @@ def run_deliver(args, db) -> int:
     from monitor.alerts import deliver_due
 
     d = deliver_due(db, allow_private=args.allow_private_networks)
-    print(f"delivery: {d.digests} digest(s) queued, {d.sent} sent, {d.failed} failed attempts, {d.waiting} waiting in the outbox")
+    print(f"delivery: {d.digests} digest(s) queued, {d.sent} sent, {d.failed} failed attempts, {d.waiting} waiting in the outbox" + _unconfirmed(d))
     return 0
+
+
+def _unconfirmed(d) -> str:
+    if not d.unconfirmed:
+        return ""
+    return f"; {d.unconfirmed} unconfirmed (sent, never answered: not retried by itself, see the dashboard's Deliveries tab)"
 
 
 def run_inbox(args, db) -> int:

@@ -30,10 +30,14 @@ def run_ingest(args, db) -> int:
             bar.finish()
     for path, reason in sorted(stats.failed_documents.items()):
         print(f"failed: {path}: {reason}", file=sys.stderr)
+    for path, warning in sorted(stats.warnings.items()):
+        print(f"warning: {path}: ill-formed, kept what could be read: {warning}", file=sys.stderr)
     rejected = ", ".join(f"{reason} {n}" for reason, n in sorted(stats.rejected.items())) or "0"
     failed = len(stats.failed_documents)
     print(
-        f"documents: {stats.documents} ({failed} failed), entries: {stats.entries}, new articles: "
+        f"documents: {stats.documents} ({failed} failed"
+        + (f", {len(stats.warnings)} with warnings" if stats.warnings else "")
+        + f"), entries: {stats.entries}, new articles: "
         f"{stats.new_articles}, duplicates: {stats.duplicates}, rejected: {rejected}"
     )
     # Some unreadable documents in a folder are expected (archives hold odd files): the run

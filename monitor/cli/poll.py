@@ -26,7 +26,7 @@ def register(sub) -> None:
 
 def run_poll(args, db) -> int:
     from monitor.config import settings
-    from monitor.errors import InputError
+    from monitor.errors import InputError, StoreError
     from monitor.feeds import seed_default_feeds
     from monitor.ingest import resume_hooks
     from monitor.poller import deliver_alerts, poll_forever, poll_once
@@ -41,6 +41,10 @@ def run_poll(args, db) -> int:
     if not args.forever:
         resume_hooks(db)  # articles a killed poller stored but never tagged or matched
         summary = poll_once(db, concurrency=args.concurrency, allow_private=allow_private)
+        if summary.error:  # the store refused the round: one line, non-zero, nothing half-said
+            if summary.feeds:
+                print(summary)
+            raise StoreError(summary.error)
         deliver_alerts(db)
         print(summary)
         return 0

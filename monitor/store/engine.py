@@ -19,7 +19,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from monitor.errors import InputError, StoreError
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000  # a poller batch commits in well under a second; 30 s is generous
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # the default of MONITOR_SQLITE_BUSY_TIMEOUT_S, in ms
 
 
 def utcnow() -> datetime:
@@ -37,8 +37,12 @@ class Database:
             raise InputError(f"not a database URL: {url!r} (try sqlite:///path.db or postgresql+psycopg://…)") from None
         self.url = url
         self.dialect = parsed.get_backend_name()
+        self.busy_timeout_ms = SQLITE_BUSY_TIMEOUT_MS
         if self.dialect == "sqlite":
-            self.engine = _sqlite_engine(parsed)
+            from monitor.config import settings
+
+            self.busy_timeout_ms = max(1, int(settings().sqlite_busy_timeout_s * 1000))
+            self.engine = _sqlite_engine(parsed, self.busy_timeout_ms)
         elif self.dialect == "postgresql":
             if parsed.drivername == "postgresql":
                 parsed = parsed.set(drivername="postgresql+psycopg")
@@ -128,15 +132,15 @@ def _make_sqlite_folder(parsed) -> None:
             raise StoreError(f"cannot create the folder for {path}: {e.strerror}") from None
 
 
-def _sqlite_engine(parsed) -> Engine:
-    engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+def _sqlite_engine(parsed, busy_timeout_ms: int) -> Engine:
+    engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
         # Let SQLAlchemy's `begin` event issue BEGIN itself (pysqlite's own handling defers it).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
         cur.execute("PRAGMA foreign_keys = ON")
         try:
             cur.execute("PRAGMA journal_mode = WAL")
@@ -165,14 +169,42 @@ def translate_errors(db: Database) -> Iterator[None]:
         if "readonly" in lowered or "read-only" in lowered or "read only" in lowered:
             raise StoreError(f"the database is read-only ({db.display_url()}): check the file's permissions") from e
         if "disk is full" in lowered or "no space" in lowered or "disk full" in lowered:
-            raise StoreError(f"the disk is full: nothing was written to {db.display_url()}") from e
+            raise StoreError(f"the disk is full: the last write to {db.display_url()} was rolled back") from e
+        if "unable to open" in lowered and db.is_sqlite:
+            hint = _read_only_wal(db)
+            if hint:
+                raise StoreError(hint) from e
         if "unable to open" in lowered or "could not connect" in lowered or "connection refused" in lowered or "connection failed" in lowered:
             raise StoreError(f"cannot open the database {db.display_url()}: {message}") from e
         if "database is locked" in lowered:
-            raise StoreError(f"the database stayed locked by another process for {SQLITE_BUSY_TIMEOUT_MS // 1000} s") from e
+            raise StoreError(f"the database stayed locked by another process for {db.busy_timeout_ms / 1000:g} s") from e
         if "malformed" in lowered or "not a database" in lowered:
             raise StoreError(f"the database file is damaged or not a database: {db.display_url()}") from e
         raise
+
+
+def _read_only_wal(db: Database) -> str | None:
+    """Why a SQLite file that exists cannot be opened, when it is a WAL database in a folder that
+    cannot be written (a read-only mount, a CD, a snapshot): SQLite must create its -shm file
+    beside it even to read. None when that is not the case."""
+    import os
+
+    name = make_url(db.url).database or ""
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    path = Path(name)
+    try:
+        with path.open("rb") as f:
+            header = f.read(20)
+    except OSError:
+        return None
+    if len(header) < 20 or header[18:20] != b"\x02\x02" or os.access(path.parent, os.W_OK):
+        return None  # not WAL (bytes 18-19 are the read/write format versions), or the folder is writable
+    return (
+        f"{path} is a WAL database in a folder that cannot be written (a read-only filesystem?): SQLite must "
+        f"create {path.name}-shm beside it even to read. Copy it somewhere writable, or read it as it is with "
+        f"--db 'sqlite:///file:{path}?mode=ro&immutable=1&uri=true'"
+    )
 
 
 _open: dict[str, Database] = {}

@@ -28,6 +28,8 @@ def upgrade(db: Database, revision: str = "head") -> None:
     # Two processes starting at once (dashboard and poller) must not both migrate: SQLite's
     # IMMEDIATE transaction and PostgreSQL's advisory lock make the second wait, then find
     # nothing left to do.
+    if revision == "head" and _is_at_head(db):
+        return  # nothing to do: no write lock, so a store another process is writing still opens
     with db.engine.connect() as conn:
         if db.is_sqlite:
             conn = conn.execution_options(sqlite_immediate=True)
@@ -42,3 +44,13 @@ def current_revision(db: Database) -> str | None:
 
     with db.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def _is_at_head(db: Database) -> bool:
+    from alembic.script import ScriptDirectory
+
+    heads = set(ScriptDirectory.from_config(alembic_config(db)).get_heads())
+    try:
+        return current_revision(db) in heads and len(heads) == 1
+    except Exception:  # noqa: BLE001 - no version table yet, or unreadable: let upgrade decide
+        return False
