@@ -101,3 +101,28 @@ def cli(db_url, capsys):
         return code, out, err
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _idle_connections_closed():
+    """Close the pooled connections of every store a test opened (its own, and the dashboard's,
+    which Streamlit caches per URL for the life of the process): with a fresh PostgreSQL schema
+    per test, idle pools would otherwise pile up past the server's connection limit. A disposed
+    engine still works; it connects again when next used."""
+    made: list[Database] = []
+    original = Database.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        made.append(self)
+
+    Database.__init__ = init
+    try:
+        yield
+    finally:
+        Database.__init__ = original
+        for database in made:
+            try:
+                database.dispose()
+            except Exception:  # noqa: BLE001 - a store the test already broke on purpose
+                pass

@@ -57,4 +57,7 @@ def test_the_articles_page_marks_estimated_dates(monkeypatch, store):
     estimated = dict(zip(table["title"], table["estimated"]))
     assert estimated["An undated story number 0 from an archive feed"] is True
     assert sum(bool(v) for v in estimated.values()) == 3
-    assert "estimated: the item gave no readable date" in texts(at)  # the first (newest) one's details
+    first = list(table["title"]).index("An undated story number 0 from an archive feed")
+    at.session_state["articles_table"] = {"selection": {"rows": [first], "columns": [], "cells": []}}  # a click on its row
+    at.run()
+    assert "estimated: the item gave no readable date" in texts(at)  # its details say so
