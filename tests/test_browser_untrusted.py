@@ -23,6 +23,8 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import insert
 
+from monitor.search_index import index_stored
+
 from tests.dashboard_app import REPO
 from tests.test_browser import CHROMIUM_ARGS, SHOTS, _chromium, _free_port, _settle
 
@@ -83,6 +85,7 @@ def _fill(db, payloads: dict[str, str]) -> None:
             ).inserted_primary_key[0]
             conn.execute(insert(tags).values(article_id=aid, kind="topic", target="", label="interpol", score=0.9, model_version="test-1", published_at=published))
             conn.execute(insert(tags).values(article_id=aid, kind="stance", target="Interpol", label=("FAVOR", "AGAINST", "NONE")[i % 3], score=0.7, model_version="test-1", published_at=published))
+            index_stored(conn, db, [aid])  # rows written by hand are indexed for search by hand
     add_alert(db, f"{payloads['pixel']} {payloads['icon']}", "interpol", owner="ana")
     save_view(db, f"{payloads['link']} {payloads['katex']}", {"q": ["interpol"]}, owner="ana")
 
