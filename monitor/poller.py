@@ -947,7 +947,7 @@ def poll_once(
         # Called from inside an event loop (a notebook, an async app): run the round on its own thread.
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
             summary = pool.submit(asyncio.run, coro).result()
-    if summary.new_articles:
+    if summary.new_articles and not summary.error:  # a round that failed (a full disk) trains nothing
         from monitor import classify
 
         classify.bring_up_to_date(db)  # the round's end: train what it needs, tag what waits

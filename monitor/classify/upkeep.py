@@ -22,6 +22,7 @@ import logging
 
 from sqlalchemy import select
 
+from monitor.errors import MonitorError
 from monitor.store.schema import articles
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,9 @@ def bring_up_to_date(db) -> int:
         if waiting:
             alerts.evaluate_new_articles(db, waiting)
         return done
+    except MonitorError as e:  # a full disk, a locked store: one line, the articles stay pending
+        log.warning("bringing the tags up to date failed: %s", e)
+        return 0
     except Exception:  # noqa: BLE001 - the articles are stored; `tag` catches them up later
         log.exception("bringing the tags up to date failed")
         return 0
