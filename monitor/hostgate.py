@@ -90,7 +90,11 @@ class SharedHostLocks:
         def close_now() -> None:
             if self.conn is not None:
                 try:
-                    self.conn.close()  # ending the session releases whatever is still held
+                    # ending the session releases whatever is still held; a plain close() would
+                    # hand the session back to the pool with its locks, and a later round on
+                    # another pooled connection would find its own host locked for ever
+                    self.conn.invalidate()
+                    self.conn.close()
                 except Exception:  # noqa: BLE001
                     pass
                 self.conn = None
