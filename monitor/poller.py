@@ -754,6 +754,7 @@ async def _round(
                     return
                 await asyncio.sleep(0.05 if deferred else 0.01)  # only busy hosts' feeds left: look less often
                 continue
+            stored: _Outcome | None = None  # its articles are committed: counted even if its health write fails
             try:
                 if not await gate.acquire(feed.host):
                     # Another poller is fetching from this host: take other feeds meanwhile.
@@ -778,6 +779,7 @@ async def _round(
                     else:
                         outcome, store_s = await asyncio.wrap_future(writer.store(feed, parsed, fetched_at))
                         summary.store_s += store_s
+                        stored = outcome
                 except MonitorError:
                     raise
                 except Exception as e:  # a bug on one feed's bytes must not stop the round
@@ -792,6 +794,10 @@ async def _round(
                 log.debug("poll of feed %s failed: %s", feed.id, e)  # the round's error says it once
                 summary.failures["store_error"] = summary.failures.get("store_error", 0) + 1
                 summary.error = summary.error or f"the store refused to write: {e}"
+                if stored is not None:  # the summary says exactly what the store holds
+                    summary.entries += stored.entries
+                    summary.new_articles += stored.new_articles
+                    summary.duplicates += stored.duplicates
                 finished_ids.add(feed.id)
 
     to_record: list[tuple[tuple, asyncio.Future]] = []
