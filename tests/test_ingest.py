@@ -1,4 +1,5 @@
-"""Ingest end to end on SQLite and PostgreSQL: the real feeds, deduplication, and hardening 18-21."""
+"""Ingest end to end on SQLite and PostgreSQL: the real feeds, deduplication, control
+characters stripped, bad dates fixed, huge fields truncated."""
 
 from __future__ import annotations
 

@@ -136,7 +136,7 @@ def test_read_only_database_write_is_a_clear_error(sqlite_url, tmp_path):
             conn.execute(insert(feeds).values(url="https://example.org/x", created_at=utcnow(), tags=[]))
 
 
-# Hardening 26-28: crashes, concurrency, read-only and full disks ----------------------------------
+# Whole transactions only, no "database is locked", a clear error on a read-only or full disk --
 
 import signal
 import subprocess
