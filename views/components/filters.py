@@ -99,7 +99,6 @@ def stop_on_filter_error(state: FilterState) -> None:
         st.stop()
 
 
-
 def filter_sidebar(db: Database, *, stance: bool = True) -> FilterState:
     """Date, query, topic, source and stance filters in the sidebar, bound to the page URL."""
     sb = st.sidebar
@@ -150,7 +149,6 @@ def filter_sidebar(db: Database, *, stance: bool = True) -> FilterState:
     return state
 
 
-
 def date_bounds(db: Database) -> tuple[dt.date, dt.date]:
     """What the From/To pickers offer: the archive's first to last day (Streamlit's own default,
     ten years either side of today, cuts off older archives), widened to a date a link carries
@@ -177,7 +175,6 @@ def date_bounds(db: Database) -> tuple[dt.date, dt.date]:
             )
             first, last = min(first, asked), max(last, asked)
     return first, last
-
 
 
 def apply_params(params: dict[str, list[str]]) -> None:
