@@ -49,6 +49,33 @@ class _Item:
     guid_key: str
 
 
+@dataclass(frozen=True)
+class DocumentToStore:
+    """One parsed, normalised document for `store_documents`, with where it came from.
+
+    The source (outlet) is `source`, else the feed's own title, else `default_source`;
+    `fetched_at` defaults to now."""
+
+    normalized: NormalizedFeed
+    source: str | None = None
+    feed_id: int | None = None
+    fetched_at: datetime | None = None
+    default_source: str | None = None
+
+
+@dataclass
+class _Prepared:
+    """A document on its way into the store: its source name, its place in the caller's list
+    (stored in source order, reported in the caller's), and the stats it fills in."""
+
+    source: str
+    order: int
+    document: DocumentToStore
+    fetched_at: datetime
+    items: list[_Item]
+    stats: IngestStats
+
+
 def ingest_document(
     db: Database,
     body: bytes,
@@ -115,37 +142,37 @@ def store_normalized(
     default_source: str | None = None,
 ) -> IngestStats:
     """Deduplicate and store a parsed, normalised document in one transaction (no hooks)."""
-    document = {"normalized": normalized, "source": source, "feed_id": feed_id, "fetched_at": fetched_at, "default_source": default_source}
+    document = DocumentToStore(normalized, source=source, feed_id=feed_id, fetched_at=fetched_at, default_source=default_source)
     return store_documents(db, [document])[0]
 
 
-def store_documents(db: Database, documents: list[dict]) -> list[IngestStats]:
-    """Several documents (each a dict of `store_normalized`'s arguments) in ONE write transaction,
-    their stats in the same order. After a crash still only whole documents remain; a writer with
-    documents queued pays one commit for them all (the poller's writer does this). Documents are
-    stored in source order, so the per-source locks of two writers' batches cannot deadlock."""
+def store_documents(db: Database, documents: list[DocumentToStore]) -> list[IngestStats]:
+    """Several documents in ONE write transaction, their stats in the same order. After a crash
+    still only whole documents remain; a writer with documents queued pays one commit for them
+    all (the poller's writer and `ingest_paths` do this). Documents are stored in source order,
+    so the per-source locks of two writers' batches cannot deadlock."""
     from monitor.config import settings
 
     window = timedelta(days=settings().title_dedup_days)
-    prepared = []
+    prepared: list[_Prepared] = []
     for doc in documents:
-        normalized: NormalizedFeed = doc["normalized"]
-        fetched_at = _naive_utc(doc["fetched_at"]) if doc.get("fetched_at") else utcnow()
-        name = _source_name(doc.get("source"), normalized.feed, doc.get("default_source"))
+        normalized = doc.normalized
+        name = _source_name(doc.source, normalized.feed, doc.default_source)
         stats = IngestStats(documents=1, entries=normalized.entries, rejected=dict(normalized.rejected))
         if normalized.feed.warning:
             stats.warnings[name] = normalized.feed.warning
-        prepared.append((name, len(prepared), doc.get("feed_id"), fetched_at, stats, _with_guid_keys(normalized.articles), normalized))
-    todo = sorted((p for p in prepared if p[5]), key=lambda p: (p[0], p[1]))
+        fetched_at = _naive_utc(doc.fetched_at) if doc.fetched_at else utcnow()
+        prepared.append(_Prepared(name, len(prepared), doc, fetched_at, _with_guid_keys(normalized.articles), stats))
+    todo = sorted((p for p in prepared if p.items), key=lambda p: (p.source, p.order))
     if todo:
         with db.write() as conn:
-            for name, _order, feed_id, fetched_at, stats, items, normalized in todo:
-                new_ids, duplicates = _store(conn, db, items, name, feed_id, fetched_at, window)
-                stats.new_articles = len(new_ids)
+            for p in todo:
+                new_ids, duplicates = _store(conn, db, p.items, p.source, p.document.feed_id, p.fetched_at, window)
+                p.stats.new_articles = len(new_ids)
                 # repeats inside the document count as duplicates too, so the summary adds up
-                stats.duplicates = duplicates + len(normalized.articles) - len(items)
-                stats.new_article_ids = new_ids
-    return [p[4] for p in prepared]
+                p.stats.duplicates = duplicates + len(p.document.normalized.articles) - len(p.items)
+                p.stats.new_article_ids = new_ids
+    return [p.stats for p in prepared]
 
 
 def run_hooks(db: Database, new_ids: list[int], timings: dict[str, float] | None = None) -> None:
