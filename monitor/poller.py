@@ -369,7 +369,9 @@ class _Writer:
     def store(self, feed: ClaimedFeed, parsed, fetched_at: datetime) -> concurrent.futures.Future:
         """Store one document; the future gives (outcome, seconds spent on it)."""
         future: concurrent.futures.Future = concurrent.futures.Future()
-        self.jobs.put(("store", future, {"normalized": parsed, "source": feed.name, "feed_id": feed.id, "fetched_at": fetched_at}))
+        from monitor.ingest import DocumentToStore
+
+        self.jobs.put(("store", future, DocumentToStore(parsed, source=feed.name, feed_id=feed.id, fetched_at=fetched_at)))
         return future
 
     def close(self) -> None:

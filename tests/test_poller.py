@@ -340,13 +340,13 @@ def _assert_all_stored_once(db, n_feeds: int) -> None:
 def test_documents_stored_together_give_each_its_own_stats_and_nothing_twice(db):
     """The writer stores queued documents in one transaction (`ingest.store_documents`): each
     keeps its own counts, in order, a story in two of them is one article, a re-run adds nothing."""
-    from monitor.ingest import store_documents
+    from monitor.ingest import DocumentToStore, store_documents
     from monitor.parse import parse_articles
 
     shared = generated_feed(4000, 3)  # the same three stories in two feeds
     bodies = [generated_feed(4001, 5), shared, shared, generated_feed(4002, 0)]
     docs = [
-        {"normalized": parse_articles(body, fetched_at=utcnow()), "source": f"source {chr(90 - i)}"}
+        DocumentToStore(parse_articles(body, fetched_at=utcnow()), source=f"source {chr(90 - i)}")
         for i, body in enumerate(bodies)
     ]
     first = store_documents(db, docs)
