@@ -11,7 +11,10 @@ from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# A source checkout keeps its data/ beside the code; an installed package (whose parent is
+# site-packages) keeps it under the directory it is started from.
+_SOURCE_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = _SOURCE_ROOT if (_SOURCE_ROOT / "dashboard.py").is_file() else Path.cwd()
 
 
 def _setting(env: str, default, why: str):

@@ -7,6 +7,7 @@ Each command group lives in its own module with `register(subparsers)`; a handle
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -27,7 +28,9 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
-    parser = _Parser(prog="python -m monitor", description="Monitor press coverage of international policing.")
+    # The `monitor` console script names itself; `python -m monitor` (argv[0] is __main__.py) says so.
+    prog = "monitor" if os.path.basename(sys.argv[0]) == "monitor" else "python -m monitor"
+    parser = _Parser(prog=prog, description="Monitor press coverage of international policing.")
     parser.add_argument(
         "--db", metavar="URL", help="database URL or SQLite file (default: $MONITOR_DATABASE_URL, then sqlite:///data/monitor.db); "
         "only init, ingest, poll and feeds add/import create one"
