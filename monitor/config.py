@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 
+from monitor.errors import ConfigError
+
 # A source checkout keeps its data/ beside the code; an installed package (whose parent is
 # site-packages) keeps it under the directory it is started from.
 _SOURCE_ROOT = Path(__file__).resolve().parent.parent
@@ -239,8 +241,6 @@ class Settings:
 
 
 def _convert(raw: str, kind: type, name: str):
-    from monitor.errors import ConfigError
-
     try:
         if kind is bool:
             if raw.strip().lower() in {"1", "true", "yes", "on"}:

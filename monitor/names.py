@@ -13,7 +13,9 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select
 
+from monitor.classify.taxonomy import load_taxonomy
 from monitor.errors import InputError
+from monitor.store.schema import articles, feeds, tags
 
 MAX_LISTED = 12  # known names spelled out in a refusal; more are summarised with a count
 
@@ -32,12 +34,8 @@ _WHERE = {
 def known_names(db, kind: NameKind) -> list[str]:
     """Topics: the taxonomy plus any stored topic tag. Sources: every outlet stored articles
     come from, plus the names of registered feeds (not polled yet)."""
-    from monitor.store.schema import articles, feeds, tags
-
     names: set[str] = set()
     if kind is NameKind.TOPIC:
-        from monitor.classify import load_taxonomy
-
         names.update(load_taxonomy(db).topic_names)
         with db.read() as conn:
             names.update(r[0] for r in conn.execute(select(tags.c.label).where(tags.c.kind == "topic").distinct()) if r[0])

@@ -30,6 +30,7 @@ import httpcore
 from httpcore import AsyncNetworkBackend, AsyncNetworkStream
 
 from monitor.errors import InputError
+from monitor.proxy import open_tunnel
 
 MAX_URL_LENGTH = 2048
 ALLOWED_SCHEMES = ("http", "https")
@@ -104,8 +105,9 @@ def system_resolver(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     seen: list[str] = []
     for _family, _type, _proto, _canon, sockaddr in infos:
-        if sockaddr[0] not in seen:
-            seen.append(sockaddr[0])
+        address = str(sockaddr[0])
+        if address not in seen:
+            seen.append(address)
     return seen
 
 
@@ -259,8 +261,6 @@ class GuardedBackend(AsyncNetworkBackend):
 
     async def _through_proxy(self, addresses: list[str], port: int, timeout, socket_options) -> AsyncNetworkStream:
         """A CONNECT tunnel to one of the checked addresses: the proxy never resolves the name."""
-        from monitor.proxy import open_tunnel
-
         last: Exception | None = None
         for address in addresses:
             try:

@@ -15,11 +15,12 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 import nh3
 
+from monitor.config import settings
 from monitor.dates import article_date
 from monitor.models import Article, Entry
 
@@ -43,8 +44,6 @@ class Limits:
 
     @classmethod
     def from_settings(cls) -> "Limits":
-        from monitor.config import settings
-
         s = settings()
         return cls(max_title_chars=s.max_title_chars, max_content_chars=s.max_content_chars)
 
@@ -362,7 +361,7 @@ def detect_language(text: str, hint: str | None = None) -> str | None:
     words = Counter(_WORD.findall(sample.lower()))
     if sum(words.values()) >= 4:
         scores = {lang: sum(words[w] for w in stop if w in words) for lang, stop in _STOPWORDS.items()}
-        best = max(scores, key=scores.get)
+        best = max(scores, key=lambda lang: scores[lang])
         top = scores[best]
         second = max(v for k, v in scores.items() if k != best)
         if top >= 2 and top > second:

@@ -7,9 +7,12 @@ Each command group lives in its own module with `register(subparsers)`; a handle
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
+from pathlib import Path
 
 from monitor import __version__
 from monitor.errors import MonitorError, StoreError
@@ -21,13 +24,11 @@ COMMAND_MODULES = ("setup", "feeds", "ingest", "poll", "classify", "alerts", "ex
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors on one line and exits 2."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    import importlib
-
     # The `monitor` console script names itself; `python -m monitor` (argv[0] is __main__.py) says so.
     prog = "monitor" if os.path.basename(sys.argv[0]) == "monitor" else "python -m monitor"
     parser = _Parser(prog=prog, description="Monitor press coverage of international policing.")
@@ -46,8 +47,6 @@ def build_parser() -> argparse.ArgumentParser:
 def _database_url(value: str | None) -> str | None:
     """--db takes a database URL, or a plain path to a SQLite file."""
     if value and "://" not in value and not value.startswith("sqlite:"):
-        from pathlib import Path
-
         return f"sqlite:///{Path(value).expanduser().absolute()}"
     return value
 
