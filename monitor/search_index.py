@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Column, MetaData, Table, cast, select, text
 from sqlalchemy.dialects.postgresql import TSVECTOR
@@ -35,6 +36,9 @@ from sqlalchemy.types import TypeDecorator
 
 from monitor.search_tokens import STEMMED_LANGUAGES, index_text, stem_language
 from monitor.store.schema import articles, meta
+
+if TYPE_CHECKING:
+    from monitor.store import Database
 
 REBUILD_BATCH = 500  # articles read, tokenised and written at a time when rebuilding
 
@@ -89,7 +93,7 @@ def archive_languages(conn) -> tuple[str, ...]:
     return tuple(code for code in STEMMED_LANGUAGES if code in known)
 
 
-def register_languages(conn, db, langs: Iterable[str | None]) -> None:
+def register_languages(conn, db: Database, langs: Iterable[str | None]) -> None:
     """List the stemmed languages among `langs` that the index does not list yet."""
     missing = _unlisted(conn, (stem_language(lang) for lang in langs))
     if not missing:
@@ -129,7 +133,7 @@ def postgres_document(title: str | None, summary: str | None, content: str | Non
     return index_text(title, summary, content, lang).tsvector()
 
 
-def index_articles(conn, db, items: Iterable[ArticleText]) -> None:
+def index_articles(conn, db: Database, items: Iterable[ArticleText]) -> None:
     """Index stored articles, inside the caller's transaction (ingest writes PostgreSQL's
     vector with the row instead; this is for rows inserted without it)."""
     items = list(items)
@@ -139,7 +143,7 @@ def index_articles(conn, db, items: Iterable[ArticleText]) -> None:
         conn.execute(_SQLITE_INSERT if db.is_sqlite else _POSTGRES_UPDATE, rows)
 
 
-def index_stored(conn, db, article_ids: Iterable[int]) -> None:
+def index_stored(conn, db: Database, article_ids: Iterable[int]) -> None:
     """Index articles already in the table by id (for code that inserts rows itself)."""
     ids = sorted(set(article_ids))
     columns = (articles.c.id, articles.c.title, articles.c.summary, articles.c.content, articles.c.lang)

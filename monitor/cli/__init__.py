@@ -11,8 +11,8 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 from pathlib import Path
+from typing import NoReturn
 
 from monitor import __version__
 from monitor.errors import MonitorError, StoreError
