@@ -11,7 +11,7 @@ network:
    hop and every new connection goes through the same check. TLS keeps the host name for SNI and
    certificate checks, because httpcore passes the origin's host to `start_tls`, not the address.
 
-Python 3.11 facts this relies on (hardening.md): `224.0.0.1.is_global` is True, so multicast is
+Python 3.11 facts this relies on: `224.0.0.1.is_global` is True, so multicast is
 checked separately; `127.1`, `0x7f.1` and `2130706433` all mean 127.0.0.1 to the C resolver, so
 such hosts are decoded here with the same inet_aton rules before any lookup.
 """

@@ -12,7 +12,8 @@ from monitor.search_index import index_stored
 from monitor.store import Database
 from monitor.store.schema import articles, feeds, fetch_events, tags
 
-# Titles that try every trick a feed can play on a page (hardening.md 21-24).
+# Titles that try every trick a feed can play on a page: markup, markdown links and images,
+# script URLs, huge text. Each must show as literal text with no live link or remote image.
 HOSTILE_TITLES = [
     '<img src=x onerror="alert(1)"> Interpol red notice',
     "[click me](javascript:alert(1)) cybercrime ring busted",

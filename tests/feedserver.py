@@ -1,4 +1,5 @@
-"""A real threaded HTTP server on loopback with one route per fault (hardening.md 1-13).
+"""A real threaded HTTP server on loopback with one route per fault a fetch must survive
+(redirects, private addresses, error statuses, slow or endless bodies, TLS).
 
 Reusable: `with FeedServer() as srv: srv.url("/real/bbc-news-home__bbc.xml")`. Tests can also
 register their own responses (`srv.set(path, body, status=…, headers=…)`) or a callable

@@ -1,4 +1,4 @@
-"""Every page renders on a store filled by the real CLI from real feeds (hardening: hostile text)."""
+"""Every page renders on a store filled by the real CLI from real feeds, hostile titles shown as plain text."""
 
 from __future__ import annotations
 

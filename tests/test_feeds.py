@@ -1,4 +1,5 @@
-"""The feed list: add/list/remove, OPML in and out (hardening 32), default feeds."""
+"""The feed list: add/list/remove, OPML in and out (a huge OPML imports in bounded
+time, an entity-bomb OPML is refused), default feeds."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Normalisation: what a hostile or sloppy feed field turns into before it is stored (hardening 18-24)."""
+"""Normalisation: what a hostile or sloppy feed field turns into before it is stored: no control
+characters, dates in UTC and never in the future, a stable dedup key, capped lengths, only http(s) links,
+sanitised HTML."""
 
 from __future__ import annotations
 

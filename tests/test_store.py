@@ -136,7 +136,7 @@ def test_read_only_database_write_is_a_clear_error(sqlite_url, tmp_path):
             conn.execute(insert(feeds).values(url="https://example.org/x", created_at=utcnow(), tags=[]))
 
 
-# Hardening 26-28: crashes, concurrency, read-only and full disks ----------------------------------
+# Kill -9, concurrent readers and writers, read-only and full disks --------------------------------
 
 import signal
 import subprocess
