@@ -36,7 +36,7 @@ MAX_URL_LENGTH = 2048
 ALLOWED_SCHEMES = ("http", "https")
 INPUT_DNS_TIMEOUT_S = 3.0  # `feeds add` must answer promptly even when DNS is slow or absent
 
-IPAddress = typing.Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # A resolver takes (host, port) and returns IP address strings. Tests pass their own to play a
 # DNS server whose answers change; production uses the system resolver.
 Resolver = Callable[[str, int], Iterable[str]]

@@ -43,7 +43,7 @@ class Limits:
     max_summary_chars: int = MAX_SUMMARY_CHARS
 
     @classmethod
-    def from_settings(cls) -> "Limits":
+    def from_settings(cls) -> Limits:
         s = settings()
         return cls(max_title_chars=s.max_title_chars, max_content_chars=s.max_content_chars)
 
@@ -204,7 +204,7 @@ def safe_link(value: str | None) -> str | None:
         link = parts.scheme.lower() + link[len(parts.scheme):]
     # Characters a URL may never hold raw are percent-encoded, so a link cannot close the HTML
     # attribute or text it is put in (`"><img src=x onerror=…>` in an e-mail or a page).
-    return _UNSAFE_IN_URL.sub(lambda m: "%{:02X}".format(ord(m.group(0))), link)
+    return _UNSAFE_IN_URL.sub(lambda m: f"%{ord(m.group(0)):02X}", link)
 
 
 _UNSAFE_IN_URL = re.compile(r'["<>\\^`{|}]')

@@ -75,7 +75,7 @@ class ProxyRules:
     no_proxy: str = ""
 
     @classmethod
-    def from_settings(cls, https_proxy: str, http_proxy: str, no_proxy: str) -> "ProxyRules":
+    def from_settings(cls, https_proxy: str, http_proxy: str, no_proxy: str) -> ProxyRules:
         return cls(
             parse_proxy(https_proxy, "HTTPS_PROXY") if https_proxy.strip() else None,
             parse_proxy(http_proxy, "HTTP_PROXY") if http_proxy.strip() else None,

@@ -29,8 +29,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Column, MetaData, Table, cast, select, text
-from sqlalchemy.dialects.postgresql import TSVECTOR
-from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.postgresql import TSVECTOR, insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.types import TypeDecorator
 

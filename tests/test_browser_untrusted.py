@@ -24,7 +24,6 @@ import pytest
 from sqlalchemy import insert
 
 from monitor.search_index import index_stored
-
 from tests.dashboard_app import REPO
 from tests.test_browser import CHROMIUM_ARGS, SHOTS, _chromium, _free_port, _settle
 
