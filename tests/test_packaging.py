@@ -83,6 +83,9 @@ def test_installed_monitor_command_runs_outside_the_checkout(venv, tmp_path):
         assert f"\n    {command} " in done.stdout
     where = _run([str(venv / "bin" / "python"), "-c", "import monitor; print(monitor.__file__)"], tmp_path)
     assert Path(where.stdout.strip()).is_relative_to(venv), "the venv imported the checkout, not its own copy"
+    # Installed, the default store is data/monitor.db under the working directory, not site-packages.
+    url = _run([str(venv / "bin" / "python"), "-c", "from monitor.config import settings; print(settings().database_url)"], tmp_path)
+    assert url.stdout.strip() == f"sqlite:///{tmp_path.resolve() / 'data' / 'monitor.db'}"
 
 
 def test_installed_package_migrates_a_store_and_parses_through_its_workers(venv, tmp_path):
