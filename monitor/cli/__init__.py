@@ -2,6 +2,8 @@
 
 Each command group lives in its own module with `register(subparsers)`; a handler takes
 `(args, db)` and returns an exit code. Domain errors become one line on stderr, never a traceback.
+Handlers import the API they call inside themselves: `--help` and a usage error then answer in
+a third of the time, without loading the ingest, export and classifier stacks.
 """
 
 from __future__ import annotations
