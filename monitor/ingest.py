@@ -316,7 +316,7 @@ def _ingest_files(
                 except StoreError as e:  # disk full, read-only, locked: stop, saying what is already safe
                     for _path, pending in futures:
                         pending.cancel()
-                    for path, one in results.items():  # the batch's runs before this one are safe
+                    for one in results.values():  # the batch's runs before this one are safe
                         stats.add(one)
                     raise _stopped(e, f"storing {run[0][0]}", stats) from None
                 for (path, _document), one in zip(run, stored):

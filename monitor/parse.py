@@ -4,7 +4,7 @@ feedparser is the only parser we trust with RSS/Atom's many dialects, and the on
 with hostile bytes: crafted entities blow it up quadratically (62 KB -> 600 MB) and a long
 `<author>` can pin a core for seconds (hardening items 14-15). So it never runs in our process:
 
-- Each worker is a long-lived `python -m monitor.parse --worker` child with `RLIMIT_AS` set, fed
+- Each worker is a long-lived Python child running `_worker_main` with `RLIMIT_AS` set, fed
   documents over a pipe. Starting a Python that imports feedparser costs ~0.2 s, far more than
   parsing a typical feed, so workers are reused and only replaced when they die, overrun the
   wall-clock limit, or have parsed `RECYCLE_AFTER` documents (bounding heap fragmentation).
@@ -216,16 +216,28 @@ def shutdown_workers() -> None:
 # Parent side: a small pool of long-lived workers
 
 
+# The worker imports this very copy of the package, installed or a source checkout, whatever the
+# working directory: the child's path drops the working directory (a `monitor/` there must not
+# shadow ours) and gains the directory holding this package only when it lacks it, and the
+# environment, which the worker's own children would inherit, is left alone.
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_WORKER_BOOTSTRAP = (
+    "import sys\n"
+    "del sys.path[0]\n"
+    "if sys.argv[1] not in sys.path:\n"
+    "    sys.path.insert(0, sys.argv[1])\n"
+    "from monitor.parse import _worker_main\n"
+    "_worker_main()\n"
+)
+
+
 class _Worker:
     def __init__(self, memory_mb: int):
         env = dict(os.environ)
         env["MONITOR_PARSE_WORKER_MEMORY_MB"] = str(memory_mb)
-        # The worker must import this very package even when the caller's cwd is elsewhere.
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.memory_mb = memory_mb
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor.parse", "--worker"],
+            [sys.executable, "-c", _WORKER_BOOTSTRAP, _PACKAGE_PARENT],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -8,8 +8,7 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from monitor import overview
-from monitor.classify import add_topic, load_taxonomy
-from monitor.classify import taxonomy as taxonomy_module
+from monitor.classify import add_topic, load_taxonomy, taxonomy as taxonomy_module
 from monitor.feeds import add_feed
 from monitor.store import utcnow
 from monitor.store.schema import articles, feeds

@@ -402,7 +402,7 @@ def _child_main(args: list[str]) -> int:
             import sklearn.feature_extraction.text
             import sklearn.linear_model
             import sklearn.model_selection
-            import sklearn.svm
+            import sklearn.svm  # noqa: F401  (loaded now so the fit later finds it imported)
 
             request = sys.stdin.read()
             if not request.strip():
