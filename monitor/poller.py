@@ -35,7 +35,8 @@ import socket
 import threading
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -66,6 +67,10 @@ RARE_AFTER_FAILURES = 30  # after this many failures in a row a feed is tried on
 FAILURE_WEIGHT = {"HARD": 2.0, "SOFT": 1.0, "TEMP": 0.5}
 JITTER = 0.1  # ±10 % so that feeds added together do not stay in lock-step
 MAX_RETRY_AFTER_S = 86400
+# feeds of one host a round holds at once (one being fetched, the rest waiting their turn): more
+# would only wait on the host's lock while other hosts' feeds could be fetched
+HOST_SHARE = 3
+CLAIM_SCAN = 4096  # due feeds a claim looks through for hosts that still have room
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,7 @@ class ClaimedFeed:
 
     @property
     def host(self) -> str:
-        return (urlsplit(self.url).hostname or "").lower()
+        return _host_of(self.url)
 
 
 @dataclass
@@ -211,11 +216,32 @@ def new_owner() -> str:
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def claim_due(
-    db: Database, owner: str, limit: int, *, lease_s: int, due_before: datetime, feed_ids: list[int] | None = None
-) -> list[ClaimedFeed]:
-    """Lease up to `limit` due feeds for `owner` (SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite)."""
-    now = utcnow()
+@dataclass(frozen=True)
+class Claim:
+    """What one claim leased, and whether due feeds were left behind (their host already had its
+    share of this round's feeds in hand, or another poller took them first): an empty claim with
+    `more` set means "try again shortly", not "nothing is due"."""
+
+    feeds: list[ClaimedFeed]
+    more: bool = False
+
+
+_CLAIM_COLUMNS = (
+    feeds.c.id,
+    feeds.c.url,
+    feeds.c.name,
+    feeds.c.status,
+    feeds.c.etag,
+    feeds.c.last_modified,
+    feeds.c.body_hash,
+    feeds.c.poll_interval_s,
+    feeds.c.consecutive_failures,
+    feeds.c.redirect_url,
+    feeds.c.redirect_count,
+)
+
+
+def _due_conditions(owner: str, now: datetime, due_before: datetime, feed_ids: list[int] | None) -> list:
     cond = [
         feeds.c.enabled.is_(True),
         or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now),
@@ -227,51 +253,100 @@ def claim_due(
         cond.append(or_(feeds.c.last_fetch_at.is_(None), feeds.c.last_fetch_at < due_before))
     else:
         cond.append(or_(feeds.c.next_poll_at.is_(None), feeds.c.next_poll_at <= due_before))
-    query = (
-        select(
-            feeds.c.id,
-            feeds.c.url,
-            feeds.c.name,
-            feeds.c.status,
-            feeds.c.etag,
-            feeds.c.last_modified,
-            feeds.c.body_hash,
-            feeds.c.poll_interval_s,
-            feeds.c.consecutive_failures,
-            feeds.c.redirect_url,
-            feeds.c.redirect_count,
-        )
-        .where(and_(*cond))
-        .order_by(feeds.c.next_poll_at.asc().nulls_first(), feeds.c.id)
-        .limit(limit)
-    )
-    if not db.is_sqlite:
-        query = query.with_for_update(skip_locked=True, of=feeds)
+    return cond
+
+
+def _host_of(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def pick_within_host_share(candidates: list[tuple[int, str]], limit: int, in_hand: Mapping[str, int], per_host: int) -> tuple[list[int], bool]:
+    """The first `limit` candidate (id, url) pairs whose host has fewer than `per_host` feeds in
+    hand (counting those picked here), and whether any due candidate was passed over."""
+    taken: dict[str, int] = {}
+    picked: list[int] = []
+    passed = False
+    for fid, url in candidates:
+        if len(picked) >= limit:
+            break
+        host = _host_of(url)
+        if in_hand.get(host, 0) + taken.get(host, 0) >= per_host:
+            passed = True
+            continue
+        taken[host] = taken.get(host, 0) + 1
+        picked.append(fid)
+    return picked, passed
+
+
+def claim_batch(
+    db: Database,
+    owner: str,
+    limit: int,
+    *,
+    lease_s: int,
+    due_before: datetime,
+    feed_ids: list[int] | None = None,
+    in_hand: Mapping[str, int] | None = None,
+    per_host: int | None = None,
+) -> Claim:
+    """Lease up to `limit` due feeds for `owner` (SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite).
+
+    With `per_host`, a host that already has that many feeds in hand (`in_hand`: claimed in
+    this round and not yet fetched) gets no more: the claim takes other hosts' feeds instead, so
+    one slow host with many due feeds cannot fill the round while workers wait on its lock.
+    """
+    now = utcnow()
+    cond = _due_conditions(owner, now, due_before, feed_ids)
+    order = (feeds.c.next_poll_at.asc().nulls_first(), feeds.c.id)
+    more = False
     with db.write() as conn:
+        if per_host is None:
+            query = select(*_CLAIM_COLUMNS).where(and_(*cond)).order_by(*order).limit(limit)
+        else:
+            # Look past the hosts that have their share (up to CLAIM_SCAN rows, ids and URLs only,
+            # unlocked), then lock just the feeds picked; one another poller took meanwhile is
+            # skipped and the claim says there is more.
+            scan = conn.execute(select(feeds.c.id, feeds.c.url).where(and_(*cond)).order_by(*order).limit(max(CLAIM_SCAN, limit))).all()
+            picked, more = pick_within_host_share([(r.id, r.url) for r in scan], limit, in_hand or {}, per_host)
+            if not picked:
+                return Claim([], more)
+            query = select(*_CLAIM_COLUMNS).where(and_(*cond), feeds.c.id.in_(picked)).order_by(*order)
+        if not db.is_sqlite:
+            query = query.with_for_update(skip_locked=True, of=feeds)
         rows = conn.execute(query).all()
+        if per_host is not None and len(rows) < len(picked):
+            more = True
         if not rows:
-            return []
+            return Claim([], more)
         conn.execute(
             update(feeds)
             .where(feeds.c.id.in_([r.id for r in rows]))
             .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_s))
         )
-    return [
-        ClaimedFeed(
-            id=r.id,
-            url=r.url,
-            name=r.name,
-            status=r.status,
-            etag=r.etag,
-            last_modified=r.last_modified,
-            body_hash=r.body_hash,
-            poll_interval_s=r.poll_interval_s,
-            consecutive_failures=r.consecutive_failures or 0,
-            redirect_url=r.redirect_url,
-            redirect_count=r.redirect_count or 0,
-        )
-        for r in rows
-    ]
+    return Claim([_claimed(r) for r in rows], more)
+
+
+def _claimed(r) -> ClaimedFeed:
+    return ClaimedFeed(
+        id=r.id,
+        url=r.url,
+        name=r.name,
+        status=r.status,
+        etag=r.etag,
+        last_modified=r.last_modified,
+        body_hash=r.body_hash,
+        poll_interval_s=r.poll_interval_s,
+        consecutive_failures=r.consecutive_failures or 0,
+        redirect_url=r.redirect_url,
+        redirect_count=r.redirect_count or 0,
+    )
+
+
+def claim_due(
+    db: Database, owner: str, limit: int, *, lease_s: int, due_before: datetime, feed_ids: list[int] | None = None
+) -> list[ClaimedFeed]:
+    """Lease up to `limit` due feeds for `owner`, whatever their hosts (see `claim_batch`)."""
+    return claim_batch(db, owner, limit, lease_s=lease_s, due_before=due_before, feed_ids=feed_ids).feeds
 
 
 def renew(db: Database, owner: str, feed_ids: list[int], lease_s: int) -> None:
@@ -690,6 +765,7 @@ async def _round(
     first_deferred: dict[int, float] = {}
     claimed_ids: set[int] = set()
     finished_ids: set[int] = set()
+    in_hand: Counter[str] = Counter()  # feeds per host claimed in this round and not yet fetched
     exhausted = False
 
     def stopping() -> bool:
@@ -707,8 +783,12 @@ async def _round(
                     await asyncio.sleep(0.02)
                     continue
                 try:
-                    batch = await loop.run_in_executor(
-                        leases, lambda: claim_due(db, owner, batch_size, lease_s=cfg.lease_seconds, due_before=due_before, feed_ids=feed_ids)
+                    claim = await loop.run_in_executor(
+                        leases,
+                        lambda: claim_batch(
+                            db, owner, batch_size, lease_s=cfg.lease_seconds, due_before=due_before, feed_ids=feed_ids,
+                            in_hand=dict(in_hand), per_host=HOST_SHARE,
+                        ),
                     )
                 except MonitorError as e:  # locked past the busy timeout, disk full, read-only
                     summary.error = f"could not claim feeds: {e}"  # the caller says it, once
@@ -717,10 +797,14 @@ async def _round(
                     log.exception("claiming feeds failed")
                     summary.error = f"could not claim feeds: {type(e).__name__}: {e}"
                     return
-                if not batch:
-                    break
-                for f in _interleave_hosts(batch):
+                if not claim.feeds:
+                    if not claim.more:
+                        break
+                    await asyncio.sleep(0.05)  # every due host has its share in hand: wait for a turn
+                    continue
+                for f in _interleave_hosts(claim.feeds):
                     claimed_ids.add(f.id)
+                    in_hand[f.host] += 1
                     queue.put_nowait(f)
         finally:
             # Workers stop once the queue is empty and this is set: whatever ends the producer
@@ -762,6 +846,7 @@ async def _round(
                     if time.monotonic() - first < host_wait_s:
                         deferred.append((time.monotonic() + random.uniform(0.05, 0.25), feed))
                     else:  # left leased, released at the end of the round: due again next round
+                        in_hand[feed.host] -= 1
                         log.warning("host %s stayed busy in another poller; feed %s left for later", feed.host, feed.id)
                     continue
                 asked = time.monotonic()
@@ -769,6 +854,7 @@ async def _round(
                     result = await fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified, previous_hash=feed.body_hash)
                 finally:
                     gate.release(feed.host, time.monotonic() - asked)
+                    in_hand[feed.host] -= 1
                 fetched_at = utcnow()
                 summary.fetch_s += result.duration_ms / 1000
                 try:
