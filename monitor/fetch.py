@@ -67,6 +67,7 @@ REASONS: dict[str, str] = {
     "too_many_redirects": "SOFT",
     "redirect_loop": "SOFT",
     "too_large": "SOFT",
+    "header_too_large": "SOFT",
     "truncated": "SOFT",
     "bad_encoding": "SOFT",
     "empty": "SOFT",
@@ -284,6 +285,8 @@ def classify_exception(exc: BaseException) -> tuple[str, str]:
         if isinstance(e, ssl.SSLError):
             return "tls", f"TLS handshake failed: {e.reason or e}"
     for e in _chain(exc):
+        if getattr(e, "error_status_hint", None) == 431:  # h11 under httpx: the headers outgrew its buffer
+            return "header_too_large", "the response headers are too large (over 16 KiB); nothing of the response was used"
         if isinstance(e, (httpx.ProxyError, httpcore.ProxyError)):
             return "proxy_error", f"proxy: {e}"[:300]
     for e in _chain(exc):
