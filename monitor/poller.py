@@ -49,6 +49,7 @@ from monitor.errors import InputError, MonitorError, ParseError
 from monitor.fetch import FetchResult, Fetcher, sniff_not_a_feed
 from monitor.hostgate import MAX_GAP_S, HostGate
 from monitor.netguard import validate_feed_url
+from monitor.outcomes import FetchOutcome, Reason
 from monitor.store import Database, utcnow
 from monitor.store.schema import feeds, fetch_events
 
@@ -64,7 +65,6 @@ HOOK_BATCH = 500  # new articles handed to tagging and alerts at once (per-call 
 HOOK_IDLE_S = 0.2  # ...or as soon as no document has come for this long (alerts stay prompt)
 REDIRECTS_TO_MOVE = 2  # consistent permanent redirects before the stored URL changes
 RARE_AFTER_FAILURES = 30  # after this many failures in a row a feed is tried once per max interval
-FAILURE_WEIGHT = {"HARD": 2.0, "SOFT": 1.0, "TEMP": 0.5}
 JITTER = 0.1  # ±10 % so that feeds added together do not stay in lock-step
 MAX_RETRY_AFTER_S = 86400
 # feeds of one host a round holds at once (one being fetched, the rest waiting their turn): more
@@ -197,12 +197,12 @@ def success_interval(cfg: Settings, previous_s: int | None, *, first: bool, entr
     return int(min(max(interval, floor), cfg.max_poll_interval_s))
 
 
-def failure_delay(cfg: Settings, kind: str, failures: int, retry_after_s: float | None) -> float:
+def failure_delay(cfg: Settings, kind: FetchOutcome, failures: int, retry_after_s: float | None) -> float:
     """Seconds until the next try after `failures` failures in a row (this one included)."""
     if failures >= RARE_AFTER_FAILURES:
         delay = float(cfg.max_poll_interval_s)
     else:
-        delay = cfg.min_poll_interval_s * FAILURE_WEIGHT.get(kind, 1.0) * (2 ** (max(failures, 1) - 1))
+        delay = cfg.min_poll_interval_s * FetchOutcome(kind).weight * (2 ** (max(failures, 1) - 1))
         delay = min(delay, cfg.max_poll_interval_s)
     if retry_after_s is not None:  # the server's own word wins, up to a day
         delay = max(delay, min(retry_after_s, MAX_RETRY_AFTER_S))
@@ -378,8 +378,8 @@ def release(db: Database, owner: str, feed_ids: list[int]) -> None:
 
 @dataclass(frozen=True)
 class _Outcome:
-    outcome: str  # ok|not_modified|unchanged|SOFT|HARD|TEMP
-    reason: str | None
+    outcome: FetchOutcome
+    reason: Reason | None
     detail: str | None
     entries: int = 0
     new_articles: int = 0
@@ -390,25 +390,25 @@ class _Outcome:
 def _parse_step(feed: ClaimedFeed, result: FetchResult, fetched_at: datetime) -> NormalizedFeed | _Outcome:
     """On a parse thread: the fetched body parsed and normalised in a sandboxed worker process, or
     the outcome that ends this feed's poll (fetch failure, not a feed, parse failure)."""
-    if result.outcome != "ok":
+    if result.outcome is not FetchOutcome.OK:
         return _Outcome(result.outcome, result.reason, result.detail)
     not_feed = sniff_not_a_feed(result.body or b"")
     if not_feed:
-        return _Outcome("SOFT", "not_a_feed", not_feed, body_refused=True)
+        return _Outcome(FetchOutcome.SOFT, Reason.NOT_A_FEED, not_feed, body_refused=True)
     from monitor.parse import parse_articles
 
     try:
         return parse_articles(result.body, result.content_type, fetched_at=fetched_at)
     except ParseError as e:
-        reason = e.reason if e.reason else "parse_error"
-        return _Outcome("SOFT", reason[:64], str(e)[:500], body_refused=True)
+        reason = Reason.of_parse_failure(e.reason)
+        return _Outcome(reason.kind, reason, str(e)[:500], body_refused=True)
 
 
 def _outcome_of(stats) -> _Outcome:
     notes = [f"ill-formed, kept what could be read: {w}" for w in stats.warnings.values()]
     if stats.rejected:
         notes.append("rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.rejected.items())))
-    return _Outcome("ok", None, "; ".join(notes) or None, stats.entries, stats.new_articles, stats.duplicates)
+    return _Outcome(FetchOutcome.OK, None, "; ".join(notes) or None, stats.entries, stats.new_articles, stats.duplicates)
 
 
 _STOP = object()
@@ -594,8 +594,8 @@ def record(
     now = utcnow()
     values: dict = {"last_fetch_at": fetched_at, "lease_owner": None, "lease_until": None}
     effects = {"disabled": False, "moved": False}
-    if outcome.outcome in ("ok", "not_modified", "unchanged"):
-        hint = feed_hint_seconds(result.body) if outcome.outcome == "ok" else None
+    if outcome.outcome.succeeded:
+        hint = feed_hint_seconds(result.body) if outcome.outcome is FetchOutcome.OK else None
         if result.cache_hint_s:
             hint = max(hint or 0, result.cache_hint_s)
         interval = success_interval(
@@ -621,7 +621,7 @@ def record(
         values.update(
             consecutive_failures=failures,
             error_count=feeds.c.error_count + 1,
-            last_error_reason=(outcome.reason or "error")[:64],
+            last_error_reason=(outcome.reason.value if outcome.reason else "error"),
             last_error=(outcome.detail or "")[:1000],
             next_poll_at=now + timedelta(seconds=_jitter(failure_delay(cfg, outcome.outcome, failures, result.retry_after_s))),
             status="failing",
@@ -629,11 +629,11 @@ def record(
         if outcome.body_refused:
             # The body could not be used: forget validators and hash so the next poll reads it whole.
             values.update(etag=None, last_modified=None, body_hash=None)
-        if outcome.reason == "gone":
+        if outcome.reason is Reason.GONE:
             values.update(enabled=False, status="disabled", disabled_reason=outcome.detail or "410 Gone")
             effects["disabled"] = True
 
-    redirect_target = result.permanent_redirect if outcome.outcome in ("ok", "not_modified", "unchanged") else None
+    redirect_target = result.permanent_redirect if outcome.outcome.succeeded else None
     if conn is not None:
         effects, event = _apply(conn, owner, feed, result, outcome, fetched_at, values, effects, redirect_target, allow_private)
         if event is not None:
@@ -702,13 +702,13 @@ def _apply(conn, owner, feed, result, outcome, fetched_at, values, effects, redi
     event = {
         "feed_id": feed.id,
         "at": fetched_at,
-        "outcome": outcome.outcome,
+        "outcome": outcome.outcome.value,
         "http_status": result.status,
-        "reason": outcome.reason,
+        "reason": outcome.reason.value if outcome.reason else None,
         "detail": (detail or None) and detail[:1000],
         "duration_ms": result.duration_ms,
-        "entries": outcome.entries if outcome.outcome == "ok" else None,
-        "new_articles": outcome.new_articles if outcome.outcome == "ok" else None,
+        "entries": outcome.entries if outcome.outcome is FetchOutcome.OK else None,
+        "new_articles": outcome.new_articles if outcome.outcome is FetchOutcome.OK else None,
     }
     return effects, event
 
@@ -870,7 +870,7 @@ async def _round(
                     raise
                 except Exception as e:  # a bug on one feed's bytes must not stop the round
                     log.exception("ingest of feed %s failed", feed.id)
-                    outcome = _Outcome("SOFT", "ingest_error", f"{type(e).__name__}: {e}"[:500], body_refused=True)
+                    outcome = _Outcome(Reason.INGEST_ERROR.kind, Reason.INGEST_ERROR, f"{type(e).__name__}: {e}"[:500], body_refused=True)
                 done = loop.create_future()
                 to_record.append(((feed, result, outcome, fetched_at), done))
                 if len(to_record) >= RECORD_BATCH:
@@ -878,7 +878,7 @@ async def _round(
                 await done  # the feed counts as polled only once its health is written
             except MonitorError as e:  # the store refused (disk full, read-only): say so, keep going
                 log.debug("poll of feed %s failed: %s", feed.id, e)  # the round's error says it once
-                summary.failures["store_error"] = summary.failures.get("store_error", 0) + 1
+                summary.failures[Reason.STORE_ERROR] = summary.failures.get(Reason.STORE_ERROR, 0) + 1
                 summary.error = summary.error or f"the store refused to write: {e}"
                 if stored is not None:  # the summary says exactly what the store holds
                     summary.entries += stored.entries
@@ -908,7 +908,7 @@ async def _round(
                 )
             except Exception as e:  # noqa: BLE001 - the feeds stay leased and come back after expiry
                 log.debug("could not write the health of %d feeds: %s", len(items), e)  # the round's error says it once
-                summary.failures["store_error"] = summary.failures.get("store_error", 0) + len(items)
+                summary.failures[Reason.STORE_ERROR] = summary.failures.get(Reason.STORE_ERROR, 0) + len(items)
                 summary.error = summary.error or f"the store refused to write: {e}"
                 effects, record_s = [None] * len(items), 0.0
             summary.record_s += record_s
@@ -988,9 +988,9 @@ def _timed(fn, *args, **kwargs):
 
 def _count(summary: PollSummary, outcome: _Outcome, effects: dict) -> None:
     summary.feeds += 1
-    if outcome.outcome == "ok":
+    if outcome.outcome is FetchOutcome.OK:
         summary.ok += 1
-    elif outcome.outcome in ("not_modified", "unchanged"):
+    elif outcome.outcome.succeeded:
         summary.unchanged += 1
     else:
         summary.failed += 1

@@ -11,6 +11,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from monitor.locks import LockKey
 from monitor.store.engine import Database
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -35,7 +36,7 @@ def upgrade(db: Database, revision: str = "head") -> None:
             conn = conn.execution_options(sqlite_immediate=True)
         with conn.begin():
             if not db.is_sqlite:
-                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7303311)")
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({int(LockKey.MIGRATIONS)})")
             command.upgrade(alembic_config(db, conn), revision)
 
 
