@@ -26,6 +26,7 @@ import re
 import ssl
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -218,12 +219,13 @@ class _Decoder:
         return bytes(self.out)
 
 
-def _chain(exc: BaseException):
+def _chain(exc: BaseException) -> Iterator[BaseException]:
     seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
 
 
 def _said(exc: BaseException) -> str:
@@ -234,9 +236,8 @@ def _said(exc: BaseException) -> str:
         if text:
             return text
     deepest = list(_chain(exc))[-1]
-    return {ConnectionResetError: "connection reset by the server", BrokenPipeError: "connection closed by the server"}.get(
-        type(deepest), type(deepest).__name__
-    )
+    said: dict[type[BaseException], str] = {ConnectionResetError: "connection reset by the server", BrokenPipeError: "connection closed by the server"}
+    return said.get(type(deepest), type(deepest).__name__)
 
 
 def classify_exception(exc: BaseException) -> tuple[Reason, str]:
