@@ -27,6 +27,7 @@ from pathlib import Path
 from sqlalchemy import func, select, update
 
 from monitor.errors import InputError, MonitorError, ParseError, StoreError
+from monitor.locks import LockKey
 from monitor.models import Article, IngestStats, ParsedFeed
 from monitor.normalize import Limits, Rejected, guid_key, normalize_entry
 from monitor.parse import NormalizedFeed, parse_articles
@@ -478,7 +479,7 @@ def _store(conn, db: Database, items: list[_Item], source: str, feed_id: int | N
     """Inside one write transaction: returns (ids of new articles, number of duplicates)."""
     if not db.is_sqlite:
         # Serialise writers of one source (SQLite's BEGIN IMMEDIATE already serialises all).
-        conn.execute(select(func.pg_advisory_xact_lock(7303312, func.hashtext(source))))
+        conn.execute(select(func.pg_advisory_xact_lock(int(LockKey.SOURCE), func.hashtext(source))))
     insert = _dialect_insert(db)
 
     # 1. Seen in this source before?

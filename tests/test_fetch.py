@@ -362,3 +362,20 @@ def test_a_connection_reset_has_a_detail_that_says_something():
     assert r.outcome == "SOFT" and r.reason in {"network_error", "truncated", "connect_failed"}
     head, _, said = (r.detail or "").partition(": ")
     assert said.strip(), r.detail  # e.g. "network error: [Errno 104] Connection reset by peer"
+
+
+def test_a_huge_response_header_is_named_as_such_not_as_a_truncated_body(server):
+    """A 1 MB header line: the failure says the headers were too large, not that the body broke off."""
+
+    def huge_header(request) -> None:
+        request.send_response(200)
+        request.send_header("X-Padding", "a" * (1024 * 1024))
+        request.send_header("Content-Length", "2")
+        request.end_headers()
+        request.wfile.write(b"hi")
+
+    server.handle("/huge-header", huge_header)
+    r = fetch(server.url("/huge-header"))
+    assert (r.outcome, r.reason) == ("SOFT", "header_too_large")
+    assert "headers are too large" in r.detail
+    assert r.body is None

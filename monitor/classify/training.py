@@ -42,6 +42,7 @@ from monitor.classify.stance import PLACEHOLDER, STANCES, fit_stance_model
 from monitor.classify.taxonomy import TermMatcher, load_taxonomy
 from monitor.classify.topics import fit_topic_model
 from monitor.errors import InputError, ModelError
+from monitor.locks import LockKey
 from monitor.store.schema import articles
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ LABELLED_ENOUGH = 100  # labelled texts from which inner CV on them picks the he
 ARCHIVE_TEXT_CHARS = 4_000
 REFRESH_MIN_ARTICLES = 200  # a bootstrap is retrained when the archive doubles past this
 CHILD_TIMEOUT = 3600  # seconds: a training child that takes longer is stuck, not slow
-REFRESH_LOCK_KEY = 7303314  # PostgreSQL advisory lock; 7303311-7303313 are migrations', ingest's and hosts'
+REFRESH_LOCK_KEY = int(LockKey.MODEL_REFRESH)  # PostgreSQL advisory lock (monitor.locks)
 
 
 def new_version(kind: str) -> str:

@@ -15,6 +15,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
+from monitor.locks import LockKey
+
 if TYPE_CHECKING:  # engine.py imports this module to migrate on first use
     from monitor.store.engine import Database
 
@@ -40,7 +42,7 @@ def upgrade(db: Database, revision: str = "head") -> None:
             conn = conn.execution_options(sqlite_immediate=True)
         with conn.begin():
             if not db.is_sqlite:
-                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7303311)")
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({int(LockKey.MIGRATIONS)})")
             command.upgrade(alembic_config(db, conn), revision)
 
 
