@@ -123,6 +123,47 @@ def test_a_passing_seed_term_in_an_off_topic_article_does_not_make_the_topic(db,
     assert "terrorism" in topics_of(db, item)
 
 
+FILLER = "The council met on Tuesday and the minutes were published the next morning. "  # 13 words
+
+
+def _evidence(title: str, body: str, topic: str):
+    from monitor.classify.features import article_text
+    from monitor.classify.taxonomy import TermMatcher, load_taxonomy
+    from monitor.classify.training import seed_evidence
+
+    matcher = TermMatcher.for_topics(load_taxonomy().topics)
+    return seed_evidence(matcher, title, article_text(title, body))[0].get(topic)
+
+
+def test_a_seed_term_in_the_lead_of_a_longer_item_is_evidence_and_one_deep_in_it_is_not():
+    """News states its subject in the lead: one "bribes" in the second sentence of a 200-word
+    item makes it a weak positive of corruption; the same word in its last paragraph, or two drug
+    words in one side paragraph of a long article, leave the decision to the model."""
+    lead = _evidence("Mayor's flat under investigation", "Prosecutors say the mayor took bribes from builders. " + FILLER * 15, "corruption")
+    deep = _evidence("Mayor's flat under investigation", FILLER * 15 + "Prosecutors say the mayor took bribes from builders.", "corruption")
+    side = _evidence("Navy patrols the strait", FILLER * 12 + "Drug dealers and drug boats use it too. " + FILLER * 10, "drug_trafficking")
+    assert lead.weight > 0.5  # less than a short item's full weight: the article goes on about other things
+    assert deep.weight == 0.0
+    assert side.weight == 0.0
+    again = _evidence("Navy patrols the strait", FILLER * 12 + "Drug dealers, drug boats and drug dealers again. " + FILLER * 10, "drug_trafficking")
+    assert again.weight == 1.0  # a story that keeps coming back to it
+
+
+@pytest.mark.parametrize(
+    "text, topic",
+    [("Хабаровская краевая дума собралась на сессию", "corruption"), ("网友发起抵制毒春晚的联署", "drug_trafficking")],
+    ids=["khabarovsk-is-no-bribe", "boycott-is-no-drug-making"],
+)
+def test_look_alikes_of_seed_terms_are_no_evidence(text, topic):
+    """Хабаровск begins like the Ukrainian хабар (a bribe); 抵制毒… (boycotting a "poisonous" show)
+    contains 制毒 (making drugs). Neither is a keyword hit of the topic, for the weak labels or
+    for the keyword baseline."""
+    from monitor.classify.taxonomy import TermMatcher, load_taxonomy
+
+    matcher = TermMatcher.for_topics(load_taxonomy().topics)
+    assert topic not in {group for group, *_ in matcher.find(text)}
+
+
 def test_empty_and_huge_texts_are_tagged(db):
     empty = add(db, "", "")
     huge = add(db, "Ransomware gang leaks stolen data", "Hackers published the files.", "word " * 2_000_000)
@@ -169,6 +210,52 @@ def test_broken_model_never_stops_ingest(db, news, blob, reason):
     assert classify.tag_pending(db) >= 1
     assert status_of(db, fresh) == ("tagged", None)
     assert "cybercrime" in topics_of(db, fresh)
+
+
+def _stored_topics_blob(db) -> bytes:
+    with db.read() as conn:
+        return bytes(conn.execute(select(classifier_models.c.blob).where(classifier_models.c.kind == "topics")).scalar())
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def _tampered(blob: bytes) -> bytes:
+    """The stored model with its coefficient matrix swapped for one of another shape."""
+    from monitor.classify.modelstore import loads
+
+    payload = loads(blob)
+    payload.pop("format", None)
+    payload["heads"]["coef"] = np.ones((2, 3), dtype=np.float32)
+    return dumps(payload)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda b: b[: len(b) // 2], lambda b: _zip({"a0.npy": b"\x93NUMPY"}), lambda b: _zip({"__model__.npy": b"{}"}), _tampered],
+    ids=["truncated", "zip-without-model", "not-a-model-archive", "tampered-arrays"],
+)
+def test_a_damaged_model_is_reported_as_corrupt_not_as_another_version(db, news, damage):
+    """A truncated, foreign or tampered blob is what it is: unreadable, to be retrained, not
+    "from an incompatible version" (which would send an analyst looking for an upgrade)."""
+    classify.tag_articles(db, news[:1])
+    blob = damage(_stored_topics_blob(db))
+    with db.write() as conn:
+        conn.execute(update(classifier_models).where(classifier_models.c.kind == "topics").values(blob=blob))
+    fresh = add(db, "Hackers steal card data from online shop", "Malware skimmed payment details.")
+    assert classify.tag_articles(db, [fresh]) == 0
+    status, error = status_of(db, fresh)
+    assert status == "failed"
+    assert "corrupt" in error and "retrain it with `train`" in error and "incompatible" not in error
+    assert "\n" not in error
 
 
 def test_model_with_pickled_objects_is_refused(db, news):

@@ -52,13 +52,29 @@ _decoded_cache: dict[tuple[str, str, int], object] = {}
 
 def _decoded(stored, cls):
     """Rebuilding vectorizers from arrays takes a moment: once per model version and process."""
+    from monitor.classify.modelstore import decode
+
     key = (stored.kind, stored.version, stored.size)
     model = _decoded_cache.get(key)
     if model is None:
         if len(_decoded_cache) > 8:
             _decoded_cache.clear()
-        model = _decoded_cache[key] = cls.from_payload(stored.payload)
+        model = _decoded_cache[key] = decode(stored, cls.from_payload, _probe)
     return model
+
+
+def _probe(model) -> None:
+    """Score one text, as tagging will: a model whose parts do not fit together fails here."""
+    from monitor.classify.topics import TopicModel
+
+    if isinstance(model, TopicModel):
+        S = model.scores(["probe"])
+        if S.shape != (1, len(model.labels)) or len(model.thresholds) != len(model.labels):
+            raise ValueError("scores and thresholds do not match the labels")
+    else:
+        for sub in (*model.per_target.values(), model.shared, model.bootstrap):
+            if sub is not None:
+                sub.predict(["probe"])
 
 
 def target_context(text: str, pattern: re.Pattern[str]) -> str:

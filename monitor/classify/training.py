@@ -107,10 +107,14 @@ def stance_examples() -> list[tuple[str, str]]:
 
 # A feed item (a headline and a sentence or two: half of them have under 30 words of body) that
 # names a seed term is about the topic far more often than a long article that names it once in
-# passing. One term outside the title counts fully up to SHORT_ITEM_WORDS words of body, less
-# and less after that, and not at all from LONG_ARTICLE_WORDS on (the model decides those).
-SHORT_ITEM_WORDS = 60
-LONG_ARTICLE_WORDS = 120
+# passing. What counts is where the term stands: news puts its subject in the lead, so one term
+# outside the title counts fully when it comes within the first LEAD_WORDS words of the body
+# (which is all of a short item), less and less after that, and not at all from PASSING_WORDS on
+# (one "cocaine" deep in a film review, one "corruption" in the tenth paragraph of an election
+# story), where the model decides from the context.
+LEAD_WORDS = 60
+PASSING_WORDS = 120
+LONG_ARTICLE_WORDS = 400
 
 
 @dataclass(frozen=True)
@@ -118,15 +122,19 @@ class Evidence:
     occurrences: int
     distinct: int
     in_title: bool
-    words: int = 0
+    first_word: int = 0  # where the first mention in the body stands, in words from its start
+    words: int = 0  # of the body
 
     @property
     def weight(self) -> float:
         """How strongly the seed terms make this article a positive of their topic, 0 to 1."""
-        if self.distinct >= 2 or self.occurrences >= 3 or (self.in_title and self.occurrences >= 2):
-            return 1.0
-        span = LONG_ARTICLE_WORDS - SHORT_ITEM_WORDS
-        return max(0.0, min(1.0, (LONG_ARTICLE_WORDS - self.words) / span))
+        if self.occurrences >= 3 or (self.in_title and (self.distinct >= 2 or self.occurrences >= 2)):
+            return 1.0  # a story that keeps coming back to it, or names it in its headline
+        lead = (PASSING_WORDS - self.first_word) / (PASSING_WORDS - LEAD_WORDS)
+        if self.distinct >= 2:  # two terms, but from the middle of the article on: one side paragraph
+            return max(0.0, min(1.0, lead))
+        length = (LONG_ARTICLE_WORDS - self.words) / (LONG_ARTICLE_WORDS - LEAD_WORDS)
+        return max(0.0, min(1.0, lead, length))
 
     @property
     def strong(self) -> bool:
@@ -146,7 +154,10 @@ def seed_evidence(matcher: TermMatcher, title: str, text: str) -> tuple[dict[str
     words = len(text[second:].split()) if first else len(text.split())
     out = {}
     for group, hits in by.items():
-        out[group] = Evidence(len(hits), len({w for _, w in hits}), any(s < second for s, _ in hits), words)
+        body = [s for s, _ in hits if s >= second]
+        # a title the body never comes back to: as if the first mention came at the body's end
+        at = len(text[second : body[0]].split()) if body else words
+        out[group] = Evidence(len(hits), len({w for _, w in hits}), any(s < second for s, _ in hits), at, words)
     return out, [(s, e) for _, s, e, _ in found]
 
 
