@@ -98,7 +98,7 @@ def test_russian_text_and_its_inflections(db, title, summary, topic):
     assert topic in topics_of(db, article)
 
 
-# a long article (well over training.LONG_ARTICLE_WORDS words) with one passing mention
+# a long article (well over weaklabels.LONG_ARTICLE_WORDS words) with one passing mention
 REVIEW = ("The director's new film opened to packed cinemas this weekend. Critics praised the lead actor's "
           "performance and the soundtrack. {passing} The studio expects the picture to run for months, and the cast "
           "will tour festivals before the awards season, where the film is tipped for best picture and best screenplay. "
@@ -129,7 +129,7 @@ FILLER = "The council met on Tuesday and the minutes were published the next mor
 def _evidence(title: str, body: str, topic: str):
     from monitor.classify.features import article_text
     from monitor.classify.taxonomy import TermMatcher, load_taxonomy
-    from monitor.classify.training import seed_evidence
+    from monitor.classify.weaklabels import seed_evidence
 
     matcher = TermMatcher.for_topics(load_taxonomy().topics)
     return seed_evidence(matcher, title, article_text(title, body))[0].get(topic)
@@ -145,8 +145,12 @@ def test_a_seed_term_in_the_lead_of_a_longer_item_is_evidence_and_one_deep_in_it
     assert lead.weight > 0.5  # less than a short item's full weight: the article goes on about other things
     assert deep.weight == 0.0
     assert side.weight == 0.0
-    again = _evidence("Navy patrols the strait", FILLER * 12 + "Drug dealers, drug boats and drug dealers again. " + FILLER * 10, "drug_trafficking")
+    again = _evidence("Navy patrols the strait", FILLER * 12 + "Drug dealers use it. " + FILLER * 9 + "Drug boats too. "
+                      + FILLER * 9 + "So do drug dealers.", "drug_trafficking")
     assert again.weight == 1.0  # a story that keeps coming back to it
+    cluster = _evidence("Navy patrols the strait", FILLER * 12 + "Drug dealers, drug boats and drug dealers again. " + FILLER * 10,
+                        "drug_trafficking")
+    assert cluster.weight == 0.0  # three mentions, all in one side paragraph
 
 
 @pytest.mark.parametrize(
@@ -454,29 +458,29 @@ def test_bootstrap_refreshes_when_the_archive_doubles_until_its_sample_is_full(d
     """The bootstrap retrains as the archive doubles, measured against the archive at training
     time (not its capped sample, which made every ingest retrain past twice the cap), and stops
     once it has learned from a full sample: refreshes, and the re-tagging each brings, are few."""
-    from monitor.classify import training
+    from monitor.classify import training, upkeep
     from monitor.classify.modelstore import load_active
 
     monkeypatch.setattr(training, "MAX_WEAK_ARTICLES", 300)
-    n = training.REFRESH_MIN_ARTICLES
+    n = upkeep.REFRESH_MIN_ARTICLES
     for i in range(n):
         title, summary = NEWS[i % len(NEWS)]
         add(db, f"{title} ({i})", summary)
     training.train(db, "topics")
     model = load_active(db, "topics")
-    assert not training.bootstrap_is_stale(db, model)
+    assert not upkeep.bootstrap_is_stale(db, model)
     for i in range(n - 1):
         add(db, f"More news {i}", "Weather and sport.")
-    assert not training.bootstrap_is_stale(db, model)
+    assert not upkeep.bootstrap_is_stale(db, model)
     add(db, "One more", "The archive has now doubled.")
-    assert training.bootstrap_is_stale(db, model)
+    assert upkeep.bootstrap_is_stale(db, model)
 
     training.train(db, "topics")  # learned from 300 of 400 articles: a full sample
     model = load_active(db, "topics")
     assert model.training["articles"] == 300
     for i in range(2 * n):
         add(db, f"Even more news {i}", "Markets and weather.")
-    assert not training.bootstrap_is_stale(db, model)
+    assert not upkeep.bootstrap_is_stale(db, model)
 
 
 @pytest.mark.parametrize(
@@ -506,9 +510,9 @@ def test_pollers_refreshing_a_stale_bootstrap_at_once_train_it_once(db):
     import subprocess
     import sys
 
-    from monitor.classify import training
+    from monitor.classify import training, upkeep
 
-    n = training.REFRESH_MIN_ARTICLES
+    n = upkeep.REFRESH_MIN_ARTICLES
     for i in range(n):
         title, summary = NEWS[i % len(NEWS)]
         add(db, f"{title} ({i})", summary)
@@ -516,7 +520,7 @@ def test_pollers_refreshing_a_stale_bootstrap_at_once_train_it_once(db):
     for i in range(n):
         add(db, f"More news {i}", "Weather and sport.")
     refreshes = [
-        subprocess.Popen([sys.executable, "-m", "monitor.classify.training", "--refresh"], stdin=subprocess.PIPE, text=True)
+        subprocess.Popen([sys.executable, "-m", "monitor.classify.upkeep", "--refresh"], stdin=subprocess.PIPE, text=True)
         for _ in range(2)
     ]
     for proc in refreshes:  # both get the URL (and start) before either is waited for

@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from monitor.classify import load_taxonomy
+from monitor.classify.kinds import STANCES
 from monitor.config import Settings
 from monitor.errors import MonitorError
 from monitor.export import write_articles_csv, write_summary_csv, write_table_csv
@@ -27,7 +28,6 @@ from monitor.store import Database
 
 QUERY_TTL_S = 30  # query results: fresh enough for a poller that adds articles every few minutes
 OPTIONS_TTL_S = 300  # filter choices (sources, topics) change rarely
-STANCES = ("FAVOR", "AGAINST", "NONE")
 
 # Widget keys double as URL query parameter names (bind="query-params"), so a link carries them.
 FILTER_KEYS = ("from", "to", "q", "topic", "source", "stance", "target")

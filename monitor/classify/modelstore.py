@@ -59,7 +59,7 @@ def dumps(payload: dict[str, Any]) -> bytes:
 
     skeleton = json.dumps({"format": FORMAT, **split(payload)}, ensure_ascii=False)
     buf = io.BytesIO()
-    np.savez_compressed(buf, **{_SKELETON: np.frombuffer(skeleton.encode("utf-8"), dtype=np.uint8)}, **arrays)
+    np.savez_compressed(buf, **{_SKELETON: np.frombuffer(skeleton.encode("utf-8"), dtype=np.uint8)}, **arrays)  # type: ignore[arg-type]
     return buf.getvalue()
 
 
@@ -122,6 +122,7 @@ def decode(stored: StoredModel, build: Callable[[dict[str, Any]], M], probe: Cal
 
 
 def save_model(db, kind: str, version: str, payload: dict[str, Any], metrics: dict, training: dict, activate: bool = True) -> None:
+    kind = str(kind)  # a ModelKind is stored as its plain string
     blob = dumps(payload)
     with db.write() as conn:
         if activate:
@@ -146,6 +147,7 @@ def active_version(db, kind: str) -> str | None:
 
 def _active_row(db, kind: str) -> tuple[str, int] | None:
     """(version, blob size) of the active model: the size notices a row damaged in place."""
+    kind = str(kind)
     with db.read() as conn:
         row = conn.execute(
             select(cm.c.version, func.length(cm.c.blob)).where(cm.c.kind == kind, cm.c.active.is_(True)).order_by(cm.c.id.desc()).limit(1)
@@ -155,6 +157,7 @@ def _active_row(db, kind: str) -> tuple[str, int] | None:
 
 def load_active(db, kind: str) -> StoredModel | None:
     """The active model of a kind, or None when there is none; ModelError when it cannot be used."""
+    kind = str(kind)
     active = _active_row(db, kind)
     if active is None:
         return None
