@@ -119,6 +119,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         db_url = f"sqlite:///{folder / 'bench.db'}"
+        from monitor.cli import main as monitor_main
+
+        monitor_main(["--db", db_url, "init"])  # the CLI opens only a database that exists
         if not only_speed:
             ag, bbc, st = accuracy_figures(folder, db_url, rows)
         speed_figures(folder, quick, rows)

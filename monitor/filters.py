@@ -13,10 +13,10 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import exists, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from monitor.classify.kinds import STANCES
 from monitor.errors import InputError
 from monitor.query import parse_query, query_condition
 
-STANCES = ("FAVOR", "AGAINST", "NONE")
 # Dates a filter may name: wide enough for any archive and any "until whenever", narrow enough
 # that the day after the last one still exists (9999-12-31 + 1 day overflows).
 FIRST_DATE = date(1900, 1, 1)

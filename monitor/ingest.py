@@ -255,20 +255,20 @@ def ingest_paths(
         return _ingest_files(db, files, source, progress, hooks, max_bytes, lookahead)
     finally:
         if hooks:
-            from monitor.classify import training
+            from monitor.classify import upkeep
 
-            training.release_warm()
+            upkeep.release_warm()
 
 
 def _prewarm_training(db: Database) -> None:
     """A store with no models trains them when the run ends: start the training child now, so
-    it has loaded scikit-learn by then (monitor.classify.training.prewarm)."""
+    it has loaded scikit-learn by then (monitor.classify.upkeep.prewarm)."""
     try:
-        from monitor.classify import training
+        from monitor.classify import upkeep
         from monitor.classify.modelstore import active_version
 
         if any(active_version(db, kind) is None for kind in ("topics", "stance")):
-            training.prewarm(db)
+            upkeep.prewarm(db)
     except Exception:  # only a head start: the training at the end starts its own child
         log.debug("could not start the training child early", exc_info=True)
 

@@ -98,7 +98,7 @@ def test_russian_text_and_its_inflections(db, title, summary, topic):
     assert topic in topics_of(db, article)
 
 
-# a long article (well over training.LONG_ARTICLE_WORDS words) with one passing mention
+# a long article (well over weaklabels.LONG_ARTICLE_WORDS words) with one passing mention
 REVIEW = ("The director's new film opened to packed cinemas this weekend. Critics praised the lead actor's "
           "performance and the soundtrack. {passing} The studio expects the picture to run for months, and the cast "
           "will tour festivals before the awards season, where the film is tipped for best picture and best screenplay. "
@@ -121,6 +121,51 @@ def test_a_passing_seed_term_in_an_off_topic_article_does_not_make_the_topic(db,
     for topic, ids in reviews.items():
         assert all(topic not in topics_of(db, a) for a in ids), topic
     assert "terrorism" in topics_of(db, item)
+
+
+FILLER = "The council met on Tuesday and the minutes were published the next morning. "  # 13 words
+
+
+def _evidence(title: str, body: str, topic: str):
+    from monitor.classify.features import article_text
+    from monitor.classify.taxonomy import TermMatcher, load_taxonomy
+    from monitor.classify.weaklabels import seed_evidence
+
+    matcher = TermMatcher.for_topics(load_taxonomy().topics)
+    return seed_evidence(matcher, title, article_text(title, body))[0].get(topic)
+
+
+def test_a_seed_term_in_the_lead_of_a_longer_item_is_evidence_and_one_deep_in_it_is_not():
+    """News states its subject in the lead: one "bribes" in the second sentence of a 200-word
+    item makes it a weak positive of corruption; the same word in its last paragraph, or two drug
+    words in one side paragraph of a long article, leave the decision to the model."""
+    lead = _evidence("Mayor's flat under investigation", "Prosecutors say the mayor took bribes from builders. " + FILLER * 15, "corruption")
+    deep = _evidence("Mayor's flat under investigation", FILLER * 15 + "Prosecutors say the mayor took bribes from builders.", "corruption")
+    side = _evidence("Navy patrols the strait", FILLER * 12 + "Drug dealers and drug boats use it too. " + FILLER * 10, "drug_trafficking")
+    assert lead.weight > 0.5  # less than a short item's full weight: the article goes on about other things
+    assert deep.weight == 0.0
+    assert side.weight == 0.0
+    again = _evidence("Navy patrols the strait", FILLER * 12 + "Drug dealers use it. " + FILLER * 9 + "Drug boats too. "
+                      + FILLER * 9 + "So do drug dealers.", "drug_trafficking")
+    assert again.weight == 1.0  # a story that keeps coming back to it
+    cluster = _evidence("Navy patrols the strait", FILLER * 12 + "Drug dealers, drug boats and drug dealers again. " + FILLER * 10,
+                        "drug_trafficking")
+    assert cluster.weight == 0.0  # three mentions, all in one side paragraph
+
+
+@pytest.mark.parametrize(
+    "text, topic",
+    [("Хабаровская краевая дума собралась на сессию", "corruption"), ("网友发起抵制毒春晚的联署", "drug_trafficking")],
+    ids=["khabarovsk-is-no-bribe", "boycott-is-no-drug-making"],
+)
+def test_look_alikes_of_seed_terms_are_no_evidence(text, topic):
+    """Хабаровск begins like the Ukrainian хабар (a bribe); 抵制毒… (boycotting a "poisonous" show)
+    contains 制毒 (making drugs). Neither is a keyword hit of the topic, for the weak labels or
+    for the keyword baseline."""
+    from monitor.classify.taxonomy import TermMatcher, load_taxonomy
+
+    matcher = TermMatcher.for_topics(load_taxonomy().topics)
+    assert topic not in {group for group, *_ in matcher.find(text)}
 
 
 def test_empty_and_huge_texts_are_tagged(db):
@@ -169,6 +214,52 @@ def test_broken_model_never_stops_ingest(db, news, blob, reason):
     assert classify.tag_pending(db) >= 1
     assert status_of(db, fresh) == ("tagged", None)
     assert "cybercrime" in topics_of(db, fresh)
+
+
+def _stored_topics_blob(db) -> bytes:
+    with db.read() as conn:
+        return bytes(conn.execute(select(classifier_models.c.blob).where(classifier_models.c.kind == "topics")).scalar())
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def _tampered(blob: bytes) -> bytes:
+    """The stored model with its coefficient matrix swapped for one of another shape."""
+    from monitor.classify.modelstore import loads
+
+    payload = loads(blob)
+    payload.pop("format", None)
+    payload["heads"]["coef"] = np.ones((2, 3), dtype=np.float32)
+    return dumps(payload)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda b: b[: len(b) // 2], lambda b: _zip({"a0.npy": b"\x93NUMPY"}), lambda b: _zip({"__model__.npy": b"{}"}), _tampered],
+    ids=["truncated", "zip-without-model", "not-a-model-archive", "tampered-arrays"],
+)
+def test_a_damaged_model_is_reported_as_corrupt_not_as_another_version(db, news, damage):
+    """A truncated, foreign or tampered blob is what it is: unreadable, to be retrained, not
+    "from an incompatible version" (which would send an analyst looking for an upgrade)."""
+    classify.tag_articles(db, news[:1])
+    blob = damage(_stored_topics_blob(db))
+    with db.write() as conn:
+        conn.execute(update(classifier_models).where(classifier_models.c.kind == "topics").values(blob=blob))
+    fresh = add(db, "Hackers steal card data from online shop", "Malware skimmed payment details.")
+    assert classify.tag_articles(db, [fresh]) == 0
+    status, error = status_of(db, fresh)
+    assert status == "failed"
+    assert "corrupt" in error and "retrain it with `train`" in error and "incompatible" not in error
+    assert "\n" not in error
 
 
 def test_model_with_pickled_objects_is_refused(db, news):
@@ -367,29 +458,29 @@ def test_bootstrap_refreshes_when_the_archive_doubles_until_its_sample_is_full(d
     """The bootstrap retrains as the archive doubles, measured against the archive at training
     time (not its capped sample, which made every ingest retrain past twice the cap), and stops
     once it has learned from a full sample: refreshes, and the re-tagging each brings, are few."""
-    from monitor.classify import training
+    from monitor.classify import training, upkeep
     from monitor.classify.modelstore import load_active
 
     monkeypatch.setattr(training, "MAX_WEAK_ARTICLES", 300)
-    n = training.REFRESH_MIN_ARTICLES
+    n = upkeep.REFRESH_MIN_ARTICLES
     for i in range(n):
         title, summary = NEWS[i % len(NEWS)]
         add(db, f"{title} ({i})", summary)
     training.train(db, "topics")
     model = load_active(db, "topics")
-    assert not training.bootstrap_is_stale(db, model)
+    assert not upkeep.bootstrap_is_stale(db, model)
     for i in range(n - 1):
         add(db, f"More news {i}", "Weather and sport.")
-    assert not training.bootstrap_is_stale(db, model)
+    assert not upkeep.bootstrap_is_stale(db, model)
     add(db, "One more", "The archive has now doubled.")
-    assert training.bootstrap_is_stale(db, model)
+    assert upkeep.bootstrap_is_stale(db, model)
 
     training.train(db, "topics")  # learned from 300 of 400 articles: a full sample
     model = load_active(db, "topics")
     assert model.training["articles"] == 300
     for i in range(2 * n):
         add(db, f"Even more news {i}", "Markets and weather.")
-    assert not training.bootstrap_is_stale(db, model)
+    assert not upkeep.bootstrap_is_stale(db, model)
 
 
 @pytest.mark.parametrize(
@@ -419,9 +510,9 @@ def test_pollers_refreshing_a_stale_bootstrap_at_once_train_it_once(db):
     import subprocess
     import sys
 
-    from monitor.classify import training
+    from monitor.classify import training, upkeep
 
-    n = training.REFRESH_MIN_ARTICLES
+    n = upkeep.REFRESH_MIN_ARTICLES
     for i in range(n):
         title, summary = NEWS[i % len(NEWS)]
         add(db, f"{title} ({i})", summary)
@@ -429,7 +520,7 @@ def test_pollers_refreshing_a_stale_bootstrap_at_once_train_it_once(db):
     for i in range(n):
         add(db, f"More news {i}", "Weather and sport.")
     refreshes = [
-        subprocess.Popen([sys.executable, "-m", "monitor.classify.training", "--refresh"], stdin=subprocess.PIPE, text=True)
+        subprocess.Popen([sys.executable, "-m", "monitor.classify.upkeep", "--refresh"], stdin=subprocess.PIPE, text=True)
         for _ in range(2)
     ]
     for proc in refreshes:  # both get the URL (and start) before either is waited for

@@ -18,8 +18,6 @@ REPO = Path(__file__).resolve().parent.parent
 KNOWN_CYCLES: list[frozenset[str]] = [
     # delivery assesses spikes, spikes queue deliveries, both reuse match's helpers (alerts branch)
     frozenset({"monitor.alerts.match", "monitor.alerts.outbox", "monitor.alerts.spikes"}),
-    # tagging decides when to retrain and training re-tags (classifier branch)
-    frozenset({"monitor.classify.tagging", "monitor.classify.training"}),
 ]
 
 

@@ -84,11 +84,11 @@ REFRESH = textwrap.dedent(
 
 
 def test_a_stale_bootstrap_is_refreshed_at_the_runs_end_and_the_archive_retagged(db, db_url):
-    from monitor.classify import training
+    from monitor.classify import training, upkeep
     from monitor.classify.modelstore import active_version
     from tests.test_classify import NEWS, add
 
-    n = training.REFRESH_MIN_ARTICLES
+    n = upkeep.REFRESH_MIN_ARTICLES
     first = [add(db, f"{title} ({i})", summary) for i in range(n) for title, summary in [NEWS[i % len(NEWS)]]]
     training.train(db, "topics")
     training.train(db, "stance")
@@ -106,3 +106,56 @@ def test_a_stale_bootstrap_is_refreshed_at_the_runs_end_and_the_archive_retagged
         statuses = set(conn.execute(select(articles.c.tag_status)).scalars())
     assert versions == {new}  # the oldest article was re-tagged by the refreshed model
     assert statuses == {"tagged"}
+
+
+def _imports(module: str) -> set[str]:
+    """The monitor modules a module imports anywhere in its code (inside functions too)."""
+    import ast
+
+    path = REPO / (module.replace(".", "/") + ".py")
+    if not path.exists():
+        path = REPO / module.replace(".", "/") / "__init__.py"
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("monitor"):
+            out.add(node.module)
+            out.update(f"{node.module}.{a.name}" for a in node.names if (REPO / node.module.replace(".", "/") / f"{a.name}.py").exists())
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name.startswith("monitor"))
+    return out
+
+
+def test_scoring_never_imports_training_or_decides_when_to_train():
+    """Tagging with stored models is numpy only and never decides when to train: nothing the
+    scoring module imports, at start-up or inside a function, reaches the fitting code or the
+    service that owns that decision (classify.upkeep)."""
+    seen, todo = set(), ["monitor.classify.tagging"]
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo.extend(m for m in _imports(module) if m.startswith("monitor.classify") and m != "monitor.classify")
+    assert "monitor.classify.training" not in seen
+    assert "monitor.classify.upkeep" not in seen
+    code = "import sys, monitor.classify.tagging; print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy'}))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
+
+
+def test_model_kind_and_tag_kind_are_one_vocabulary(db):
+    """A topic model is stored as "topics" and writes tags of kind "topic": one enum says both,
+    and the strings already stored stay what they were."""
+    from monitor import classify
+    from monitor.classify.kinds import STANCES, ModelKind, Stance
+    from monitor.classify.modelstore import list_models
+    from tests.test_classify import NEWS, add
+
+    ids = [add(db, title, summary) for title, summary in NEWS]
+    classify.tag_articles(db, ids)
+    assert {m["kind"] for m in list_models(db)} == {"topics", "stance"}
+    with db.read() as conn:
+        kinds = set(conn.execute(select(tags.c.kind)).scalars())
+    assert kinds == {ModelKind.TOPICS.tag_kind, ModelKind.STANCE.tag_kind} == {"topic", "stance"}
+    assert ModelKind.of_tag("topic") is ModelKind.TOPICS
+    assert STANCES == ("FAVOR", "AGAINST", "NONE") == tuple(Stance)

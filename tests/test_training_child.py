@@ -1,4 +1,4 @@
-"""The training child an ingest starts early (`training.prewarm`): it trains what it is told at
+"""The training child an ingest starts early (`upkeep.prewarm`): it trains what it is told at
 the run's end, or goes away unused; a lean process (no scikit-learn) is the one that uses it."""
 
 from __future__ import annotations
@@ -16,19 +16,19 @@ REPO = Path(__file__).resolve().parent.parent
 SCRIPT = textwrap.dedent(
     """
     import json, sys
-    from monitor.classify import training
+    from monitor.classify import upkeep
     from monitor.classify.modelstore import active_version
     from monitor.ingest import ingest_paths
     from monitor.store import Database
     db = Database(sys.argv[1]); db.init()
     # unused: it is stopped when the run ends
-    training.prewarm(db)
-    unused = training._warm
-    training.release_warm()
+    upkeep.prewarm(db)
+    unused = upkeep._warm
+    upkeep.release_warm()
     # used: the ingest of a store with no models starts one and trains in it at the end
     spawned = []
-    original = training._spawn
-    training._spawn = lambda *args: spawned.append(args) or original(*args)
+    original = upkeep._spawn
+    upkeep._spawn = lambda *args: spawned.append(args) or original(*args)
     stats = ingest_paths(db, [sys.argv[2]])
     heavy = sorted({m.split(".")[0] for m in sys.modules} & {"sklearn", "scipy"})
     with db.read() as conn:

@@ -4,6 +4,10 @@ The public API (used by ingest, the CLI and the dashboard): `tag_articles`, `ret
 `tag_pending`, `bring_up_to_date`, `train`, `evaluate`, `explain`, `add_label`, `load_taxonomy`, `add_topic`,
 `add_target`, `model_status`, `review_queue`, `topic_quality`, `retags`. Each is a thin wrapper that imports its module on first use, so
 importing `monitor.classify` (ingest does, at start-up) does not load scikit-learn.
+
+Inside: `tagging` scores with the active models (numpy only) and never trains; `training`
+fits models; `upkeep` is the service that decides when to train, refresh and re-tag;
+`kinds` holds the vocabularies (ModelKind, Stance).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ def tag_articles(db, article_ids: Iterable[int], *, train_missing: bool = True) 
     """Tag freshly stored articles. Never raises: failures mark them tag_status='failed'. With
     `train_missing` False, a store without models leaves them pending for `bring_up_to_date`."""
     try:
-        from monitor.classify.tagging import tag_articles as run
+        from monitor.classify.upkeep import tag_articles as run
     except Exception as e:  # noqa: BLE001 - a broken install must not stop ingest either
         from monitor.classify.failures import mark_failed
 
@@ -42,14 +46,14 @@ def bring_up_to_date(db) -> int:
 
 def retag_all(db, progress: Callable[[int, int], None] | None = None) -> int:
     """Re-tag the whole archive with the current models (`tag --all`)."""
-    from monitor.classify.tagging import retag_all as run
+    from monitor.classify.upkeep import retag_all as run
 
     return run(db, progress)
 
 
 def tag_pending(db, progress: Callable[[int, int], None] | None = None) -> int:
     """Tag articles that are pending or failed (`tag`)."""
-    from monitor.classify.tagging import tag_pending as run
+    from monitor.classify.upkeep import tag_pending as run
 
     return run(db, progress)
 

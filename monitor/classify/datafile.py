@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitor.classify.kinds import STANCES
 from monitor.errors import InputError
 
 TEXT_DEFAULTS = (("text",), ("tweet",), ("content",), ("body",), ("title", "summary"), ("title", "description"), ("title",))
@@ -108,7 +109,7 @@ def read_rows(
             cell = rec[label_idx].strip()
             if kind == "stance":
                 labels = (cell.upper(),) if cell else ()
-                if labels and labels[0] not in ("FAVOR", "AGAINST", "NONE"):
+                if labels and labels[0] not in STANCES:
                     raise InputError(f"{path}, row {n}: stance must be FAVOR, AGAINST or NONE, not {cell!r}")
             else:
                 labels = tuple(dict.fromkeys(p.strip() for p in cell.split(";") if p.strip()))

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from monitor.classify.datafile import Row, read_rows
-from monitor.classify.stance import STANCES, fit_stance_model
+from monitor.classify.kinds import STANCES, Stance
+from monitor.classify.stance import fit_stance_model
 from monitor.classify.taxonomy import load_taxonomy
 from monitor.classify.topics import fit_topic_model
 from monitor.errors import InputError, ModelError
@@ -92,7 +93,7 @@ def _prf(tp: int, fp: int, fn: int, support: int) -> dict:
 
 def stance_metrics(gold: list[str], pred: list[str]) -> dict:
     m = single_label_metrics(gold, pred, list(STANCES))
-    m["f_avg"] = round((m["per_class"]["FAVOR"]["f1"] + m["per_class"]["AGAINST"]["f1"]) / 2, 4)
+    m["f_avg"] = round((m["per_class"][Stance.FAVOR]["f1"] + m["per_class"][Stance.AGAINST]["f1"]) / 2, 4)
     return m
 
 

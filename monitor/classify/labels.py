@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 
 from monitor.classify.datafile import Row
-from monitor.classify.stance import STANCES
+from monitor.classify.kinds import STANCES
 from monitor.errors import InputError
 from monitor.store import utcnow
 from monitor.store.schema import articles

@@ -12,8 +12,9 @@ from __future__ import annotations
 import io
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from sqlalchemy import func, select, update
@@ -25,6 +26,7 @@ from monitor.store.schema import classifier_models as cm
 FORMAT = 2  # bumped when the blob layout changes; older blobs are "incompatible", not misread
 _SKELETON = "__model__"  # the archive member holding the JSON part
 _ZIP = b"PK\x03\x04"
+M = TypeVar("M")
 
 
 @dataclass
@@ -57,18 +59,24 @@ def dumps(payload: dict[str, Any]) -> bytes:
 
     skeleton = json.dumps({"format": FORMAT, **split(payload)}, ensure_ascii=False)
     buf = io.BytesIO()
-    np.savez_compressed(buf, **{_SKELETON: np.frombuffer(skeleton.encode("utf-8"), dtype=np.uint8)}, **arrays)
+    np.savez_compressed(buf, **{_SKELETON: np.frombuffer(skeleton.encode("utf-8"), dtype=np.uint8)}, **arrays)  # type: ignore[arg-type]
     return buf.getvalue()
+
+
+# A blob that cannot be read is corrupt (a damaged row, a truncated write) or tampered with:
+# retraining replaces it. Only a well-formed model archive written with another FORMAT is
+# "from an incompatible version".
+CORRUPT = "model is unreadable, corrupt or tampered with ({}); retrain it with `train`"
 
 
 def loads(blob: bytes) -> dict[str, Any]:
     """Decode a blob without running anything in it; raises ModelError with a short reason."""
     if not blob.startswith(_ZIP):
-        raise ModelError("model is corrupt (not a model archive)")
+        raise ModelError(CORRUPT.format("not a model archive"))
     try:
         with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
             if _SKELETON not in archive.files:
-                raise ModelError("model is from an incompatible version; retrain it")
+                raise ModelError(CORRUPT.format("no model description in the archive"))
             skeleton = json.loads(bytes(archive[_SKELETON]).decode("utf-8"))
             arrays = {k: archive[k] for k in archive.files if k != _SKELETON}
     except ModelError:
@@ -76,9 +84,9 @@ def loads(blob: bytes) -> dict[str, Any]:
     except ValueError as e:
         if "allow_pickle" in str(e):  # an object array: the one way an .npz could carry code
             raise ModelError("model contains pickled objects; refused") from None
-        raise ModelError(f"model is corrupt (ValueError: {str(e)[:80]})") from None
-    except Exception as e:  # a damaged zip, a truncated row
-        raise ModelError(f"model is corrupt ({type(e).__name__})") from None
+        raise ModelError(CORRUPT.format(f"ValueError: {str(e)[:80]}")) from None
+    except Exception as e:  # noqa: BLE001 - a damaged zip, a truncated row
+        raise ModelError(CORRUPT.format(type(e).__name__)) from None
 
     def join(value):
         if isinstance(value, dict):
@@ -89,15 +97,32 @@ def loads(blob: bytes) -> dict[str, Any]:
             return [join(v) for v in value]
         return value
 
-    if not isinstance(skeleton, dict) or skeleton.get("format") != FORMAT:
-        raise ModelError("model is from an incompatible version; retrain it")
+    if not isinstance(skeleton, dict) or not isinstance(skeleton.get("format"), int):
+        raise ModelError(CORRUPT.format("no format number"))
+    if skeleton["format"] != FORMAT:
+        raise ModelError(f"model is from an incompatible version (format {skeleton['format']}, this one reads {FORMAT}); retrain it with `train`")
     try:
         return join(skeleton)
-    except KeyError:
-        raise ModelError("model is corrupt (an array is missing)") from None
+    except (KeyError, TypeError):
+        raise ModelError(CORRUPT.format("an array is missing")) from None
+
+
+def decode(stored: StoredModel, build: Callable[[dict[str, Any]], M], probe: Callable[[M], object]) -> M:
+    """The model object of a stored row, checked by scoring one probe text: arrays that decode
+    but do not fit together (a tampered vocabulary, coefficients of the wrong shape) are
+    reported as a corrupt model here, not as a numpy error in the middle of tagging."""
+    try:
+        model = build(stored.payload)
+        probe(model)
+    except ModelError:
+        raise
+    except Exception as e:  # noqa: BLE001 - whatever a damaged payload makes the decoder do
+        raise ModelError(CORRUPT.format(f"{stored.kind} {stored.version}: {type(e).__name__}")) from None
+    return model
 
 
 def save_model(db, kind: str, version: str, payload: dict[str, Any], metrics: dict, training: dict, activate: bool = True) -> None:
+    kind = str(kind)  # a ModelKind is stored as its plain string
     blob = dumps(payload)
     with db.write() as conn:
         if activate:
@@ -122,6 +147,7 @@ def active_version(db, kind: str) -> str | None:
 
 def _active_row(db, kind: str) -> tuple[str, int] | None:
     """(version, blob size) of the active model: the size notices a row damaged in place."""
+    kind = str(kind)
     with db.read() as conn:
         row = conn.execute(
             select(cm.c.version, func.length(cm.c.blob)).where(cm.c.kind == kind, cm.c.active.is_(True)).order_by(cm.c.id.desc()).limit(1)
@@ -131,6 +157,7 @@ def _active_row(db, kind: str) -> tuple[str, int] | None:
 
 def load_active(db, kind: str) -> StoredModel | None:
     """The active model of a kind, or None when there is none; ModelError when it cannot be used."""
+    kind = str(kind)
     active = _active_row(db, kind)
     if active is None:
         return None

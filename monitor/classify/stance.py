@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from monitor.classify.features import FeatureConfig, Features
+from monitor.classify.kinds import STANCES, Stance
 from monitor.classify.linear import LinearHeads, fit_heads
 from monitor.classify.taxonomy import compile_terms
 
-STANCES = ("AGAINST", "FAVOR", "NONE")
 MIN_PER_TARGET = 40
 PLACEHOLDER = " stancetarget "
 STANCE_FEATURES = FeatureConfig(word_ngrams=(1, 3), stems=None, char_ngrams=(2, 5), char_analyzer="char", min_df=1, char_min_df=2, max_df=1.0,
@@ -89,7 +89,7 @@ class StanceModel:
             sub = self._sub(target)
             if sub is None:
                 for i in idx:
-                    labels[i], scores[i] = "NONE", 0.0
+                    labels[i], scores[i] = Stance.NONE.value, 0.0
                 continue
             names = tuple(aliases) if aliases else (target,)
             if sub.mode == "per_target":  # a target's own model reads its name as it is
@@ -151,7 +151,7 @@ def fit_sub(
 def f_avg(gold: list[str], pred: list[str]) -> float:
     """SemEval's F_avg: mean F1 of FAVOR and AGAINST (NONE is not averaged in)."""
     out = []
-    for s in ("FAVOR", "AGAINST"):
+    for s in (Stance.FAVOR, Stance.AGAINST):
         tp = sum(1 for g, p in zip(gold, pred) if g == s and p == s)
         n_pred, n_gold = sum(p == s for p in pred), sum(g == s for g in gold)
         out.append(2 * tp / (n_pred + n_gold) if n_pred + n_gold else 0.0)

@@ -13,8 +13,18 @@ from collections.abc import Callable, Iterable
 
 from sqlalchemy import delete, func, select, update
 
+from monitor.classify.failures import mark_failed
 from monitor.classify.features import SENTENCE_END, article_text
-from monitor.classify.taxonomy import Taxonomy, compile_terms, load_taxonomy
+from monitor.classify.kinds import ModelKind
+from monitor.classify.modelstore import decode, load_active
+from monitor.classify.stance import StanceModel
+from monitor.classify.taxonomy import (
+    Taxonomy,
+    TermPattern,
+    compile_terms,
+    load_taxonomy,
+)
+from monitor.classify.topics import TopicModel
 from monitor.errors import ModelError, StoreError
 from monitor.store.schema import articles, tags
 
@@ -24,26 +34,16 @@ STANCE_CONTEXT_CHARS = 1000  # a tweet-sized model reads a few sentences, not a 
 
 
 class NoModelYet(Exception):
-    """An ingest run's articles wait (pending) for the models its end trains (classify.upkeep)."""
+    """A kind has no model yet: the articles wait (pending) for the service to train one
+    (classify.upkeep); scoring never trains."""
 
 
-def _models(db, train_missing: bool = True):
-    """(topic model, version, stance model, version), bootstrapping any kind that has none yet
-    (or, with `train_missing` False, raising NoModelYet)."""
-    from monitor.classify import training
-    from monitor.classify.modelstore import load_active
-    from monitor.classify.stance import StanceModel
-    from monitor.classify.topics import TopicModel
-
-    topics, stance = load_active(db, "topics"), load_active(db, "stance")
-    missing = [kind for kind, model in (("topics", topics), ("stance", stance)) if model is None]
-    if missing:
-        if not train_missing:
-            raise NoModelYet(", ".join(missing))
-        training.train_isolated(db, missing)
-        topics, stance = load_active(db, "topics"), load_active(db, "stance")
-        if topics is None or stance is None:
-            raise ModelError("no model could be trained")
+def active_models(db):
+    """(topic model, version, stance model, version), decoded; NoModelYet when a kind has
+    none, ModelError when one cannot be used."""
+    topics, stance = load_active(db, ModelKind.TOPICS), load_active(db, ModelKind.STANCE)
+    if topics is None or stance is None:
+        raise NoModelYet(", ".join(k for k, m in ((ModelKind.TOPICS, topics), (ModelKind.STANCE, stance)) if m is None))
     return _decoded(topics, TopicModel), topics.version, _decoded(stance, StanceModel), stance.version
 
 
@@ -57,11 +57,23 @@ def _decoded(stored, cls):
     if model is None:
         if len(_decoded_cache) > 8:
             _decoded_cache.clear()
-        model = _decoded_cache[key] = cls.from_payload(stored.payload)
+        model = _decoded_cache[key] = decode(stored, cls.from_payload, _probe)
     return model
 
 
-def target_context(text: str, pattern: re.Pattern[str]) -> str:
+def _probe(model) -> None:
+    """Score one text, as tagging will: a model whose parts do not fit together fails here."""
+    if isinstance(model, TopicModel):
+        S = model.scores(["probe"])
+        if S.shape != (1, len(model.labels)) or len(model.thresholds) != len(model.labels):
+            raise ValueError("scores and thresholds do not match the labels")
+    else:
+        for sub in (*model.per_target.values(), model.shared, model.bootstrap):
+            if sub is not None:
+                sub.predict(["probe"])
+
+
+def target_context(text: str, pattern: TermPattern | re.Pattern[str]) -> str:
     """What the stance model reads: the sentences that name the target, each with the sentence
     after it, up to STANCE_CONTEXT_CHARS. A long article's stance toward Interpol is in what it
     says around "Interpol", not in the paragraphs about something else."""
@@ -76,24 +88,23 @@ def target_context(text: str, pattern: re.Pattern[str]) -> str:
     return out[:STANCE_CONTEXT_CHARS]
 
 
-def tag_articles(db, article_ids: Iterable[int], *, train_missing: bool = True) -> int:
-    """Tag these articles; returns how many were tagged. Never raises.
+def tag_articles(db, article_ids: Iterable[int]) -> int:
+    """Tag these articles with the active models; returns how many were tagged. Never raises.
 
-    When the models cannot be loaded or trained (missing, corrupt, from another version), the
-    articles are marked tag_status='failed' with the reason and `tag` picks them up later. With
-    `train_missing` False (ingest and poll rounds), a store with no models yet leaves them
-    pending for the end of the run (classify.upkeep.bring_up_to_date).
+    When a model cannot be loaded (corrupt, from another version), the articles are marked
+    tag_status='failed' with the reason and `tag` picks them up later. A store with no models
+    yet leaves them pending for the service to train them (classify.upkeep).
     """
     ids = sorted({int(i) for i in article_ids})
     if not ids:
         return 0
     try:
-        model = _models(db, train_missing)
+        model = active_models(db)
         taxonomy = load_taxonomy(db)
     except NoModelYet:
         return 0
     except Exception as e:  # noqa: BLE001 - ingest must go on whatever the models do
-        _mark_failed(db, ids, _reason(e))
+        mark_failed(db, ids, failure_reason(e))
         return 0
     done = 0
     for start in range(0, len(ids), BATCH):
@@ -103,22 +114,17 @@ def tag_articles(db, article_ids: Iterable[int], *, train_missing: bool = True) 
         except StoreError as e:  # disk full, read-only: the untagged rows stay for resume_hooks
             log.error("tagging failed: %s", e)
             return done
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             log.exception("tagging failed")
-            _mark_failed(db, chunk, _reason(e))
+            mark_failed(db, chunk, failure_reason(e))
     return done
 
 
-def _reason(e: Exception) -> str:
+def failure_reason(e: Exception) -> str:
+    """What an article's tag_error says: a model's own reason, or the error's type and text."""
     if isinstance(e, ModelError):
         return str(e)[:500]
     return f"{type(e).__name__}: {str(e)[:300]}"
-
-
-def _mark_failed(db, ids: list[int], reason: str) -> None:
-    from monitor.classify.failures import mark_failed
-
-    mark_failed(db, ids, reason)
 
 
 def _tag_batch(db, ids: list[int], model, taxonomy: Taxonomy) -> int:
@@ -136,8 +142,8 @@ def _tag_batch(db, ids: list[int], model, taxonomy: Taxonomy) -> int:
     for i, r in enumerate(rows):
         for j, label in enumerate(topic_model.labels):
             if S[i, j] >= topic_model.thresholds[j]:
-                out.append(dict(article_id=r.id, kind="topic", target="", label=label, score=float(S[i, j]),
-                                model_version=topic_version, published_at=r.published_at))
+                out.append({"article_id": r.id, "kind": ModelKind.TOPICS.tag_kind, "target": "", "label": label,
+                            "score": float(S[i, j]), "model_version": topic_version, "published_at": r.published_at})
     for target in taxonomy.targets:
         pattern = compile_terms(target.aliases)
         if pattern is None:
@@ -148,8 +154,8 @@ def _tag_batch(db, ids: list[int], model, taxonomy: Taxonomy) -> int:
         context = [target_context(texts[i], pattern) for i in hit]
         labels, scores = stance_model.predict(context, [target.name] * len(hit), aliases=target.aliases)
         for i, lab, sc in zip(hit, labels, scores):
-            out.append(dict(article_id=rows[i].id, kind="stance", target=target.name, label=lab, score=float(sc),
-                            model_version=stance_version, published_at=rows[i].published_at))
+            out.append({"article_id": rows[i].id, "kind": ModelKind.STANCE.tag_kind, "target": target.name, "label": lab,
+                        "score": float(sc), "model_version": stance_version, "published_at": rows[i].published_at})
     found = [r.id for r in rows]
     with db.write() as conn:
         conn.execute(delete(tags).where(tags.c.article_id.in_(found)))
@@ -183,10 +189,7 @@ def _tag_where(db, condition, progress, diff=None) -> int:
         ids = list(conn.execute(q).scalars())
     if not ids:
         return 0
-    # Load (or bootstrap) models once up front so a failure is reported, not repeated per batch.
-    from monitor.classify.tagging import _models as load_models
-
-    load_models(db)
+    active_models(db)  # once up front, so a failure is reported, not repeated per batch
     done = 0
     for start in range(0, len(ids), BATCH * 5):
         chunk = ids[start : start + BATCH * 5]

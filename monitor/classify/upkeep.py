@@ -1,78 +1,354 @@
-"""When models are trained and the archive re-tagged: the one place that decides.
+"""The classification service: when models are trained and the archive re-tagged, in one place.
 
-An ingest run or a poll round stores its articles and tags them with the models that are active
-(`tagging.tag_articles(..., train_missing=False)`: an empty store has none yet, and its articles
-wait as `pending`). When the run ends, `bring_up_to_date` makes the tags current:
+Scoring (`tagging`) tags with the models that are active and never trains; fitting
+(`training`) fits and stores a model when asked. What to train when, and re-tagging after it,
+is decided here:
 
-- no topic model yet, or a bootstrap the archive has outgrown (`training.bootstrap_is_stale`):
-  train it now, over everything stored, and re-tag the archive;
-- then tag what is still pending, and match the alerts on the articles that were waiting, so a
-  topic alert sees their tags.
+- `tag_articles`, `tag_pending`, `retag_all` (the public API's): bootstrap any model kind that
+  has none yet, then tag;
+- `bring_up_to_date`, at the end of an ingest run or a poll round (whose batches were tagged
+  with the models already active, or left `pending` in an empty store): train what is missing
+  or a bootstrap the archive has outgrown (`bootstrap_is_stale`), over everything stored, and
+  re-tag the archive; then tag what still waits, and match the alerts on the articles that
+  were waiting, so a topic alert sees their tags.
 
 Training at the end of a run, never in the middle of one, is what makes the same input give the
 same tags whatever the threads' timing: the bootstrap learns from the whole of what the run
 stored, not from whichever batch happened to arrive first. A process without scikit-learn (a
-poller) trains in a child process (`training.train_isolated`), under a lock that makes pollers
-sharing a store train a stale bootstrap once.
+poller) trains in a child process (`python -m monitor.classify.upkeep`), under a lock that makes
+pollers sharing a store refresh a stale bootstrap once.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import IO, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from monitor.errors import MonitorError
+from monitor.classify import tagging, training
+from monitor.classify.failures import mark_failed
+from monitor.classify.kinds import ModelKind
+from monitor.classify.modelstore import StoredModel, load_active
+from monitor.classify.training import article_count, train
+from monitor.errors import ModelError, MonitorError
+from monitor.locks import LockKey
 from monitor.store.schema import articles
 
 log = logging.getLogger(__name__)
+REFRESH_MIN_ARTICLES = 200  # a bootstrap is retrained when the archive doubles past this
+CHILD_TIMEOUT = 3600  # seconds: a training child that takes longer is stuck, not slow
+REFRESH_LOCK_KEY = int(LockKey.MODEL_REFRESH)  # PostgreSQL advisory lock (monitor.locks)
+
+
+# ---------------------------------------------------------------- the public service
+
+
+def tag_articles(db, article_ids: Iterable[int], *, train_missing: bool = True) -> int:
+    """Tag these articles; never raises. With `train_missing`, a kind with no model yet is
+    bootstrapped first (a failure marks the articles failed, with the reason); without, a store
+    with no models leaves them pending for `bring_up_to_date`."""
+    ids = list(article_ids)
+    if train_missing:
+        try:
+            train_missing_models(db)
+        except Exception as e:  # noqa: BLE001 - ingest must go on whatever training does
+            mark_failed(db, ids, tagging.failure_reason(e))
+            return 0
+    return tagging.tag_articles(db, ids)
+
+
+def tag_pending(db, progress: Callable[[int, int], None] | None = None) -> int:
+    """Tag every article that is pending or failed (`tag`), bootstrapping missing models first."""
+    train_missing_models(db)
+    return tagging.tag_pending(db, progress)
+
+
+def retag_all(db, progress: Callable[[int, int], None] | None = None) -> int:
+    """Re-tag the whole archive with the current models (`tag --all`), bootstrapping missing ones."""
+    train_missing_models(db)
+    return tagging.retag_all(db, progress)
+
+
+def ensure_models(db) -> None:
+    """Train whichever kind has no model yet (and nothing else). Never raises."""
+    try:
+        train_missing_models(db)
+    except Exception:
+        log.exception("training the missing models failed")
 
 
 def bring_up_to_date(db) -> int:
     """Train what is missing or stale, re-tag if a model changed, tag what waits; returns how
     many articles were tagged. Never raises: a failure is logged and the articles stay pending."""
     from monitor import alerts
-    from monitor.classify import training
-    from monitor.classify.modelstore import load_active
-    from monitor.classify.tagging import retag_all, tag_articles
 
     try:
         waiting = _pending(db)
-        topics, stance = load_active(db, "topics"), load_active(db, "stance")
-        missing = [kind for kind, model in (("topics", topics), ("stance", stance)) if model is None]
+        topics = load_active(db, ModelKind.TOPICS)
         done = 0
-        if missing:
-            training.train_isolated(db, missing)
-            done = retag_all(db)
-        elif training.bootstrap_is_stale(db, topics):
-            training.refresh_stale(db)  # trains and re-tags under a lock shared by every poller
+        if missing_kinds(db):
+            train_missing_models(db)
+            done = tagging.retag_all(db)
+        elif topics is not None and bootstrap_is_stale(db, topics):
+            refresh_stale(db)  # trains and re-tags under a lock shared by every poller
         still = _pending(db)
         if still:
-            done += tag_articles(db, still)
+            done += tagging.tag_articles(db, still)
         if waiting:
             alerts.evaluate_new_articles(db, waiting)
         return done
     except MonitorError as e:  # a full disk, a locked store: one line, the articles stay pending
         log.warning("bringing the tags up to date failed: %s", e)
         return 0
-    except Exception:  # noqa: BLE001 - the articles are stored; `tag` catches them up later
+    except Exception:
         log.exception("bringing the tags up to date failed")
         return 0
 
 
-def ensure_models(db) -> None:
-    """Train whichever kind has no model yet (and nothing else). Never raises."""
-    from monitor.classify import training
-    from monitor.classify.modelstore import load_active
+# ---------------------------------------------------------------- the policy
 
-    try:
-        missing = [kind for kind in ("topics", "stance") if load_active(db, kind) is None]
-        if missing:
-            training.train_isolated(db, missing)
-    except Exception:  # noqa: BLE001 - tagging then marks the articles failed, with the reason
-        log.exception("training the missing models failed")
+
+def missing_kinds(db) -> list[ModelKind]:
+    return [kind for kind in ModelKind if load_active(db, kind) is None]
+
+
+def train_missing_models(db) -> None:
+    """Bootstrap every kind with no model yet; raises ModelError when that fails."""
+    missing = missing_kinds(db)
+    if missing:
+        train_isolated(db, missing)
+        if missing_kinds(db):
+            raise ModelError("no model could be trained")
+
+
+def bootstrap_is_stale(db, model: StoredModel) -> bool:
+    """A seed-term bootstrap retrains itself once the archive has doubled since it was made,
+    until it has learned from a full sample (training.MAX_WEAK_ARTICLES): a larger archive adds little
+    to weak labels, and each refresh re-tags everything. `train topics` refreshes on demand.
+
+    Compared with the archive's size at training time, not the (capped) sample it learned from:
+    against the sample, an archive past twice MAX_WEAK_ARTICLES would look doubled for ever."""
+    info = model.training or {}
+    if not info.get("bootstrap") or info.get("analyst_labels"):
+        return False
+    trained_at = int(info.get("archive_articles", info.get("articles", 0)))
+    if trained_at >= training.MAX_WEAK_ARTICLES:
+        return False
+    n = article_count(db)
+    return n >= REFRESH_MIN_ARTICLES and n >= 2 * trained_at
 
 
 def _pending(db) -> list[int]:
     with db.read() as conn:
         return list(conn.execute(select(articles.c.id).where(articles.c.tag_status == "pending").order_by(articles.c.id)).scalars())
+
+
+# ---------------------------------------------------------------- training where it costs nothing
+
+
+def _in_place(db) -> bool:
+    """Train in this process? Yes when it holds scikit-learn already (the CLI's `train`, tests)
+    or the database is in memory (a child could not see it)."""
+    from sqlalchemy.engine import make_url
+
+    return "sklearn" in sys.modules or (db.is_sqlite and make_url(db.url).database in (None, "", ":memory:"))
+
+
+def train_isolated(db, kinds: list[ModelKind]) -> None:
+    """Train models with no new data (bootstrap or stored labels) and wait for them.
+
+    A process that has not loaded scikit-learn (a poller, which only tags) trains in a child
+    process, so the ~150 MB that fitting costs goes away with the child.
+    """
+    if _in_place(db):
+        for kind in kinds:
+            train(db, kind)
+        return
+    _run_child(f"training {' and '.join(kinds)}", *kinds, db=db)
+
+
+def refresh_stale(db) -> None:
+    """Retrain a stale topic bootstrap and re-tag the archive with it, and wait: in a child
+    process when this one is lean (a poller), so the memory that fitting costs goes with it."""
+    if _in_place(db):
+        _refresh_if_stale(db)
+        return
+    _run_child("refreshing the topic bootstrap", "--refresh", db=db)
+
+
+def _run_child(what: str, *args: str, db) -> None:
+    proc = _child(*args, db=db)
+    errors: IO[bytes] = proc.errors  # type: ignore[attr-defined]  # set by _spawn
+    try:
+        try:
+            proc.wait(timeout=CHILD_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.returncode != 0:
+            errors.seek(0)
+            lines = errors.read().decode("utf-8", "replace").strip().splitlines()
+            raise ModelError(f"{what} failed: {lines[-1] if lines else f'exit status {proc.returncode}'}")
+    finally:
+        errors.close()
+
+
+def _child(*args: str, db) -> subprocess.Popen[str]:
+    # the URL goes through stdin: a password on the command line would show in `ps`
+    proc = _take_warm()
+    if proc is not None:  # it has loaded scikit-learn already: it reads what to train from stdin
+        request = " ".join(args) + "\n" + db.url
+    else:
+        proc, request = _spawn(*args), db.url
+    try:
+        _send(proc, request)
+    except OSError:  # a warm child that died meanwhile: a fresh one reports what goes wrong
+        proc = _spawn(*args)
+        _send(proc, db.url)
+    return proc
+
+
+def _send(proc: subprocess.Popen[str], request: str) -> None:
+    stdin: IO[str] = proc.stdin  # type: ignore[assignment]  # PIPE: never None
+    stdin.write(request)
+    stdin.close()
+
+
+def _spawn(*args: str) -> subprocess.Popen[str]:
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 - a file, not a pipe: nobody reads while the child runs; closed by _run_child
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor.classify.upkeep", *args], stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=errors, text=True,
+    )
+    proc.errors = errors  # type: ignore[attr-defined]  # read by _run_child
+    return proc
+
+
+# A training child started ahead of need. Loading scikit-learn and scipy takes a child a couple
+# of seconds of one core (several on a busy machine); an ingest into a store with no models
+# starts one while it parses, so the bootstrap at its end starts training at once. Only the
+# start-up is early: what it trains on is read when it is told to train, at the run's end.
+_warm: subprocess.Popen[str] | None = None
+_warm_pid = 0
+_warm_lock = threading.Lock()
+
+
+def prewarm(db: Any) -> None:
+    """Start a training child now, for `train_isolated` (or a refresh) to use later in this
+    process. Nothing when this process trains in place or a warm child is waiting already."""
+    global _warm, _warm_pid
+    if _in_place(db):
+        return
+    with _warm_lock:
+        if _warm is not None and _warm_pid == os.getpid() and _warm.poll() is None:
+            return
+        _warm, _warm_pid = _spawn("--warm"), os.getpid()
+
+
+def release_warm() -> None:
+    """Stop an unused warm child: it has only loaded libraries, so nothing is lost."""
+    proc = _take_warm()
+    if proc is not None:
+        proc.kill()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        proc.errors.close()  # type: ignore[attr-defined]  # set by _spawn
+
+
+def _take_warm() -> subprocess.Popen[str] | None:
+    global _warm
+    with _warm_lock:
+        proc, _warm = _warm, None
+    if proc is None or _warm_pid != os.getpid() or proc.poll() is not None:
+        return None
+    return proc
+
+
+atexit.register(release_warm)
+
+
+def _refresh_if_stale(db) -> None:
+    """Retrain the bootstrap and re-tag the archive, unless another process has just done it."""
+    with _one_refresh_at_a_time(db):
+        current = load_active(db, ModelKind.TOPICS)
+        if current is None or bootstrap_is_stale(db, current):
+            train(db, ModelKind.TOPICS)
+            retag_all(db)
+
+
+@contextmanager
+def _one_refresh_at_a_time(db) -> Iterator[None]:
+    """Pollers sharing a store find the bootstrap stale at the same moment: the second waits for
+    the first's refresh and then finds nothing to do, instead of training the same model again."""
+    from sqlalchemy.engine import make_url
+
+    if not db.is_sqlite:
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(select(func.pg_advisory_lock(REFRESH_LOCK_KEY)))
+            try:
+                yield
+            finally:
+                conn.execute(select(func.pg_advisory_unlock(REFRESH_LOCK_KEY)))
+        return
+    name = make_url(db.url).database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        yield  # one process's database: nobody else can refresh it
+        return
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: the staleness check alone
+        yield
+        return
+    # a lock file beside the database, as the host gate's; the kernel drops the lock if we die
+    with open(os.path.abspath(name) + "-refresh", "a+b") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _child_main(args: list[str]) -> int:
+    from monitor.store import Database
+
+    try:
+        if args == ["--warm"]:
+            # load what fitting needs, then wait for "kinds\nURL" (nothing: not needed after all)
+            import scipy.sparse  # noqa: F401
+            import sklearn.feature_extraction.text
+            import sklearn.linear_model
+            import sklearn.model_selection
+            import sklearn.svm  # noqa: F401  (loaded now so the fit later finds it imported)
+
+            request = sys.stdin.read()
+            if not request.strip():
+                return 0
+            line, _, url = request.partition("\n")
+            args = line.split()
+        else:
+            url = sys.stdin.read()
+        db = Database(url.strip())
+        if args == ["--refresh"]:
+            _refresh_if_stale(db)
+            return 0
+        for kind in args:
+            train(db, kind)
+    except Exception as e:  # noqa: BLE001 - the parent reports the last line
+        print(f"{type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # a training child: kinds (or --refresh) in argv, database URL on stdin
+    raise SystemExit(_child_main(sys.argv[1:]))

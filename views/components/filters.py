@@ -9,6 +9,7 @@ from typing import Any
 
 import streamlit as st
 
+from monitor.classify.kinds import STANCES
 from monitor.errors import MonitorError
 from monitor.filters import Filters, parse_date
 from monitor.query import HELP as SEARCH_HELP
@@ -21,8 +22,6 @@ from views.components.reads import (
 )
 from views.components.saved_views import saved_views_panel
 from views.components.text import md
-
-STANCES = ("FAVOR", "AGAINST", "NONE")
 
 # Widget keys double as URL query parameter names (bind="query-params"), so a link carries them.
 FILTER_KEYS = ("from", "to", "q", "topic", "source", "stance", "target")
