@@ -1,11 +1,11 @@
 """The keyword evaluator: which articles keyword alerts match, new articles as they are ingested
 and the archive on demand. It only finds (`Match` records); `monitor.alerts.record` stores them.
 
-New articles are matched in memory, in one pass: each article's words and stems are made once
-(`monitor.query.prepare_article`, the same words the search index holds) and every alert's query
-runs against that; topic, stance and source
-filters are checked first because they are cheaper. The archive is matched in SQL with the same
-`Filters` the Articles page uses, so "test this alert" shows what a search would.
+New articles are matched in memory, in one pass: each alert's filters are checked with the
+in-memory half of the filter declarations (`monitor.filters.accepts`: the cheap dimensions first,
+the query last, on the words and stems the search index holds, made once per article). The
+archive is matched in SQL with the same `Filters` the Articles page uses, so "test this alert"
+shows what a search would.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from sqlalchemy import and_, exists, func, select
 
 from monitor.alerts.found import Match
 from monitor.alerts.rules import Alert, find_alert, load_enabled
-from monitor.query import Query, parse_query, prepare_article
+from monitor.filters import ArticleFacts, accepts, reads
+from monitor.query import parse_query
 from monitor.store.schema import alert_matches, articles, tags
 
 log = logging.getLogger("monitor.alerts")
@@ -33,78 +34,49 @@ def _chunks(values: Sequence, size: int) -> Iterable[Sequence]:
         yield values[i : i + size]
 
 
-@dataclass(frozen=True)
-class _Rule:
-    """An alert compiled for in-memory matching."""
-
-    alert: Alert
-    query: Query
-    topic: str | None
-    stance: str | None
-    target: str | None
-    source: str | None
-
-    @property
-    def needs_tags(self) -> bool:
-        return bool(self.topic or self.stance or self.target)
-
-    def accepts_meta(self, source: str, tagset: frozenset) -> bool:
-        if self.source is not None and source != self.source:
-            return False
-        if self.topic is not None and ("topic", "", self.topic) not in tagset:
-            return False
-        if self.stance or self.target:
-            if not any(
-                kind == "stance" and (self.target is None or target == self.target) and (self.stance is None or label == self.stance)
-                for kind, target, label in tagset
-            ):
-                return False
-        return True
-
-
-def _rules(conn) -> list[_Rule]:
-    rules = []
+def _watching(conn) -> list[Alert]:
+    """Enabled keyword alerts whose filters still apply (a query stored before a stricter parser
+    is skipped, never blocking ingest)."""
+    watching = []
     for alert in load_enabled(conn, "keyword"):
         try:
-            query = parse_query(alert.query)
-        except Exception:  # stored before a stricter parser: skip it, never block ingest
+            parse_query(alert.query)
+        except Exception:
             log.warning("alert #%s has a query that no longer parses; skipped", alert.id)
             continue
-        rules.append(_Rule(alert, query, alert.topic, alert.stance, alert.target, alert.source))
-    return rules
+        watching.append(alert)
+    return watching
 
 
 def new_article_matches(db, article_ids: Sequence[int]) -> list[tuple[Alert, list[Match]]]:
     """Which enabled keyword alerts these (stored, tagged) articles match, each alert with its
-    matches; articles an alert matched before are found again (recording skips them)."""
+    matches; articles an alert matched before are found again (recording skips them). Each
+    alert's filters are checked in memory by the rules the Articles page applies in SQL."""
     with db.read() as conn:
-        rules = _rules(conn)
-    if not rules:
+        watching = _watching(conn)
+    if not watching:
         return []
-    want_tags = any(rule.needs_tags for rule in rules)
+    want_tags = any("tags" in reads(alert.filters) for alert in watching)
     found: dict[int, list[Match]] = defaultdict(list)
     for chunk in _chunks(list(article_ids), CHUNK):
         with db.read() as conn:
             rows = conn.execute(
-                select(articles.c.id, articles.c.title, articles.c.summary, articles.c.content, articles.c.lang, articles.c.source).where(
-                    articles.c.id.in_(chunk)
-                )
+                select(
+                    articles.c.id, articles.c.title, articles.c.summary, articles.c.content, articles.c.lang, articles.c.source,
+                    articles.c.published_at,
+                ).where(articles.c.id.in_(chunk))
             ).all()
             tagsets: dict[int, set] = defaultdict(set)
             if want_tags:
                 for t in conn.execute(select(tags.c.article_id, tags.c.kind, tags.c.target, tags.c.label).where(tags.c.article_id.in_(chunk))):
                     tagsets[t.article_id].add((t.kind, t.target or "", t.label))
-        for article_id, title, summary, content, lang, source in rows:
-            tagset = frozenset(tagsets.get(article_id, ()))
-            doc = None
-            for rule in rules:
-                if not rule.accepts_meta(source, tagset):
-                    continue
-                if doc is None:
-                    doc = prepare_article(title, summary, content, lang)  # as the archive search reads it
-                if rule.query.matches(doc):
-                    found[rule.alert.id].append(Match.article(article_id))
-    return [(rule.alert, found[rule.alert.id]) for rule in rules if rule.alert.id in found]
+        for r in rows:
+            # one ArticleFacts per article: its words are read once, for the first alert that asks
+            article = ArticleFacts(r.source, r.published_at, r.lang, frozenset(tagsets.get(r.id, ())), r.title, r.summary, r.content)
+            for alert in watching:
+                if accepts(alert.filters, article):
+                    found[alert.id].append(Match.article(r.id))
+    return [(alert, found[alert.id]) for alert in watching if alert.id in found]
 
 
 # ---- the archive ------------------------------------------------------------------------
