@@ -172,15 +172,12 @@ def validate(
 
 
 def _row_values(alert: Alert) -> dict:
-    f = alert.filters
+    stored = {k: v for k, v in alert.filters.to_params().items() if k != "q"}  # the query has its column
     return {
         "name": alert.name,
         "kind": alert.kind,
-        "query": f.query,
-        "topic": alert.topic,
-        "stance": f.stance,
-        "target": f.target,
-        "source": alert.source,
+        "query": alert.query,
+        "filters": stored,
         "notify": list(alert.notify),
         "cadence": alert.cadence,
         "sensitivity": alert.sensitivity,
@@ -263,13 +260,8 @@ def remove_alert(db, alert: int | str) -> str:
 def _stored_filters(row) -> Filters:
     """The filters as stored, without validating them again: an alert saved under older rules
     still loads (the matcher then skips what no longer parses)."""
-    return Filters.unchecked(
-        query=row["query"] or "",
-        topics=(row["topic"],) if row["topic"] else (),
-        sources=(row["source"],) if row["source"] else (),
-        stance=row["stance"],
-        target=row["target"],
-    )
+    stored = row["filters"] if isinstance(row["filters"], dict) else {}
+    return Filters.from_params({**stored, "q": row["query"] or ""}, checked=False)
 
 
 def _to_alert(row, **counts) -> Alert:
