@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from views import _common as ui
+from views import components as ui
 
 # The tab icon is a file shipped here: a :material/…: icon would make every page load fetch it
 # from a third-party font server (which then learns when analysts work; offline it is broken).

@@ -21,7 +21,7 @@ def make_app(monkeypatch, db_url: str, *, seed: bool = False) -> AppTest:
 
 
 def shown(markdown: str) -> str:
-    """Markdown source as a reader sees it: backslash escapes and word joiners (views._common.md) gone."""
+    """Markdown source as a reader sees it: backslash escapes and word joiners (views.components.text.md) gone."""
     bold_gone = re.sub(r"(?<!\\)\*\*", "", markdown)
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", bold_gone).replace("\u2060", "")
 

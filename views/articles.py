@@ -7,7 +7,7 @@ import streamlit as st
 
 from monitor.classify import add_label, explain
 from monitor.errors import MonitorError
-from views import _common as ui
+from views import components as ui
 
 PAGE_SIZE = 50
 
@@ -25,14 +25,14 @@ ui.stop_on_filter_error(state)
 def _count(url: str, key: tuple) -> int:
     from monitor.browse import count_articles
 
-    return count_articles(ui._database(url), ui.thaw(key))
+    return count_articles(ui.open_database(url), ui.thaw(key))
 
 
 @st.cache_data(ttl=ui.QUERY_TTL_S, show_spinner=False)
 def _page(url: str, key: tuple, page: int):
     from monitor.browse import article_page
 
-    return article_page(ui._database(url), ui.thaw(key), offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    return article_page(ui.open_database(url), ui.thaw(key), offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
 
 
 def _topics_cell(row) -> str:

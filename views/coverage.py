@@ -9,7 +9,7 @@ import streamlit as st
 from monitor.config import Settings
 from monitor.coverage import coverage_counts, feed_failure_days, top_sources
 from monitor.errors import MonitorError
-from views import _common as ui
+from views import components as ui
 
 db = ui.database()
 st.title("Coverage")
@@ -35,7 +35,7 @@ def _frame(rows) -> pd.DataFrame:
 
 @st.cache_data(ttl=ui.QUERY_TTL_S, show_spinner=False)
 def _rows(url: str, key: tuple, by: str, group: tuple[str, ...]) -> list:
-    return coverage_counts(ui._database(url), ui.thaw(key), by=by, group=group)
+    return coverage_counts(ui.open_database(url), ui.thaw(key), by=by, group=group)
 
 
 def _table(rows: list, group: tuple[str, ...]) -> pd.DataFrame:
@@ -48,7 +48,7 @@ def _table(rows: list, group: tuple[str, ...]) -> pd.DataFrame:
 @st.cache_data(ttl=ui.QUERY_TTL_S, show_spinner=False)
 def _failing(url: str, key: tuple) -> pd.DataFrame:
     """Days when many feeds failed (drawn as dashed rules whatever the period)."""
-    days = feed_failure_days(ui._database(url), ui.thaw(key))
+    days = feed_failure_days(ui.open_database(url), ui.thaw(key))
     return pd.DataFrame(
         {
             "day": [f.day for f in days],
@@ -64,13 +64,13 @@ def _spikes(url: str, key: tuple) -> pd.DataFrame:
     from monitor.coverage import coverage_counts as counts
     from monitor.coverage_marks import spike_marks
 
-    db = ui._database(url)
+    db = ui.open_database(url)
     return _frame(spike_marks(db, counts(db, ui.thaw(key), by="day", group=("topic",))))
 
 
 @st.cache_data(ttl=ui.QUERY_TTL_S, show_spinner=False)
 def _top(url: str, key: tuple, what: str) -> tuple[pd.DataFrame, bool]:
-    db = ui._database(url)
+    db = ui.open_database(url)
     if what == "source":
         result = top_sources(db, ui.thaw(key), limit=15)
         return pd.DataFrame(result.items, columns=["source", "articles"]), result.cut
@@ -84,7 +84,7 @@ def _top(url: str, key: tuple, what: str) -> tuple[pd.DataFrame, bool]:
 def _mentions(url: str, key: tuple):
     from monitor.mentions import target_mentions
 
-    return target_mentions(ui._database(url), ui.thaw(key))
+    return target_mentions(ui.open_database(url), ui.thaw(key))
 
 
 def _articles(n: int) -> str:

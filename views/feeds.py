@@ -6,7 +6,7 @@ import streamlit as st
 from monitor.config import Settings
 from monitor.errors import MonitorError
 from monitor.poller import poll_once
-from views import _common as ui
+from views import components as ui
 
 db = ui.database()
 st.title("Feeds")

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from monitor.errors import MonitorError
-from views import _common as ui
+from views import components as ui
 
 db = ui.database()
 st.title("Models")

@@ -4,7 +4,7 @@ import streamlit as st
 
 from monitor import classify
 from monitor.errors import MonitorError
-from views import _common as ui
+from views import components as ui
 
 db = ui.database()
 st.title("Review")
