@@ -7,14 +7,14 @@ privacy form (`Alert.targets`), so no page, command or log line shows a token or
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from sqlalchemy import case, delete, func, insert, or_, select, update
 
 from monitor.alerts.targets import display_form, parse_targets
 from monitor.errors import InputError
-from monitor.filters import STANCES, Filters
+from monitor.filters import PARAMS, STANCES, Filters
 from monitor.query import parse_query
 from monitor.store import utcnow
 from monitor.store.schema import alert_matches, alerts, deliveries
@@ -22,6 +22,9 @@ from monitor.store.schema import alert_matches, alerts, deliveries
 CADENCES = ("immediate", "hourly", "daily")
 KINDS = ("keyword", "spike")
 MAX_NAME_CHARS = 200
+# Filter dimensions an alert takes by their Filters field, beyond its query and its one topic,
+# source and stance (dates make no sense for what is still to come)
+MORE_FILTERS = tuple(f.name for f in fields(Filters) if f.name not in ("date_from", "date_to", "query", "topics", "sources", "stance", "target"))
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,10 @@ class Alert:
             parts.append(f"stance={self.target + ':' if self.target else ''}{self.stance or 'any'}")
         if self.source:
             parts.append(f"source={self.source}")
+        for p in PARAMS:
+            value = getattr(self.filters, p.field) if p.field in MORE_FILTERS else None
+            if value:
+                parts.append(f"{p.key}={','.join(value) if p.many else value}")
         return " ".join(parts)
 
 
@@ -110,9 +117,11 @@ def validate(
     sensitivity: float | None = None,
     enabled: bool = True,
     allow_private: bool | None = None,
+    **more_filters,
 ) -> Alert:
-    """Check everything and return the alert as a draft (id 0, not saved); raises InputError (QueryError for queries) with a
-    one-line message naming the field."""
+    """Check everything and return the alert as a draft (id 0, not saved); raises InputError
+    (QueryError for queries) with a one-line message naming the field. `more_filters` are any
+    other filter dimensions by their `Filters` field (e.g. languages=("ru",))."""
     from monitor.config import settings
 
     name = (name or "").strip()
@@ -134,7 +143,7 @@ def validate(
     cadence = (cadence or "immediate").strip().lower()
     if cadence not in CADENCES:
         raise InputError(f"--every must be one of {', '.join(CADENCES)}, not {cadence!r}")
-    if kind == "keyword" and not (query or topic or stance or target or source):
+    if kind == "keyword" and not (query or topic or stance or target or source or any(more_filters.values())):
         raise InputError("an alert needs a query or at least one filter (topic, stance, source)")
     if kind == "spike":
         if not (query or topic):
@@ -156,7 +165,13 @@ def validate(
         notify = [notify]
     allow = settings().allow_private_networks if allow_private is None else allow_private
     targets = tuple(parse_targets(notify, allow_private=allow))
-    filters = Filters(query=query, topics=(topic,) if topic else (), sources=(source,) if source else (), stance=stance, target=target)
+    unknown = set(more_filters) - set(MORE_FILTERS)
+    if unknown:
+        raise InputError(f"an alert has no filter {', '.join(sorted(unknown))}")
+    more = {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in more_filters.items()}
+    filters = Filters(
+        query=query, topics=(topic,) if topic else (), sources=(source,) if source else (), stance=stance, target=target, **more
+    )
     return Alert(
         id=0,
         name=name,
@@ -216,12 +231,13 @@ def update_alert(db, alert: int | str, **changes) -> None:
     """Change some fields of an alert. `notify` entries may be the privacy form shown by
     `list_alerts` (unchanged targets, whose secrets the caller never saw) or new URLs."""
     allow_private = changes.pop("allow_private", None)
-    unknown = set(changes) - {"name", "query", "topic", "stance", "target", "source", "notify", "cadence", "owner", "kind", "sensitivity", "enabled"}
+    unknown = set(changes) - {"name", "query", "topic", "stance", "target", "source", "notify", "cadence", "owner", "kind", "sensitivity", "enabled", *MORE_FILTERS}
     if unknown:
         raise InputError(f"cannot change {', '.join(sorted(unknown))} of an alert")
     with db.read() as conn:
         stored = find_alert(conn, alert)
     current = {k: getattr(stored, k) for k in ("name", "query", "topic", "stance", "target", "source", "cadence", "owner", "kind", "sensitivity", "enabled")}
+    current.update({k: getattr(stored.filters, k) for k in MORE_FILTERS})
     notify = list(stored.notify)
     if "notify" in changes:
         # Masked forms can repeat (two webhooks on one host both show json://host/****): each
