@@ -60,6 +60,7 @@ class Filters:
     sources: tuple[str, ...] = ()  # any of them
     stance: str | None = None  # FAVOR|AGAINST|NONE toward `target` (any target if None)
     target: str | None = None
+    languages: tuple[str, ...] = ()  # any of them: the codes articles carry (en, ru, …)
 
     def __post_init__(self):
         if self.date_from:
@@ -175,6 +176,10 @@ def _text(value: str, name: str) -> str:
 
 def _upper(value: str, name: str) -> str:
     return value.strip().upper()
+
+
+def _lower(value: str, name: str) -> str:
+    return value.strip().lower()
 
 
 def _date(value: str, name: str) -> date | None:
@@ -341,6 +346,18 @@ DIMENSIONS: tuple[Dimension, ...] = (
         sentence=lambda f, esc: f"stance {f.stance or 'any'}" + (f" toward {esc(f.target)}" if f.target else ""),
         reads=frozenset({"tags"}),
         side_by_side=True,
+    ),
+    Dimension(
+        "languages",
+        (
+            Param(
+                "lang", "languages", "Languages", WidgetKind.PICK_MANY, "--lang", "only articles in this language, e.g. ru (repeatable: any of them)",
+                many=True, parse=_lower, options="languages", placeholder="All languages", metavar="L",
+            ),
+        ),
+        sql=lambda f, db: [_articles().c.lang.in_(f.languages)],
+        check=lambda f, a: a.lang in f.languages,
+        sentence=lambda f, esc: _listed("languages", f.languages, esc),
     ),
 )
 

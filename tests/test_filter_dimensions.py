@@ -28,6 +28,7 @@ EXAMPLES: dict[str, list[Filters]] = {
     "topics": [Filters(topics=("interpol",)), Filters(topics=("interpol", "organized_crime"))],
     "sources": [Filters(sources=("Reuters",)), Filters(sources=("TASS", "Reuters"), query="interpol")],
     "stance": [Filters(stance="AGAINST"), Filters(target="Interpol"), Filters(stance="NONE", target="Interpol")],
+    "languages": [Filters(languages=("ru",)), Filters(languages=("en",), sources=("TASS",))],
 }
 
 
@@ -77,3 +78,17 @@ def test_each_dimension_round_trips_through_the_url_and_is_said_in_words(name):
 
 def test_every_dimension_has_examples():
     assert set(EXAMPLES) == {d.name for d in DIMENSIONS}
+
+
+def test_a_language_filter_narrows_alerts_and_exports_alike(db, stored, tmp_path, capsys):
+    from monitor import alerts
+    from monitor.cli import main
+
+    alert = alerts.add_alert(db, "Russian Interpol", "", topic="interpol", languages=["RU"])
+    assert alerts.get_alert(db, alert).describe() == "(any words) topic=interpol lang=ru"
+    russian = [aid for aid, facts in stored.items() if facts.lang == "ru"]
+    assert alerts.match_new_articles(db, list(stored)) == {alert: russian}  # in memory
+    assert [r.id for r in alerts.preview_alert(db, alert).rows] == russian  # in SQL
+    out = tmp_path / "ru.csv"
+    assert main(["--db", db.url, "export", "articles", "--lang", "ru", "--output", str(out)]) == 0
+    assert "Интерпол" in out.read_text(encoding="utf-8") and "Europol" not in out.read_text(encoding="utf-8")

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import case, delete, func, insert, or_, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 
 from monitor.alerts.targets import display_form, parse_targets
 from monitor.errors import InputError
@@ -168,7 +169,7 @@ def validate(
     unknown = set(more_filters) - set(MORE_FILTERS)
     if unknown:
         raise InputError(f"an alert has no filter {', '.join(sorted(unknown))}")
-    more = {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in more_filters.items()}
+    more: dict[str, Any] = {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in more_filters.items()}
     filters = Filters(
         query=query, topics=(topic,) if topic else (), sources=(source,) if source else (), stance=stance, target=target, **more
     )

@@ -16,6 +16,7 @@ from monitor.filters import DIMENSIONS, PARAMS, STANCES, Filters, Param, WidgetK
 from monitor.query import HELP as SEARCH_HELP
 from monitor.store import Database
 from views.components.reads import (
+    language_options,
     source_options,
     store_status,
     target_options,
@@ -33,6 +34,7 @@ OPTIONS: dict[str, Callable[[Database], list[str]]] = {
     "sources": source_options,
     "targets": target_options,
     "stances": lambda db: list(STANCES),
+    "languages": language_options,
 }
 
 

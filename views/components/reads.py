@@ -65,6 +65,17 @@ def _source_options(url: str) -> list[str]:
         return [r[0] for r in conn.execute(select(articles.c.source).distinct().order_by(articles.c.source).limit(2000))]
 
 
+@st.cache_data(ttl=OPTIONS_TTL_S, show_spinner=False)
+def _language_options(url: str) -> list[str]:
+    from monitor.browse import stored_languages
+
+    return stored_languages(open_database(url))
+
+
+def language_options(db: Database) -> list[str]:
+    return _language_options(db.url)
+
+
 def topic_options(db: Database) -> list[str]:
     return _topic_options(db.url)
 
