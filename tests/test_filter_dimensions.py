@@ -92,3 +92,25 @@ def test_a_language_filter_narrows_alerts_and_exports_alike(db, stored, tmp_path
     out = tmp_path / "ru.csv"
     assert main(["--db", db.url, "export", "articles", "--lang", "ru", "--output", str(out)]) == 0
     assert "Интерпол" in out.read_text(encoding="utf-8") and "Europol" not in out.read_text(encoding="utf-8")
+
+
+def test_the_sidebar_offers_the_languages_stored_and_the_page_says_which(monkeypatch, db_url):
+    from monitor.store import Database
+    from tests.dashboard_app import assert_clean, make_app, texts
+    from tests.dashboard_data import fill
+    from tests.factories import add_article
+
+    db = Database(db_url)
+    db.init()
+    fill(db)
+    add_article(db, "Интерпол объявил розыск", "2026-10-20", lang="ru")
+    at = make_app(monkeypatch, db_url).run()
+    at.switch_page("views/articles.py").run()
+    assert_clean(at)
+    picker = at.sidebar.multiselect(key="lang")
+    assert "ru" in picker.options
+    picker.select("ru").run()
+    assert_clean(at)
+    assert list(at.dataframe[0].value["title"]) == ["Интерпол объявил розыск"]
+    assert "languages ru" in texts(at)
+    db.dispose()
