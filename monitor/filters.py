@@ -215,7 +215,9 @@ class Dimension:
     name: str  # what `article_conditions(skip=...)` names
     params: tuple[Param, ...]
     sql: Callable[["Filters", Any], list[ColumnElement]]  # conditions on `articles` (set filters only)
-    check: Callable[["Filters", ArticleFacts], bool]  # the same rule in memory
+    # the same rule in memory: given the filters, the test of one article (made once per set of
+    # filters, since an alert tests thousands of articles)
+    check: Callable[["Filters"], Callable[[ArticleFacts], bool]]
     sentence: Callable[["Filters", Callable[[str], str]], str | None]
     reads: frozenset[str] = field(default=frozenset())  # article facts `check` needs: "tags", "text"
     side_by_side: bool = False  # its widgets share one row of the sidebar
@@ -246,12 +248,15 @@ def _date_sql(f: Filters, db) -> list[ColumnElement]:
     return out
 
 
-def _date_check(f: Filters, a: ArticleFacts) -> bool:
-    if a.published_at is None:
-        return False
-    if f.date_from and a.published_at < day_start(f.date_from):
-        return False
-    return not (f.date_to and a.published_at >= day_start(f.date_to + timedelta(days=1)))
+def _date_check(f: Filters) -> Callable[[ArticleFacts], bool]:
+    lo = day_start(f.date_from) if f.date_from else None
+    hi = day_start(f.date_to + timedelta(days=1)) if f.date_to else None
+
+    def check(a: ArticleFacts) -> bool:
+        when = a.published_at
+        return when is not None and (lo is None or when >= lo) and (hi is None or when < hi)
+
+    return check
 
 
 def _topic_sql(f: Filters, db) -> list[ColumnElement]:
@@ -269,11 +274,29 @@ def _stance_sql(f: Filters, db) -> list[ColumnElement]:
     return [exists(select(1).where(*stance_tag))]
 
 
-def _stance_check(f: Filters, a: ArticleFacts) -> bool:
-    return any(
-        kind == "stance" and (f.target is None or target == f.target) and (f.stance is None or label == f.stance)
-        for kind, target, label in a.tags
-    )
+def _stance_check(f: Filters) -> Callable[[ArticleFacts], bool]:
+    def check(a: ArticleFacts) -> bool:
+        return any(
+            kind == "stance" and (f.target is None or target == f.target) and (f.stance is None or label == f.stance)
+            for kind, target, label in a.tags
+        )
+
+    return check
+
+
+def _topic_check(f: Filters) -> Callable[[ArticleFacts], bool]:
+    wanted = frozenset(("topic", "", t) for t in f.topics)
+    return lambda a: not wanted.isdisjoint(a.tags)
+
+
+def _query_check(f: Filters) -> Callable[[ArticleFacts], bool]:
+    query = parse_query(f.query)
+    return lambda a: query.matches(a.text)
+
+
+def _any_of(attribute: str, values: Iterable[str]) -> Callable[[ArticleFacts], bool]:
+    wanted = frozenset(values)
+    return lambda a: getattr(a, attribute) in wanted
 
 
 def _listed(word: str, values: Iterable[str], escape: Callable[[str], str]) -> str:
@@ -300,7 +323,7 @@ DIMENSIONS: tuple[Dimension, ...] = (
             ),
         ),
         sql=lambda f, db: [query_condition(parse_query(f.query), db)],
-        check=lambda f, a: parse_query(f.query).matches(a.text),
+        check=_query_check,
         sentence=lambda f, esc: f"query “{esc(f.query)}”",
         reads=frozenset({"text"}),
     ),
@@ -313,7 +336,7 @@ DIMENSIONS: tuple[Dimension, ...] = (
             ),
         ),
         sql=_topic_sql,
-        check=lambda f, a: any(("topic", "", t) in a.tags for t in f.topics),
+        check=_topic_check,
         sentence=lambda f, esc: _listed("topics", f.topics, esc),
         reads=frozenset({"tags"}),
     ),
@@ -326,7 +349,7 @@ DIMENSIONS: tuple[Dimension, ...] = (
             ),
         ),
         sql=lambda f, db: [_articles().c.source.in_(f.sources)],
-        check=lambda f, a: a.source in f.sources,
+        check=lambda f: _any_of("source", f.sources),
         sentence=lambda f, esc: _listed("sources", f.sources, esc),
     ),
     Dimension(
@@ -356,7 +379,7 @@ DIMENSIONS: tuple[Dimension, ...] = (
             ),
         ),
         sql=lambda f, db: [_articles().c.lang.in_(f.languages)],
-        check=lambda f, a: a.lang in f.languages,
+        check=lambda f: _any_of("lang", f.languages),
         sentence=lambda f, esc: _listed("languages", f.languages, esc),
     ),
 )
@@ -386,4 +409,18 @@ def reads(filters: Filters) -> frozenset[str]:
 
 def accepts(filters: Filters, article: ArticleFacts) -> bool:
     """The filters' SQL conditions, checked on one article in memory."""
-    return all(d.check(filters, article) for d in _BY_COST if d.active(filters))
+    return matcher(filters)(article)
+
+
+def matcher(filters: Filters) -> Callable[[ArticleFacts], bool]:
+    """`accepts` for many articles: the set dimensions are picked once (alerts check thousands
+    of articles against each alert's filters, and the picking costs as much as the checks)."""
+    checks = [d.check(filters) for d in _BY_COST if d.active(filters)]
+    if not checks:
+        return lambda article: True
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+        return lambda article: first(article) and second(article)
+    return lambda article: all(check(article) for check in checks)

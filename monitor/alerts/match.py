@@ -2,7 +2,7 @@
 and the archive on demand. It only finds (`Match` records); `monitor.alerts.record` stores them.
 
 New articles are matched in memory, in one pass: each alert's filters are checked with the
-in-memory half of the filter declarations (`monitor.filters.accepts`: the cheap dimensions first,
+in-memory half of the filter declarations (`monitor.filters.matcher`: the cheap dimensions first,
 the query last, on the words and stems the search index holds, made once per article). The
 archive is matched in SQL with the same `Filters` the Articles page uses, so "test this alert"
 shows what a search would.
@@ -20,7 +20,7 @@ from sqlalchemy import and_, exists, func, select
 
 from monitor.alerts.found import Match
 from monitor.alerts.rules import Alert, find_alert, load_enabled
-from monitor.filters import ArticleFacts, accepts, reads
+from monitor.filters import ArticleFacts, matcher, reads
 from monitor.query import parse_query
 from monitor.store.schema import alert_matches, articles, tags
 
@@ -57,6 +57,7 @@ def new_article_matches(db, article_ids: Sequence[int]) -> list[tuple[Alert, lis
     if not watching:
         return []
     want_tags = any("tags" in reads(alert.filters) for alert in watching)
+    checks = [(alert.id, matcher(alert.filters)) for alert in watching]
     found: dict[int, list[Match]] = defaultdict(list)
     for chunk in _chunks(list(article_ids), CHUNK):
         with db.read() as conn:
@@ -73,9 +74,9 @@ def new_article_matches(db, article_ids: Sequence[int]) -> list[tuple[Alert, lis
         for r in rows:
             # one ArticleFacts per article: its words are read once, for the first alert that asks
             article = ArticleFacts(r.source, r.published_at, r.lang, frozenset(tagsets.get(r.id, ())), r.title, r.summary, r.content)
-            for alert in watching:
-                if accepts(alert.filters, article):
-                    found[alert.id].append(Match.article(r.id))
+            for alert_id, accepts in checks:
+                if accepts(article):
+                    found[alert_id].append(Match.article(r.id))
     return [(alert, found[alert.id]) for alert in watching if alert.id in found]
 
 
