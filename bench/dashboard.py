@@ -48,7 +48,7 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    load = ", load average %.1f" % os.getloadavg()[0] if hasattr(os, "getloadavg") else ""
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
     return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}{load}"
 
 
@@ -121,9 +121,9 @@ def timed(label: str, fn, results: list) -> object:
 
 
 def queries(url: str) -> None:
+    from monitor.browse import article_page, count_articles
     from monitor.coverage import coverage_counts, feed_failure_days, top_sources
     from monitor.coverage_marks import spike_marks
-    from monitor.browse import article_page, count_articles
     from monitor.filters import Filters
     from monitor.store import Database
     from monitor.terms import top_terms
@@ -155,11 +155,10 @@ def apptest_child(url: str) -> None:
     """Runs in a fresh process: the Coverage page once in AppTest, cold caches; prints figures."""
     os.environ.update(MONITOR_DATABASE_URL=url, MONITOR_POLL_IN_DASHBOARD="0", MONITOR_SEED_DEFAULT_FEEDS="0")
     os.chdir(REPO)
+    import streamlit as st
     from streamlit.testing.v1 import AppTest
 
     from monitor.store import Database
-
-    import streamlit as st
 
     Database(url).init()  # migrations checked once, as a running server would have done at start
     at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=120)
@@ -208,7 +207,7 @@ def main() -> None:
     queries(url)
     print(f"Coverage page in AppTest (fresh process, cold caches; load average {os.getloadavg()[0]:.1f}):")
     proc = subprocess.run([sys.executable, __file__, "--apptest-child", url], capture_output=True, text=True, cwd=REPO)
-    line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
+    line = next((out for out in proc.stdout.splitlines() if out.startswith("RESULT ")), None)
     if line is None:
         print(proc.stdout[-2000:], proc.stderr[-4000:])
         raise SystemExit("the AppTest run failed")

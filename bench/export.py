@@ -141,7 +141,7 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the temporary database")
     ap.add_argument("--postgres", metavar="URL", help="also copy the rows into this (empty) PostgreSQL database or schema and measure there")
     args = ap.parse_args()
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
     print(f"machine: {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores, {cpu}, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, load average {os.getloadavg()[0]:.1f} at start")
 
     work = Path(tempfile.mkdtemp(prefix="bench-export-"))

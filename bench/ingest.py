@@ -1,6 +1,13 @@
 """Ingest throughput beside feedparser's own parse rate, on the same bytes, in the same run.
 
     python bench/ingest.py [--entries 100000] [--db URL] [--with-hooks]
+    python bench/ingest.py --first-ingest [--rounds 3]
+
+`--first-ingest` is the acceptance measurement: `python -m monitor ingest` of the real feeds'
+top-level files (../shared/data/feeds/real/*.xml) into a fresh SQLite file, exactly as a new
+user runs it (bootstrap training and tagging included), beside feedparser's bare parse of the
+same bytes; each round runs both, one after the other, and prints their ratio (the machine is
+shared, so the rounds show how much the load moved it). Results go in docs/bench-ingest.md.
 
 Two inputs: the real feeds (../shared/data/feeds/real, 124 documents) and a generated set of
 `--entries` items in 200-item documents. For each it prints
@@ -132,6 +139,42 @@ def run_pipeline(folder: str, db_url: str, hooks: bool) -> dict:
     }
 
 
+def run_feedparser_files(*paths: str) -> dict:
+    import io
+
+    import feedparser
+
+    bodies = [Path(p).read_bytes() for p in paths]
+    start = time.perf_counter()
+    entries = sum(len(feedparser.parse(io.BytesIO(body)).entries) for body in bodies)
+    return {"entries": entries, "seconds": time.perf_counter() - start}
+
+
+def first_ingest(rounds: int) -> None:
+    """The acceptance figure: a new user's first `ingest` of the real feeds, against feedparser."""
+    files = sorted(str(p) for p in REAL.glob("*.xml") if p.is_file())
+    if not files:
+        raise SystemExit(f"no feeds at {REAL}")
+    print(f"first ingest: {len(files)} top-level documents of {REAL}")
+    ratios = []
+    for n in range(1, rounds + 1):
+        bare = _child("feedparser-files", *files)
+        with tempfile.TemporaryDirectory() as tmp:
+            env = dict(os.environ, MONITOR_DATABASE_URL=f"sqlite:///{Path(tmp) / 'first.db'}")
+            start = time.perf_counter()
+            out = subprocess.run([sys.executable, "-m", "monitor", "ingest", *files], capture_output=True, text=True, cwd=REPO, env=env, check=False)
+            seconds = time.perf_counter() - start
+        if out.returncode != 0:
+            raise SystemExit(f"ingest failed: {out.stderr.strip()[-2000:]}")
+        summary = out.stdout.strip().splitlines()[-1]
+        ratios.append(seconds / bare["seconds"])
+        load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"  round {n}: feedparser bare {bare['seconds']:6.1f} s ({bare['entries']} entries)   "
+              f"monitor ingest {seconds:6.1f} s   ratio {ratios[-1]:.2f} x   (load {load})")
+    print(f"  {summary}")
+    print(f"  median ratio {sorted(ratios)[len(ratios) // 2]:.2f} x (acceptance: <= 2 x; moonshot 1 x)")
+
+
 def _child(*args: str) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, cwd=REPO)
     if out.returncode != 0:
@@ -178,15 +221,23 @@ def measure(name: str, folder: Path, db_url: str, hooks: bool) -> None:
 def main() -> None:
     if sys.argv[1:2] == ["--child"]:
         kind, rest = sys.argv[2], sys.argv[3:]
-        result = run_feedparser(*rest) if kind == "feedparser" else run_pipeline(rest[0], rest[1], rest[2] == "1")
+        if kind == "feedparser-files":
+            result = run_feedparser_files(*rest)
+        else:
+            result = run_feedparser(*rest) if kind == "feedparser" else run_pipeline(rest[0], rest[1], rest[2] == "1")
         print(json.dumps(result))
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--entries", type=int, default=100_000, help="size of the generated set (default 100000)")
     ap.add_argument("--db", help="database URL (default: a fresh SQLite file per run)")
     ap.add_argument("--with-hooks", action="store_true", help="also tag and evaluate alerts on new articles")
+    ap.add_argument("--first-ingest", action="store_true", help="only the acceptance figure: `monitor ingest` of the real feeds vs feedparser")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of --first-ingest (default 3)")
     args = ap.parse_args()
     print("bench/ingest.py —", machine())
+    if args.first_ingest:
+        first_ingest(args.rounds)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         def url(name: str) -> str:
             return args.db or f"sqlite:///{Path(tmp) / name}.db"

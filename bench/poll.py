@@ -8,6 +8,12 @@ re-poll time when every feed is unchanged (half answer 304, half send the same b
 validators), and peak memory (RSS of the poller; of the largest parse worker; of a training
 child). `--profile FILE` writes cProfile stats of the cold poll's threads.
 
+Beside the product, in the same run on the same server (`--no-compare` skips them): a cold fetch
+of every feed by a bare httpx client, the same followed by feedparser's parse of each body, and a
+cold update of lemon24's `reader` (a feed-reader library; skipped when it is not installed:
+`pip install -r requirements-dev.txt`), each as a ratio to the product's cold poll. `--write-doc`
+writes these figures to docs/bench-poll.md.
+
 The feeds are served by a separate process on 16 loopback addresses (127.0.0.1-16), so the
 poller's one-request-per-host rule still lets 16 fetches run at once, and the server's CPU is
 not counted as the poller's.
@@ -128,7 +134,7 @@ def _profile_threads(poller, path: str) -> None:
     cProfile, into PATH.writer and PATH.hooks."""
     import cProfile
 
-    for cls, suffix in ((poller._Writer, "writer"), (poller._Hooks, "hooks")):
+    for cls, suffix in ((poller.workers.Writer, "writer"), (poller.workers.Hooks, "hooks")):
         original = cls._run
 
         def run(self, original=original, cls=cls, suffix=suffix) -> None:
@@ -142,6 +148,87 @@ def _profile_threads(poller, path: str) -> None:
         cls._run = run
 
 
+def _bare_httpx(urls: list[str], concurrency: int, parse: bool) -> float:
+    """Seconds for a bare httpx client to fetch every URL (`concurrency` at once), and with
+    `parse`, feedparser to parse each body as it comes (in this process, as a simple app would)."""
+    import asyncio
+
+    import httpx
+
+    async def run() -> None:
+        sem = asyncio.Semaphore(concurrency)
+        limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
+        async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+            async def one(u: str) -> None:
+                async with sem:
+                    body = (await client.get(u)).content
+                if parse:
+                    import feedparser
+
+                    feedparser.parse(body)
+
+            await asyncio.gather(*(one(u) for u in urls))
+
+    t0 = time.perf_counter()
+    asyncio.run(run())
+    return time.perf_counter() - t0
+
+
+def _reader_cold(urls: list[str], concurrency: int, tmp: str) -> float | None:
+    """Seconds for lemon24's reader to add and update every feed into a fresh database (its
+    workers = `concurrency`); None when reader is not installed."""
+    try:
+        from reader import make_reader
+    except ImportError:
+        return None
+    r = make_reader(f"{tmp}/reader.sqlite")
+    try:
+        for u in urls:
+            r.add_feed(u)
+    except ImportError as e:  # its vendored feedparser needs sgmllib3k
+        print(f"reader: skipped ({e})")
+        return None
+    t0 = time.perf_counter()
+    r.update_feeds(workers=concurrency)
+    spent = time.perf_counter() - t0
+    entries = r.get_entry_counts().total
+    r.close()
+    print(f"reader: {entries} entries stored")
+    return spent
+
+
+def _compare(urls: list[str], concurrency: int, tmp: str, product_s: float) -> dict[str, float | None]:
+    figures: dict[str, float | None] = {"the product (cold poll)": product_s}
+    figures["bare httpx (fetch only)"] = _bare_httpx(urls, concurrency, parse=False)
+    figures["bare httpx + feedparser"] = _bare_httpx(urls, concurrency, parse=True)
+    figures["reader 3.26 (lemon24)"] = _reader_cold(urls, concurrency, tmp)
+    print("cold poll side by side (same server, same run):")
+    for name, seconds in figures.items():
+        if seconds is None:
+            print(f"  {name}: skipped (not installed)")
+        else:
+            print(f"  {name}: {seconds:.1f} s; the product takes {product_s / seconds:.2f} x this")
+    return figures
+
+
+def _write_doc(figures: dict[str, float | None], header: str) -> None:
+    product_s = figures["the product (cold poll)"] or 1.0
+    rows = "".join(
+        f"| {name} | {'skipped' if s is None else f'{s:.1f} s'} | {'' if s is None else f'{product_s / s:.2f} ×'} |\n"
+        for name, s in figures.items()
+    )
+    (REPO / "docs" / "bench-poll.md").write_text(
+        "# Cold poll beside other clients\n\n"
+        "`python bench/poll.py --write-doc`: 1 000 feeds × 50 entries on 16 loopback addresses, served by a\n"
+        "separate process; every client in the same run against the same server. The product's figure\n"
+        "is its whole cold poll (fetch, parse, store, tag, alert, health); the bare clients only fetch\n"
+        "(and parse), storing nothing; `reader` fetches, parses and stores into its own SQLite file.\n\n"
+        f"{header}\n\n| client | cold poll | the product takes |\n|---|---:|---:|\n{rows}",
+        encoding="utf-8",
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--feeds", type=int, default=1000)
@@ -149,6 +236,8 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--db", help="database URL (default: a fresh SQLite file)")
     ap.add_argument("--cold-models", action="store_true", help="do not train the tagging models before the cold poll")
+    ap.add_argument("--no-compare", action="store_true", help="skip the bare httpx, httpx + feedparser and reader runs")
+    ap.add_argument("--write-doc", action="store_true", help="write the side-by-side figures to docs/bench-poll.md")
     ap.add_argument("--profile", metavar="FILE", help="cProfile the cold poll's event loop, writer and hooks threads into FILE.loop, FILE.writer, FILE.hooks")
     args = ap.parse_args()
 
@@ -230,6 +319,7 @@ def main() -> None:
         warm2_s = time.perf_counter() - t0
         peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         _, worker_peak2, other_peak2 = _cpu_snapshot(server.pid)
+        compared = None if args.no_compare else _compare([url(i, i % 2 == 1).replace("&amp;", "&") for i in range(args.feeds)], args.concurrency, tmp, cold_s)
     finally:
         stop.set()
         server.join(timeout=10)
@@ -264,6 +354,13 @@ def main() -> None:
         f"{max(worker_peak, worker_peak2) / 2**20:.0f} MB"
         + (f", largest other child (model training) {max(other_peak, other_peak2) / 2**20:.0f} MB" if max(other_peak, other_peak2) else "")
     )
+    if compared is not None and args.write_doc:
+        _write_doc(
+            compared,
+            f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores ({_cpu_model()}), Python {platform.python_version()}, "
+            f"concurrency {args.concurrency}, {db.display_url().split(':')[0]}, load average {load_after:.1f} after the cold poll "
+            "(the machine is shared: ratios within one run compare, absolute seconds less so).",
+        )
     print(f"goals: re-poll < 5 s: {'met' if min(warm_s, warm2_s) < 5 else 'NOT met'}; memory < 300 MB: {'met' if peak_self < 300 * 2**20 else 'NOT met'}")
 
 

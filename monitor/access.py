@@ -14,10 +14,12 @@ the archive to whoever reaches the port).
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from monitor.errors import ConfigError
 
@@ -141,9 +143,6 @@ def is_local_host(host_header: str | None, extra_names: Iterable[str] = ()) -> b
     through DNS) and names the administrator listed. Any other name may be a DNS-rebinding
     page that pointed its own name at 127.0.0.1 to read the archive with the analyst's
     browser. No header at all is not a browser (AppTest, a health probe): allowed."""
-    import ipaddress
-    from urllib.parse import urlsplit
-
     if host_header is None:
         return True
     try:

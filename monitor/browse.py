@@ -69,12 +69,6 @@ class ArticleDetail:
     labels: tuple[LabelView, ...]
 
 
-def stored_languages(db: Database) -> list[str]:
-    """The language codes stored articles carry (the Languages filter's choices)."""
-    with db.read() as conn:
-        return sorted(r[0] for r in conn.execute(select(articles.c.lang).distinct()) if r[0])
-
-
 def count_articles(db: Database, filters: Filters) -> int:
     with db.read() as conn:
         return int(conn.execute(select(func.count()).select_from(articles).where(*article_conditions(filters, db))).scalar_one())

@@ -11,7 +11,12 @@ from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from monitor.errors import ConfigError
+
+# A source checkout keeps its data/ beside the code; an installed package (whose parent is
+# site-packages) keeps it under the directory it is started from.
+_SOURCE_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = _SOURCE_ROOT if (_SOURCE_ROOT / "dashboard.py").is_file() else Path.cwd()
 
 
 def _setting(env: str, default, why: str):
@@ -222,7 +227,7 @@ class Settings:
     )
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         values = {}
         for f in fields(cls):
@@ -236,8 +241,6 @@ class Settings:
 
 
 def _convert(raw: str, kind: type, name: str):
-    from monitor.errors import ConfigError
-
     try:
         if kind is bool:
             if raw.strip().lower() in {"1", "true", "yes", "on"}:

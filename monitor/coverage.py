@@ -44,13 +44,14 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from monitor.errors import InputError
 from monitor.filters import Filters, article_conditions, day_start
+from monitor.outcomes import FetchOutcome
 from monitor.store.schema import articles, fetch_events, tags
 
 PERIODS = ("day", "week", "month")
 GROUPS = ("topic", "stance", "source")
 MAX_PERIODS = 20_000  # about 55 years of days: more is a typo in a date, not a chart
 _CHUNK = 400  # scalar subqueries per statement (SQLite allows 500 compound terms, 32 766 params)
-FAILED_OUTCOMES = ("SOFT", "HARD", "TEMP")
+FAILED_OUTCOMES = tuple(o.value for o in FetchOutcome.failures())
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ class SpikeMark:
 
 def spike_marks(db: Database, rows: Iterable[CountRow], *, sensitivity: float | None = None) -> list[SpikeMark]:
     """Days on which a topic's share is far above its baseline, from per-day topic CountRows."""
+    # Here, not at the top: importing monitor.alerts loads the whole alerts package (Apprise and
+    # delivery), which a chart without spike marks never needs.
     from monitor.alerts.spikes import SpikeSettings, assess, feed_failures
 
     series: dict[str, dict[date, tuple[int, int]]] = {}

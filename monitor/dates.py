@@ -63,6 +63,7 @@ def article_date(entry_date: datetime | None, feed_date: datetime | None, fetche
 
 @functools.lru_cache(maxsize=1)
 def _parser():
+    # dateparser is slow to import and needed only for the rare date feedparser cannot read.
     from dateparser.date import DateDataParser
 
     return DateDataParser(

@@ -132,6 +132,7 @@ def add_feed(db: Database, url: str, name: str | None = None, tags=(), allow_pri
             if existing is not None:
                 raise InputError(f"{cleaned} is already in the feed list (feed {existing})")
             result = conn.execute(insert(feeds).values(**_new_feed_values(cleaned, name, tags, added_by, utcnow())))
+            assert result.inserted_primary_key is not None  # None only for a multi-row insert
             return int(result.inserted_primary_key[0])
     except IntegrityError:  # added by someone else at the same moment (PostgreSQL)
         raise InputError(f"{cleaned} is already in the feed list") from None
@@ -381,7 +382,7 @@ def seed_default_feeds(db: Database) -> int:
             conn.execute(insert(meta).values(key=SEEDED_KEY, value=now.isoformat()))
             if has_feeds or has_articles:
                 return 0
-            rows = {}
+            rows: dict[str, dict] = {}
             for o in outlines:
                 url = validate_feed_url(o.url, allow_private=False, resolve=False)
                 rows.setdefault(url, _new_feed_values(url, o.name, o.tags, "default feeds", now))

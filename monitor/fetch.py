@@ -12,8 +12,8 @@
   parsed again even when the server ignores validators.
 - TLS verification is never switched off; TLS failures are reported as such.
 
-Each failure maps to a fixed, low-cardinality `reason` and a `kind` (SOFT / HARD / TEMP), as
-Media Cloud's rss-fetcher does, with a human `detail` beside it.
+Each failure maps to a fixed, low-cardinality `Reason`, which carries its kind (SOFT / HARD /
+TEMP, `monitor.outcomes`), as Media Cloud's rss-fetcher does, with a human `detail` beside it.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import re
 import ssl
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -35,6 +36,7 @@ import httpx
 from monitor.config import Settings, settings as current_settings
 from monitor.errors import InputError
 from monitor.netguard import BlockedAddressError, GuardedBackend, ResolveError, Resolver, split_url
+from monitor.outcomes import FetchOutcome, Reason
 from monitor.proxy import ProxyRules
 
 log = logging.getLogger(__name__)
@@ -42,49 +44,15 @@ log = logging.getLogger(__name__)
 MAX_RETRY_AFTER_S = 86400.0  # a server may ask us to wait; never longer than a day
 READ_CHUNK = 64 * 1024
 
-OK_OUTCOMES = ("ok", "not_modified", "unchanged")
-
-# reason -> kind. HARD: the feed (or its redirect) is wrong, not just unlucky. TEMP: the server
-# or resolver asked for time. SOFT: everything else that may mend itself.
-REASONS: dict[str, str] = {
-    "gone": "HARD",
-    "bad_url": "HARD",
-    "bad_redirect": "HARD",
-    "blocked_address": "HARD",
-    "not_found": "SOFT",
-    "forbidden": "SOFT",
-    "http_error": "SOFT",
-    "server_error": "SOFT",
-    "rate_limited": "TEMP",
-    "unavailable": "TEMP",
-    "dns_temporary": "TEMP",
-    "dns_unknown_host": "SOFT",
-    "connect_failed": "SOFT",
-    "proxy_error": "SOFT",
-    "network_error": "SOFT",
-    "timeout": "SOFT",
-    "tls": "SOFT",
-    "too_many_redirects": "SOFT",
-    "redirect_loop": "SOFT",
-    "too_large": "SOFT",
-    "truncated": "SOFT",
-    "bad_encoding": "SOFT",
-    "empty": "SOFT",
-    "protocol_error": "SOFT",
-    "not_a_feed": "SOFT",
-    "parse_error": "SOFT",
-}
-
-
 @dataclass(frozen=True)
 class FetchResult:
     """What one fetch brought: a body to ingest, a 'nothing new', or a classified failure."""
 
     url: str  # the URL asked for
     final_url: str  # after redirects
-    outcome: str  # ok | not_modified | unchanged | SOFT | HARD | TEMP
+    outcome: FetchOutcome
     status: int | None = None
-    reason: str | None = None  # a key of REASONS when the fetch failed
+    reason: Reason | None = None  # when the fetch failed
     detail: str | None = None
     body: bytes | None = None  # only when outcome == "ok"
     body_hash: str | None = None
@@ -98,11 +66,11 @@ class FetchResult:
 
     @property
     def ok(self) -> bool:
-        return self.outcome in OK_OUTCOMES
+        return self.outcome.succeeded
 
 
 class _Fail(Exception):
-    def __init__(self, reason: str, detail: str, status: int | None = None, retry_after: float | None = None):
+    def __init__(self, reason: Reason, detail: str, status: int | None = None, retry_after: float | None = None):
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
@@ -199,7 +167,7 @@ class _Decoder:
         elif encoding in ("gzip", "x-gzip", "deflate"):
             self.mode = encoding
         else:
-            raise _Fail("bad_encoding", f"unsupported Content-Encoding {encoding[:40]!r}")
+            raise _Fail(Reason.BAD_ENCODING, f"unsupported Content-Encoding {encoding[:40]!r}")
         self.cap = cap
         self.out = bytearray()
         self._d = self._new() if self.mode != "identity" else None
@@ -212,7 +180,7 @@ class _Decoder:
 
     def _check(self) -> None:
         if len(self.out) > self.cap:
-            raise _Fail("too_large", f"the feed is larger than {self.cap // (1024 * 1024) or self.cap} {'MiB' if self.cap >= 1024 * 1024 else 'bytes'} once decoded")
+            raise _Fail(Reason.TOO_LARGE, f"the feed is larger than {self.cap // (1024 * 1024) or self.cap} {'MiB' if self.cap >= 1024 * 1024 else 'bytes'} once decoded")
 
     def feed(self, raw: bytes) -> None:
         if self._d is None:
@@ -228,7 +196,7 @@ class _Decoder:
                     self._d = self._new(raw_deflate=True)  # "deflate" sent without a zlib header
                     self._fed_any = True
                     continue
-                raise _Fail("bad_encoding", f"the compressed body is corrupt ({e})") from None
+                raise _Fail(Reason.BAD_ENCODING, f"the compressed body is corrupt ({e})") from None
             self._fed_any = True
             self.out += chunk
             self._check()
@@ -247,16 +215,17 @@ class _Decoder:
                 if self.mode == "deflate" and self.out:
                     self.out += self._d.flush()
                 else:
-                    raise _Fail("truncated", "the compressed body ended early (truncated); nothing of it was used")
+                    raise _Fail(Reason.TRUNCATED, "the compressed body ended early (truncated); nothing of it was used")
         return bytes(self.out)
 
 
-def _chain(exc: BaseException):
+def _chain(exc: BaseException) -> Iterator[BaseException]:
     seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
 
 
 def _said(exc: BaseException) -> str:
@@ -267,56 +236,57 @@ def _said(exc: BaseException) -> str:
         if text:
             return text
     deepest = list(_chain(exc))[-1]
-    return {ConnectionResetError: "connection reset by the server", BrokenPipeError: "connection closed by the server"}.get(
-        type(deepest), type(deepest).__name__
-    )
+    said: dict[type[BaseException], str] = {ConnectionResetError: "connection reset by the server", BrokenPipeError: "connection closed by the server"}
+    return said.get(type(deepest), type(deepest).__name__)
 
 
-def classify_exception(exc: BaseException) -> tuple[str, str]:
+def classify_exception(exc: BaseException) -> tuple[Reason, str]:
     """(reason, detail) for an exception raised while fetching."""
     for e in _chain(exc):
         if isinstance(e, BlockedAddressError):
-            return "blocked_address", f"refused: {e} (private networks are not allowed)"
+            return Reason.BLOCKED_ADDRESS, f"refused: {e} (private networks are not allowed)"
         if isinstance(e, ResolveError):
-            return ("dns_temporary" if e.temporary else "dns_unknown_host"), str(e)
+            return (Reason.DNS_TEMPORARY if e.temporary else Reason.DNS_UNKNOWN_HOST), str(e)
         if isinstance(e, ssl.SSLCertVerificationError):
-            return "tls", f"TLS certificate not trusted: {e.verify_message or e.reason or e}"
+            return Reason.TLS, f"TLS certificate not trusted: {e.verify_message or e.reason or e}"
         if isinstance(e, ssl.SSLError):
-            return "tls", f"TLS handshake failed: {e.reason or e}"
+            return Reason.TLS, f"TLS handshake failed: {e.reason or e}"
     for e in _chain(exc):
+        if getattr(e, "error_status_hint", None) == 431:  # h11 under httpx: the headers outgrew its buffer
+            return Reason.HEADER_TOO_LARGE, "the response headers are too large (over 16 KiB); nothing of the response was used"
         if isinstance(e, (httpx.ProxyError, httpcore.ProxyError)):
-            return "proxy_error", f"proxy: {e}"[:300]
+            return Reason.PROXY_ERROR, f"proxy: {e}"[:300]
     for e in _chain(exc):
         if isinstance(e, (httpx.TimeoutException, TimeoutError)):
-            return "timeout", f"timed out ({type(e).__name__})"
+            return Reason.TIMEOUT, f"timed out ({type(e).__name__})"
         if isinstance(e, httpx.ConnectError):
-            return "connect_failed", f"cannot connect: {_said(e)}"[:300]
+            return Reason.CONNECT_FAILED, f"cannot connect: {_said(e)}"[:300]
         if isinstance(e, httpx.RemoteProtocolError):
-            return "truncated", f"the server broke off the response: {_said(e)}"[:300]
+            return Reason.TRUNCATED, f"the server broke off the response: {_said(e)}"[:300]
         if isinstance(e, (httpx.ReadError, httpx.WriteError, httpx.NetworkError)):
-            return "network_error", f"network error: {_said(e)}"[:300]
+            return Reason.NETWORK_ERROR, f"network error: {_said(e)}"[:300]
         if isinstance(e, httpx.DecodingError):
-            return "bad_encoding", f"cannot decode the body: {_said(e)}"[:300]
+            return Reason.BAD_ENCODING, f"cannot decode the body: {_said(e)}"[:300]
         if isinstance(e, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
-            return "bad_url", f"invalid URL: {_said(e)}"[:300]
-    return "network_error", f"{type(exc).__name__}: {_said(exc)}"[:300]
+            return Reason.BAD_URL, f"invalid URL: {_said(e)}"[:300]
+    return Reason.NETWORK_ERROR, f"{type(exc).__name__}: {_said(exc)}"[:300]
 
 
 def _status_failure(status: int, headers: httpx.Headers) -> _Fail:
     retry = parse_retry_after(headers.get("retry-after")) if status in (429, 503) else None
     if status == 410:
-        return _Fail("gone", "410 Gone: the server says this feed was removed for good", status)
+        return _Fail(Reason.GONE, "410 Gone: the server says this feed was removed for good", status)
     if status == 404:
-        return _Fail("not_found", "404 Not Found", status)
+        return _Fail(Reason.NOT_FOUND, "404 Not Found", status)
     if status in (401, 403):
-        return _Fail("forbidden", f"{status} {'Unauthorized' if status == 401 else 'Forbidden'}: the server refuses us", status)
+        return _Fail(Reason.FORBIDDEN, f"{status} {'Unauthorized' if status == 401 else 'Forbidden'}: the server refuses us", status)
     if status == 429:
-        return _Fail("rate_limited", "429 Too Many Requests", status, retry)
+        return _Fail(Reason.RATE_LIMITED, "429 Too Many Requests", status, retry)
     if status == 503:
-        return _Fail("unavailable", "503 Service Unavailable", status, retry)
+        return _Fail(Reason.UNAVAILABLE, "503 Service Unavailable", status, retry)
     if status >= 500:
-        return _Fail("server_error", f"{status} server error", status)
-    return _Fail("http_error", f"unexpected HTTP status {status}", status)
+        return _Fail(Reason.SERVER_ERROR, f"{status} server error", status)
+    return _Fail(Reason.HTTP_ERROR, f"unexpected HTTP status {status}", status)
 
 
 class Fetcher:
@@ -383,18 +353,18 @@ class Fetcher:
         except _Fail as f:
             result = self._failed(url, state["final"], f.reason, f.detail, f.status, f.retry_after)
         except TimeoutError:
-            result = self._failed(url, state["final"], "timeout", f"no complete answer within {self.timeout_s:g} s (total deadline)")
+            result = self._failed(url, state["final"], Reason.TIMEOUT, f"no complete answer within {self.timeout_s:g} s (total deadline)")
         except (httpx.HTTPError, OSError, ssl.SSLError) as e:
             reason, detail = classify_exception(e)
             result = self._failed(url, state["final"], reason, detail)
         except Exception as e:  # noqa: BLE001 - a library surprise on one feed must not stop a round
             log.exception("unexpected error fetching %s", url)
-            result = self._failed(url, state["final"], "network_error", f"{type(e).__name__}: {e}"[:300])
+            result = self._failed(url, state["final"], Reason.NETWORK_ERROR, f"{type(e).__name__}: {e}"[:300])
         return _with_duration(result, started)
 
-    def _failed(self, url, final, reason, detail, status=None, retry_after=None) -> FetchResult:
+    def _failed(self, url, final, reason: Reason, detail, status=None, retry_after=None) -> FetchResult:
         return FetchResult(
-            url=url, final_url=final, outcome=REASONS.get(reason, "SOFT"), status=status, reason=reason, detail=detail, retry_after_s=retry_after
+            url=url, final_url=final, outcome=reason.kind, status=status, reason=reason, detail=detail, retry_after_s=retry_after
         )
 
     async def _fetch(self, url, etag, last_modified, previous_hash, state) -> FetchResult:
@@ -406,7 +376,7 @@ class Fetcher:
             try:
                 current, _host, _port, _scheme = split_url(current)
             except InputError as e:
-                raise _Fail("bad_redirect" if hops else "bad_url", f"{'redirect to ' if hops else ''}{e}") from None
+                raise _Fail(Reason.BAD_REDIRECT if hops else Reason.BAD_URL, f"{'redirect to ' if hops else ''}{e}") from None
             state["final"] = current
             headers = {
                 "User-Agent": self.user_agent,
@@ -423,21 +393,21 @@ class Fetcher:
                 if status in (301, 302, 303, 307, 308):
                     location = response.headers.get("location")
                     if not location:
-                        raise _Fail("bad_redirect", f"{status} redirect without a Location", status)
+                        raise _Fail(Reason.BAD_REDIRECT, f"{status} redirect without a Location", status)
                     try:
                         target = str(response.url.join(location.strip())).split("#", 1)[0]
                     except (httpx.InvalidURL, ValueError):
-                        raise _Fail("bad_redirect", f"{status} redirect to an invalid URL", status) from None
+                        raise _Fail(Reason.BAD_REDIRECT, f"{status} redirect to an invalid URL", status) from None
                     if not target.lower().startswith(("http://", "https://")):
                         scheme = target.split(":", 1)[0][:20]
-                        raise _Fail("bad_redirect", f"{status} redirect to {scheme}:// refused (only http and https)", status)
+                        raise _Fail(Reason.BAD_REDIRECT, f"{status} redirect to {scheme}:// refused (only http and https)", status)
                     hops += 1
                     if status not in (301, 308):
                         all_permanent = False
                     if target in seen:
-                        raise _Fail("redirect_loop", f"redirect loop at hop {hops} ({target[:200]})", status)
+                        raise _Fail(Reason.REDIRECT_LOOP, f"redirect loop at hop {hops} ({target[:200]})", status)
                     if hops > self.max_redirects:
-                        raise _Fail("too_many_redirects", f"more than {self.max_redirects} redirects", status)
+                        raise _Fail(Reason.TOO_MANY_REDIRECTS, f"more than {self.max_redirects} redirects", status)
                     seen.add(target)
                     current = target
                     continue
@@ -445,7 +415,7 @@ class Fetcher:
                     return FetchResult(
                         url=url,
                         final_url=current,
-                        outcome="not_modified",
+                        outcome=FetchOutcome.NOT_MODIFIED,
                         status=304,
                         etag=response.headers.get("etag") or etag,
                         last_modified=response.headers.get("last-modified") or last_modified,
@@ -460,16 +430,16 @@ class Fetcher:
                     async for raw in response.aiter_raw(READ_CHUNK):
                         decoder.feed(raw)
                 except httpx.RemoteProtocolError as e:
-                    raise _Fail("truncated", f"the body ended before its stated length; nothing of it was used ({e})"[:300], status) from None
+                    raise _Fail(Reason.TRUNCATED, f"the body ended before its stated length; nothing of it was used ({e})"[:300], status) from None
                 body = decoder.finish()
                 if not body.strip():
-                    raise _Fail("empty", f"{status} with an empty body", status)
+                    raise _Fail(Reason.EMPTY, f"{status} with an empty body", status)
                 digest = hashlib.sha256(body).hexdigest()
                 unchanged = previous_hash is not None and digest == previous_hash
                 return FetchResult(
                     url=url,
                     final_url=current,
-                    outcome="unchanged" if unchanged else "ok",
+                    outcome=FetchOutcome.UNCHANGED if unchanged else FetchOutcome.OK,
                     status=status,
                     body=None if unchanged else body,
                     body_hash=digest,

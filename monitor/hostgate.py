@@ -34,9 +34,11 @@ from collections import defaultdict
 
 from sqlalchemy import func, select
 
+from monitor.locks import LockKey
+
 log = logging.getLogger(__name__)
 
-HOST_LOCK_SPACE = 7303313  # first key of our advisory locks on hosts (ingest uses 7303312 for sources)
+HOST_LOCK_SPACE = int(LockKey.HOST)
 MAX_GAP_S = 5.0  # the longest rest a slow host gets between two of our requests ("a few seconds")
 SLOW_ANSWER_S = 1.0  # an answer this slow earns the host a rest as long as the answer took
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from sqlalchemy import func, select, update
 
 from monitor.errors import InputError, MonitorError, ParseError, StoreError
+from monitor.locks import LockKey
 from monitor.models import Article, IngestStats, ParsedFeed
 from monitor.normalize import Limits, Rejected, guid_key, normalize_entry
 from monitor.parse import NormalizedFeed, parse_articles
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 FEED_SUFFIXES = (".xml", ".rss", ".atom", ".rdf", ".feed")  # what a folder walk picks up
 _CHUNK = 400  # keys per IN (...) lookup: well under SQLite's variable limit
 _HOOK_BATCH = 2000  # new articles handed to tagging/alerts at once by ingest_paths
+_STORE_BATCH = 8  # parsed documents ingest_paths stores in one transaction, at most
 
 Progress = Callable[[int, int, str], None]  # (documents done, documents total, current path)
 
@@ -47,6 +49,33 @@ Progress = Callable[[int, int, str], None]  # (documents done, documents total, 
 class _Item:
     article: Article
     guid_key: str
+
+
+@dataclass(frozen=True)
+class DocumentToStore:
+    """One parsed, normalised document for `store_documents`, with where it came from.
+
+    The source (outlet) is `source`, else the feed's own title, else `default_source`;
+    `fetched_at` defaults to now."""
+
+    normalized: NormalizedFeed
+    source: str | None = None
+    feed_id: int | None = None
+    fetched_at: datetime | None = None
+    default_source: str | None = None
+
+
+@dataclass
+class _Prepared:
+    """A document on its way into the store: its source name, its place in the caller's list
+    (stored in source order, reported in the caller's), and the stats it fills in."""
+
+    source: str
+    order: int
+    document: DocumentToStore
+    fetched_at: datetime
+    items: list[_Item]
+    stats: IngestStats
 
 
 def ingest_document(
@@ -115,37 +144,39 @@ def store_normalized(
     default_source: str | None = None,
 ) -> IngestStats:
     """Deduplicate and store a parsed, normalised document in one transaction (no hooks)."""
-    document = {"normalized": normalized, "source": source, "feed_id": feed_id, "fetched_at": fetched_at, "default_source": default_source}
+    document = DocumentToStore(normalized, source=source, feed_id=feed_id, fetched_at=fetched_at, default_source=default_source)
     return store_documents(db, [document])[0]
 
 
-def store_documents(db: Database, documents: list[dict]) -> list[IngestStats]:
-    """Several documents (each a dict of `store_normalized`'s arguments) in ONE write transaction,
-    their stats in the same order. After a crash still only whole documents remain; a writer with
-    documents queued pays one commit for them all (the poller's writer does this). Documents are
-    stored in source order, so the per-source locks of two writers' batches cannot deadlock."""
+def store_documents(db: Database, documents: list[DocumentToStore]) -> list[IngestStats]:
+    """Several documents in ONE write transaction, their stats in the same order. After a crash
+    still only whole documents remain; a writer with documents queued pays one commit for them
+    all (the poller's writer and `ingest_paths` do this). On PostgreSQL documents are stored in
+    source order, so the per-source locks of two writers' batches cannot deadlock; on SQLite in
+    the order given."""
     from monitor.config import settings
 
     window = timedelta(days=settings().title_dedup_days)
-    prepared = []
+    prepared: list[_Prepared] = []
     for doc in documents:
-        normalized: NormalizedFeed = doc["normalized"]
-        fetched_at = _naive_utc(doc["fetched_at"]) if doc.get("fetched_at") else utcnow()
-        name = _source_name(doc.get("source"), normalized.feed, doc.get("default_source"))
+        normalized = doc.normalized
+        name = _source_name(doc.source, normalized.feed, doc.default_source)
         stats = IngestStats(documents=1, entries=normalized.entries, rejected=dict(normalized.rejected))
         if normalized.feed.warning:
             stats.warnings[name] = normalized.feed.warning
-        prepared.append((name, len(prepared), doc.get("feed_id"), fetched_at, stats, _with_guid_keys(normalized.articles), normalized))
-    todo = sorted((p for p in prepared if p[5]), key=lambda p: (p[0], p[1]))
+        fetched_at = _naive_utc(doc.fetched_at) if doc.fetched_at else utcnow()
+        prepared.append(_Prepared(name, len(prepared), doc, fetched_at, _with_guid_keys(normalized.articles), stats))
+    # SQLite has no per-source locks (one writer at a time): the caller's order is kept
+    todo = sorted((p for p in prepared if p.items), key=(lambda p: p.order) if db.is_sqlite else (lambda p: (p.source, p.order)))
     if todo:
         with db.write() as conn:
-            for name, _order, feed_id, fetched_at, stats, items, normalized in todo:
-                new_ids, duplicates = _store(conn, db, items, name, feed_id, fetched_at, window)
-                stats.new_articles = len(new_ids)
+            for p in todo:
+                new_ids, duplicates = _store(conn, db, p.items, p.source, p.document.feed_id, p.fetched_at, window)
+                p.stats.new_articles = len(new_ids)
                 # repeats inside the document count as duplicates too, so the summary adds up
-                stats.duplicates = duplicates + len(normalized.articles) - len(items)
-                stats.new_article_ids = new_ids
-    return [p[4] for p in prepared]
+                p.stats.duplicates = duplicates + len(p.document.normalized.articles) - len(p.items)
+                p.stats.new_article_ids = new_ids
+    return [p.stats for p in prepared]
 
 
 def run_hooks(db: Database, new_ids: list[int], timings: dict[str, float] | None = None) -> None:
@@ -216,11 +247,40 @@ def ingest_paths(
     from monitor.parse import pool_size
 
     files = list(_expand(paths))
+    max_bytes = settings().max_body_bytes
+    lookahead = pool_size() + _STORE_BATCH  # parsed documents waiting to be stored, at most
+    if hooks:
+        _prewarm_training(db)
+    try:
+        return _ingest_files(db, files, source, progress, hooks, max_bytes, lookahead)
+    finally:
+        if hooks:
+            from monitor.classify import training
+
+            training.release_warm()
+
+
+def _prewarm_training(db: Database) -> None:
+    """A store with no models trains them when the run ends: start the training child now, so
+    it has loaded scikit-learn by then (monitor.classify.training.prewarm)."""
+    try:
+        from monitor.classify import training
+        from monitor.classify.modelstore import active_version
+
+        if any(active_version(db, kind) is None for kind in ("topics", "stance")):
+            training.prewarm(db)
+    except Exception:  # only a head start: the training at the end starts its own child
+        log.debug("could not start the training child early", exc_info=True)
+
+
+def _ingest_files(
+    db: Database, files: list[Path], source: str | None, progress: Progress | None, hooks: bool, max_bytes: int, lookahead: int
+) -> IngestStats:
+    from monitor.parse import pool_size
+
     total = len(files)
     stats = IngestStats()
     pending_hooks: list[int] = []
-    max_bytes = settings().max_body_bytes
-    lookahead = pool_size() * 2
     with ThreadPoolExecutor(max_workers=pool_size(), thread_name_prefix="parse") as executor:
         futures: list[tuple[Path, Future]] = []
         it = iter(files)
@@ -235,33 +295,49 @@ def ingest_paths(
 
         refill()
         while futures:
-            path, future = futures.pop(0)
+            # The documents already parsed go in one transaction: a commit (an fsync) per few
+            # documents, not per document; each is still stored whole or not at all.
+            batch = [futures.pop(0)]
+            while futures and len(batch) < _STORE_BATCH and futures[0][1].done():
+                batch.append(futures.pop(0))
             refill()
-            try:
-                normalized, fetched_at = future.result()
+            results: dict[Path, IngestStats] = {}
+            ready: list[tuple[Path, DocumentToStore]] = []
+            for path, future in batch:
                 try:
-                    one = store_normalized(db, normalized, source=source, fetched_at=fetched_at, default_source=path.stem)
+                    normalized, fetched_at = future.result()
+                except (ParseError, InputError) as e:
+                    failed = results[path] = IngestStats(documents=1)
+                    failed.failed_documents[str(path)] = _reason_line(e)
+                    continue
+                ready.append((path, DocumentToStore(normalized, source=source, fetched_at=fetched_at, default_source=path.stem)))
+            for run in _runs_in_store_order(db, ready):
+                try:
+                    stored = store_documents(db, [document for _path, document in run])
                 except StoreError as e:  # disk full, read-only, locked: stop, saying what is already safe
                     for _path, pending in futures:
                         pending.cancel()
-                    raise _stopped(e, f"storing {path}", stats) from None
-                one.warnings = {str(path): w for w in one.warnings.values()}
-            except (ParseError, InputError) as e:
-                one = IngestStats(documents=1)
-                one.failed_documents[str(path)] = _reason_line(e)
-            stats.add(one)
-            pending_hooks.extend(one.new_article_ids)
-            if hooks and len(pending_hooks) >= _HOOK_BATCH:
-                try:
-                    run_hooks(db, pending_hooks)
-                except StoreError as e:
-                    for _path, pending in futures:
-                        pending.cancel()
-                    raise _stopped(e, "tagging new articles", stats) from None
-                pending_hooks = []
-            done += 1
-            if progress:
-                progress(done, total, str(path))
+                    for one in results.values():  # the batch's runs before this one are safe
+                        stats.add(one)
+                    raise _stopped(e, f"storing {run[0][0]}", stats) from None
+                for (path, _document), one in zip(run, stored):
+                    one.warnings = {str(path): w for w in one.warnings.values()}
+                    results[path] = one
+            for path, _future in batch:
+                one = results[path]
+                stats.add(one)
+                pending_hooks.extend(one.new_article_ids)
+                if hooks and len(pending_hooks) >= _HOOK_BATCH:
+                    try:
+                        run_hooks(db, pending_hooks)
+                    except StoreError as e:
+                        for _path, pending in futures:
+                            pending.cancel()
+                        raise _stopped(e, "tagging new articles", stats) from None
+                    pending_hooks = []
+                done += 1
+                if progress:
+                    progress(done, total, str(path))
     if hooks:
         try:
             run_hooks(db, pending_hooks)
@@ -271,6 +347,24 @@ def ingest_paths(
 
         classify.bring_up_to_date(db)  # train what the run's archive needs, then tag what waits
     return stats
+
+
+def _runs_in_store_order(db: Database, ready: list[tuple[Path, DocumentToStore]]) -> list[list[tuple[Path, DocumentToStore]]]:
+    """The documents split into transactions that store them in the order given, so the same
+    files give the same articles (which copy of a story is kept, its id) however the parsing
+    was timed. One run on SQLite; on PostgreSQL, runs of ascending source, the order in which
+    `store_documents` takes its per-source locks."""
+    if db.is_sqlite:
+        return [ready] if ready else []
+    runs: list[list[tuple[Path, DocumentToStore]]] = []
+    last = None
+    for item in ready:
+        name = _source_name(item[1].source, item[1].normalized.feed, item[1].default_source)
+        if not runs or (last is not None and name < last):
+            runs.append([])
+        runs[-1].append(item)
+        last = name
+    return runs
 
 
 def _stopped(e: StoreError, doing: str, stats: IngestStats) -> StoreError:
@@ -385,7 +479,7 @@ def _store(conn, db: Database, items: list[_Item], source: str, feed_id: int | N
     """Inside one write transaction: returns (ids of new articles, number of duplicates)."""
     if not db.is_sqlite:
         # Serialise writers of one source (SQLite's BEGIN IMMEDIATE already serialises all).
-        conn.execute(select(func.pg_advisory_xact_lock(7303312, func.hashtext(source))))
+        conn.execute(select(func.pg_advisory_xact_lock(int(LockKey.SOURCE), func.hashtext(source))))
     insert = _dialect_insert(db)
 
     # 1. Seen in this source before?

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
@@ -20,6 +21,9 @@ from monitor.classify.features import article_text
 from monitor.classify.taxonomy import compile_terms, load_taxonomy
 from monitor.filters import Filters, article_conditions
 from monitor.store.schema import articles, tags
+
+if TYPE_CHECKING:
+    from monitor.store import Database
 
 # The newest articles read per request: a window of a few months of a busy archive is read
 # in about a second; beyond that the figures say they are from a sample.
@@ -49,7 +53,7 @@ class Mentions:
         return next((t for t in self.targets if t.target == target), None)
 
 
-def target_mentions(db, filters: Filters | None = None, *, sample: int = MENTION_SAMPLE) -> Mentions:
+def target_mentions(db: Database, filters: Filters | None = None, *, sample: int = MENTION_SAMPLE) -> Mentions:
     filters = filters or Filters()
     conditions = article_conditions(filters, db, skip=("stance",))
     taxonomy = load_taxonomy(db)

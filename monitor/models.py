@@ -67,7 +67,7 @@ class IngestStats:
     def reject(self, reason: str) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
 
-    def add(self, other: "IngestStats") -> None:
+    def add(self, other: IngestStats) -> None:
         self.documents += other.documents
         self.entries += other.entries
         self.new_articles += other.new_articles

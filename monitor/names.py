@@ -10,10 +10,16 @@ from __future__ import annotations
 import difflib
 import enum
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from monitor.classify.taxonomy import load_taxonomy
 from monitor.errors import InputError
+from monitor.store.schema import articles, feeds, tags
+
+if TYPE_CHECKING:
+    from monitor.store import Database
 
 MAX_LISTED = 12  # known names spelled out in a refusal; more are summarised with a count
 
@@ -29,15 +35,11 @@ _WHERE = {
 }
 
 
-def known_names(db, kind: NameKind) -> list[str]:
+def known_names(db: Database, kind: NameKind) -> list[str]:
     """Topics: the taxonomy plus any stored topic tag. Sources: every outlet stored articles
     come from, plus the names of registered feeds (not polled yet)."""
-    from monitor.store.schema import articles, feeds, tags
-
     names: set[str] = set()
     if kind is NameKind.TOPIC:
-        from monitor.classify import load_taxonomy
-
         names.update(load_taxonomy(db).topic_names)
         with db.read() as conn:
             names.update(r[0] for r in conn.execute(select(tags.c.label).where(tags.c.kind == "topic").distinct()) if r[0])
@@ -75,7 +77,7 @@ def _needs_quotes(name: str) -> bool:
     return not name.replace("_", "").isalnum()
 
 
-def check_names(db, *, topics: Iterable[str] = (), sources: Iterable[str] = (), prefix: str = "--") -> None:
+def check_names(db: Database, *, topics: Iterable[str] = (), sources: Iterable[str] = (), prefix: str = "--") -> None:
     """Refuse unknown topics or sources (`prefix` + option name in the message: "--topic")."""
     for kind, values, option in (
         (NameKind.TOPIC, [v for v in topics if v], "topic"),

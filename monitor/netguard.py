@@ -11,7 +11,7 @@ network:
    hop and every new connection goes through the same check. TLS keeps the host name for SNI and
    certificate checks, because httpcore passes the origin's host to `start_tls`, not the address.
 
-Python 3.11 facts this relies on (hardening.md): `224.0.0.1.is_global` is True, so multicast is
+Python 3.11 facts this relies on: `224.0.0.1.is_global` is True, so multicast is
 checked separately; `127.1`, `0x7f.1` and `2130706433` all mean 127.0.0.1 to the C resolver, so
 such hosts are decoded here with the same inet_aton rules before any lookup.
 """
@@ -30,12 +30,13 @@ import httpcore
 from httpcore import AsyncNetworkBackend, AsyncNetworkStream
 
 from monitor.errors import InputError
+from monitor.proxy import open_tunnel
 
 MAX_URL_LENGTH = 2048
 ALLOWED_SCHEMES = ("http", "https")
 INPUT_DNS_TIMEOUT_S = 3.0  # `feeds add` must answer promptly even when DNS is slow or absent
 
-IPAddress = typing.Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # A resolver takes (host, port) and returns IP address strings. Tests pass their own to play a
 # DNS server whose answers change; production uses the system resolver.
 Resolver = Callable[[str, int], Iterable[str]]
@@ -104,8 +105,9 @@ def system_resolver(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     seen: list[str] = []
     for _family, _type, _proto, _canon, sockaddr in infos:
-        if sockaddr[0] not in seen:
-            seen.append(sockaddr[0])
+        address = str(sockaddr[0])
+        if address not in seen:
+            seen.append(address)
     return seen
 
 
@@ -259,8 +261,6 @@ class GuardedBackend(AsyncNetworkBackend):
 
     async def _through_proxy(self, addresses: list[str], port: int, timeout, socket_options) -> AsyncNetworkStream:
         """A CONNECT tunnel to one of the checked addresses: the proxy never resolves the name."""
-        from monitor.proxy import open_tunnel
-
         last: Exception | None = None
         for address in addresses:
             try:

@@ -15,11 +15,12 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 import nh3
 
+from monitor.config import settings
 from monitor.dates import article_date
 from monitor.models import Article, Entry
 
@@ -42,9 +43,7 @@ class Limits:
     max_summary_chars: int = MAX_SUMMARY_CHARS
 
     @classmethod
-    def from_settings(cls) -> "Limits":
-        from monitor.config import settings
-
+    def from_settings(cls) -> Limits:
         s = settings()
         return cls(max_title_chars=s.max_title_chars, max_content_chars=s.max_content_chars)
 
@@ -205,7 +204,7 @@ def safe_link(value: str | None) -> str | None:
         link = parts.scheme.lower() + link[len(parts.scheme):]
     # Characters a URL may never hold raw are percent-encoded, so a link cannot close the HTML
     # attribute or text it is put in (`"><img src=x onerror=…>` in an e-mail or a page).
-    return _UNSAFE_IN_URL.sub(lambda m: "%{:02X}".format(ord(m.group(0))), link)
+    return _UNSAFE_IN_URL.sub(lambda m: f"%{ord(m.group(0)):02X}", link)
 
 
 _UNSAFE_IN_URL = re.compile(r'["<>\\^`{|}]')
@@ -362,7 +361,7 @@ def detect_language(text: str, hint: str | None = None) -> str | None:
     words = Counter(_WORD.findall(sample.lower()))
     if sum(words.values()) >= 4:
         scores = {lang: sum(words[w] for w in stop if w in words) for lang, stop in _STOPWORDS.items()}
-        best = max(scores, key=scores.get)
+        best = max(scores, key=lambda lang: scores[lang])
         top = scores[best]
         second = max(v for k, v in scores.items() if k != best)
         if top >= 2 and top > second:

@@ -4,7 +4,7 @@ feedparser is the only parser we trust with RSS/Atom's many dialects, and the on
 with hostile bytes: crafted entities blow it up quadratically (62 KB -> 600 MB) and a long
 `<author>` can pin a core for seconds (hardening items 14-15). So it never runs in our process:
 
-- Each worker is a long-lived `python -m monitor.parse --worker` child with `RLIMIT_AS` set, fed
+- Each worker is a long-lived Python child running `_worker_main` with `RLIMIT_AS` set, fed
   documents over a pipe. Starting a Python that imports feedparser costs ~0.2 s, far more than
   parsing a typical feed, so workers are reused and only replaced when they die, overrun the
   wall-clock limit, or have parsed `RECYCLE_AFTER` documents (bounding heap fragmentation).
@@ -12,7 +12,9 @@ with hostile bytes: crafted entities blow it up quadratically (62 KB -> 600 MB) 
   fails with `reason="parse_timeout"`. A worker killed by its memory limit fails the document
   with `reason="parse_memory"`; the next document gets a fresh worker.
 - Only primitives cross the pipe (`marshal`, never pickle), so a confused worker cannot make the
-  parent run code; they become `Entry`/`ParsedFeed` dataclasses here.
+  parent run code. Requests and replies are typed records (`ParseRequest`, `NormalizeOptions`,
+  `ParsedFeed`, `NormalizedFeed`) packed and unpacked by field (`monitor.wire`): a value of the
+  wrong type is refused, never shifted into another field.
 
 feedparser is given bytes only: handed a `str` it would open a local path or `file://` URL.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import calendar
+import dataclasses
 import marshal
 import os
 import re
@@ -32,11 +35,15 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TypeVar
 
 from monitor.dates import EARLIEST_DATE
 from monitor.errors import ParseError
 from monitor.models import Article, Entry, ParsedFeed
 from monitor.normalize import Limits
+from monitor.wire import WireError, pack, unpack
+
+T = TypeVar("T")
 
 RECYCLE_AFTER = 2000  # documents per worker before a fresh one replaces it
 _HEADER = struct.Struct("!I")
@@ -57,8 +64,8 @@ def parse_feed(
     cfg = settings()
     if timeout_s is None:
         timeout_s = cfg.parse_timeout_s
-    reply = _pool().run((body, content_type or "", None), timeout_s, memory_mb or cfg.parse_memory_mb)
-    return _to_parsed_feed(reply)
+    reply = _pool().run(ParseRequest(body, content_type or ""), timeout_s, memory_mb or cfg.parse_memory_mb)
+    return _reply_record(reply, "feed", ParsedFeed)
 
 
 def _checked_body(body) -> bytes:
@@ -103,6 +110,24 @@ class NormalizedFeed:
     rejected: dict[str, int]
 
 
+@dataclass(frozen=True)
+class NormalizeOptions:
+    """What the worker needs to normalise the entries it parsed (`parse_articles`)."""
+
+    fetched_at: datetime
+    max_items: int
+    limits: Limits
+
+
+@dataclass(frozen=True)
+class ParseRequest:
+    """One document for a worker; with `normalize`, it normalises the entries too."""
+
+    body: bytes
+    content_type: str
+    normalize: NormalizeOptions | None = None
+
+
 def parse_articles(
     body: bytes,
     content_type: str | None = None,
@@ -120,24 +145,22 @@ def parse_articles(
     from monitor.config import settings
 
     cfg = settings()
-    limits = limits or Limits.from_settings()
-    options = {
-        "fetched_at": tuple(fetched_at.timetuple())[:6] + (fetched_at.microsecond,),
-        "max_items": max_items if max_items is not None else cfg.max_items_per_feed,
-        "limits": (limits.max_title_chars, limits.max_content_chars, limits.max_summary_chars),
-    }
+    options = NormalizeOptions(
+        fetched_at=_naive(fetched_at),
+        max_items=max_items if max_items is not None else cfg.max_items_per_feed,
+        limits=limits or Limits.from_settings(),
+    )
     reply = _pool().run(
-        (body, content_type or "", options),
+        ParseRequest(body, content_type or "", options),
         cfg.parse_timeout_s if timeout_s is None else timeout_s,
         memory_mb or cfg.parse_memory_mb,
     )
-    meta = _to_parsed_feed(reply)
-    return NormalizedFeed(
-        feed=meta,
-        entries=int(reply.get("entry_count", 0)),
-        articles=[_to_article(a) for a in reply.get("articles", ())],
-        rejected={str(k): int(v) for k, v in (reply.get("rejected") or {}).items()},
-    )
+    return _reply_record(reply, "normalized", NormalizedFeed)
+
+
+def _naive(value: datetime) -> datetime:
+    """The fetch time as the worker's normaliser takes it: naive, its wall-clock fields as given."""
+    return value.replace(tzinfo=None)
 
 
 MAX_ENTITY_EXPANSION = 1_000_000  # characters that a document's own entities may expand to
@@ -193,16 +216,28 @@ def shutdown_workers() -> None:
 # Parent side: a small pool of long-lived workers
 
 
+# The worker imports this very copy of the package, installed or a source checkout, whatever the
+# working directory: the child's path drops the working directory (a `monitor/` there must not
+# shadow ours) and gains the directory holding this package only when it lacks it, and the
+# environment, which the worker's own children would inherit, is left alone.
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_WORKER_BOOTSTRAP = (
+    "import sys\n"
+    "del sys.path[0]\n"
+    "if sys.argv[1] not in sys.path:\n"
+    "    sys.path.insert(0, sys.argv[1])\n"
+    "from monitor.parse import _worker_main\n"
+    "_worker_main()\n"
+)
+
+
 class _Worker:
     def __init__(self, memory_mb: int):
         env = dict(os.environ)
         env["MONITOR_PARSE_WORKER_MEMORY_MB"] = str(memory_mb)
-        # The worker must import this very package even when the caller's cwd is elsewhere.
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.memory_mb = memory_mb
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor.parse", "--worker"],
+            [sys.executable, "-c", _WORKER_BOOTSTRAP, _PACKAGE_PARENT],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -211,8 +246,8 @@ class _Worker:
         )
         self.used = 0
 
-    def run(self, request: tuple, timeout_s: float) -> dict:
-        payload = marshal.dumps(request)
+    def run(self, request: ParseRequest, timeout_s: float) -> dict:
+        payload = marshal.dumps(pack(request))
         deadline = time.monotonic() + timeout_s
         try:
             self.proc.stdin.write(_HEADER.pack(len(payload)) + payload)
@@ -313,7 +348,7 @@ class _Pool:
                 self.count -= 1
             self.cond.notify()
 
-    def run(self, request: tuple, timeout_s: float, memory_mb: int) -> dict:
+    def run(self, request: ParseRequest, timeout_s: float, memory_mb: int) -> dict:
         worker = self._acquire(memory_mb)
         keep = False
         try:
@@ -387,49 +422,16 @@ def _when(value) -> datetime | None:
         return None
 
 
-def _to_article(t: tuple) -> Article:
-    url_key, link, guid, title, summary, content, published, title_hash, lang, author, estimated = t
-    return Article(
-        url_key=url_key,
-        link=link,
-        guid=guid,
-        title=title,
-        summary=summary,
-        content=content,
-        published_at=datetime(*published),
-        title_hash=title_hash,
-        lang=lang,
-        author=author,
-        date_estimated=bool(estimated),
-    )
-
-
-def _to_parsed_feed(reply: dict) -> ParsedFeed:
+def _reply_record(reply: dict, key: str, cls: type[T]) -> T:
+    """The record a worker's reply carries under `key`, or the ParseError it reports."""
+    if not isinstance(reply, dict):
+        raise ParseError("the parser's reply was not understood", reason="malformed")
     if reply.get("error"):
         raise ParseError(str(reply.get("message") or "not a feed"), reason=str(reply["error"]))
-    entries = [
-        Entry(
-            guid=_text(e.get("guid")),
-            link=_text(e.get("link")),
-            title=_text(e.get("title")),
-            summary=_text(e.get("summary")),
-            content=_text(e.get("content")),
-            published=_when(e.get("published")),
-            author=_text(e.get("author")),
-        )
-        for e in reply.get("entries", ())
-        if isinstance(e, dict)
-    ]
-    ttl = reply.get("ttl_minutes")
-    return ParsedFeed(
-        title=_text(reply.get("title")),
-        link=_text(reply.get("link")),
-        entries=entries,
-        warning=_text(reply.get("warning")),
-        ttl_minutes=ttl if isinstance(ttl, int) and ttl > 0 else None,
-        language=_text(reply.get("language")),
-        published=_when(reply.get("published")),
-    )
+    try:
+        return unpack(cls, reply.get(key))
+    except WireError as e:
+        raise ParseError(f"the parser's reply was not understood: {e}", reason="malformed") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -558,23 +560,21 @@ def _date_of(item, keys: tuple[str, ...]) -> int | None:
     return None
 
 
-def _entry_record(e) -> dict:
+def _entry_of(e) -> Entry:
     content = None
     for part in e.get("content") or ():
         value = part.get("value") if hasattr(part, "get") else None
         if isinstance(value, str) and value.strip():
             content = value if content is None else content + "\n" + value
-    published = _date_of(e, ("published", "updated", "created"))
-    guid = e.get("id") or e.get("guid")
-    return {
-        "guid": _cap(guid),
-        "link": _cap(e.get("link")),
-        "title": _cap(e.get("title")),
-        "summary": _cap(e.get("summary")),
-        "content": _cap(content),
-        "published": published,
-        "author": _cap(e.get("author")),
-    }
+    return Entry(
+        guid=_text(_cap(e.get("id") or e.get("guid"))),
+        link=_text(_cap(e.get("link"))),
+        title=_text(_cap(e.get("title"))),
+        summary=_text(_cap(e.get("summary"))),
+        content=_text(_cap(content)),
+        published=_when(_date_of(e, ("published", "updated", "created"))),
+        author=_text(_cap(e.get("author"))),
+    )
 
 
 _ROOT = re.compile(rb"\s*<\s*([A-Za-z_][\w.:-]*)")
@@ -595,51 +595,34 @@ def _feed_root(body: bytes) -> bool:
     return name in {b"rss", b"rdf", b"feed", b"channel"}
 
 
-def _normalize_in_worker(reply: dict, options: dict) -> dict:
-    from monitor.normalize import Limits, Rejected, normalize_entry
+def _normalize_in_worker(parsed: ParsedFeed, options: NormalizeOptions) -> NormalizedFeed:
+    from monitor.normalize import Rejected, normalize_entry
 
-    fetched_at = datetime(*options["fetched_at"])
-    limits = Limits(*options["limits"])
-    records = reply.pop("entries")
-    reply["entry_count"] = len(records)
+    entries = parsed.entries
     rejected: dict[str, int] = {}
-    cap = options["max_items"]
-    if len(records) > cap:
-        rejected["over_item_cap"] = len(records) - cap
-        records = records[:cap]
-    feed_published = _when(reply.get("published"))
+    if len(entries) > options.max_items:
+        rejected["over_item_cap"] = len(entries) - options.max_items
+        entries = entries[: options.max_items]
     articles = []
-    for record in records:
-        entry = Entry(
-            guid=_text(record["guid"]),
-            link=_text(record["link"]),
-            title=_text(record["title"]),
-            summary=_text(record["summary"]),
-            content=_text(record["content"]),
-            published=_when(record["published"]),
-            author=_text(record["author"]),
-        )
+    for entry in entries:
         try:
-            a = normalize_entry(
-                entry, fetched_at=fetched_at, feed_language=reply.get("language"), limits=limits, feed_published=feed_published
+            articles.append(
+                normalize_entry(
+                    entry, fetched_at=options.fetched_at, feed_language=parsed.language, limits=options.limits,
+                    feed_published=parsed.published,
+                )
             )
         except Rejected as r:
             rejected[r.reason] = rejected.get(r.reason, 0) + 1
-            continue
-        p = a.published_at
-        articles.append(
-            (a.url_key, a.link, a.guid, a.title, a.summary, a.content,
-             (p.year, p.month, p.day, p.hour, p.minute, p.second, p.microsecond), a.title_hash, a.lang, a.author,
-             a.date_estimated)
-        )
-    reply["articles"] = articles
-    reply["rejected"] = rejected
-    return reply
+    return NormalizedFeed(feed=dataclasses.replace(parsed, entries=[]), entries=len(parsed.entries), articles=articles, rejected=rejected)
 
 
-def _handle(body: bytes, content_type: str, options: dict | None = None) -> dict:
+def _handle(request: ParseRequest) -> dict:
+    """The reply to one request: {"feed": ParsedFeed} or {"normalized": NormalizedFeed}, packed,
+    or {"error": reason, "message": ..., "keep": False when this worker should not go on}."""
+    body = request.body
     try:
-        d = _feedparser_parse(body, content_type)
+        d = _feedparser_parse(body, request.content_type)
     except MemoryError:
         return {"error": "parse_memory", "message": "the parser ran out of its memory limit", "keep": False}
     except RecursionError:
@@ -658,19 +641,19 @@ def _handle(body: bytes, content_type: str, options: dict | None = None) -> dict
         if warning:
             return {"error": "malformed", "message": f"not a feed we can read: {warning}"}
         return {"error": "not_a_feed", "message": "not an RSS or Atom feed"}
-    reply = {
-        "title": _cap(feed.get("title")),
-        "link": _cap(feed.get("link")),
-        "language": _cap(feed.get("language")),
-        "ttl_minutes": _ttl_minutes(feed),
+    parsed = ParsedFeed(
+        title=_text(_cap(feed.get("title"))),
+        link=_text(_cap(feed.get("link"))),
+        entries=[_entry_of(e) for e in entries],
+        warning=_text(warning),
+        ttl_minutes=_ttl_minutes(feed),
+        language=_text(_cap(feed.get("language"))),
         # feedparser files <lastBuildDate> under "updated", a channel's <pubDate> under "published"
-        "published": _date_of(feed, ("updated", "published")),
-        "warning": warning,
-        "entries": [_entry_record(e) for e in entries],
-    }
-    if options:
-        reply = _normalize_in_worker(reply, options)
-    return reply
+        published=_when(_date_of(feed, ("updated", "published"))),
+    )
+    if request.normalize is None:
+        return {"feed": pack(parsed)}
+    return {"normalized": pack(_normalize_in_worker(parsed, request.normalize))}
 
 
 def _worker_main() -> None:
@@ -692,9 +675,9 @@ def _worker_main() -> None:
         if len(header) < _HEADER.size:
             return
         (size,) = _HEADER.unpack(header)
-        body, content_type, options = marshal.loads(stdin.read(size))
+        request = unpack(ParseRequest, marshal.loads(stdin.read(size)))
         try:
-            reply = _handle(body, content_type, options)
+            reply = _handle(request)
             data = marshal.dumps(reply)
         except MemoryError:
             reply = {"error": "parse_memory", "message": "the parser ran out of its memory limit", "keep": False}

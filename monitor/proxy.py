@@ -75,7 +75,7 @@ class ProxyRules:
     no_proxy: str = ""
 
     @classmethod
-    def from_settings(cls, https_proxy: str, http_proxy: str, no_proxy: str) -> "ProxyRules":
+    def from_settings(cls, https_proxy: str, http_proxy: str, no_proxy: str) -> ProxyRules:
         return cls(
             parse_proxy(https_proxy, "HTTPS_PROXY") if https_proxy.strip() else None,
             parse_proxy(http_proxy, "HTTP_PROXY") if http_proxy.strip() else None,
@@ -97,7 +97,8 @@ class ProxyRules:
             return True
         # "*.corp" is written as often as ".corp"; the standard library knows only the latter.
         entries = ",".join(e.strip()[1:] if e.strip().startswith("*.") else e.strip() for e in self.no_proxy.split(","))
-        return bool(urllib.request.proxy_bypass_environment(host, {"no": entries}))
+        # proxy_bypass_environment is the standard library's NO_PROXY matcher; typeshed omits it.
+        return bool(urllib.request.proxy_bypass_environment(host, {"no": entries}))  # type: ignore[attr-defined]
 
 
 def _authority(address: str, port: int) -> str:

@@ -55,11 +55,9 @@ def save_view(db: Database, name: str, params: dict, owner: str) -> int:
         if existing is not None:
             conn.execute(update(saved_views).where(saved_views.c.id == existing).values(params=clean, created_at=utcnow()))
             return int(existing)
-        return int(
-            conn.execute(
-                insert(saved_views).values(name=name, owner=owner, params=clean, created_at=utcnow())
-            ).inserted_primary_key[0]
-        )
+        result = conn.execute(insert(saved_views).values(name=name, owner=owner, params=clean, created_at=utcnow()))
+        assert result.inserted_primary_key is not None  # None only for a multi-row insert
+        return int(result.inserted_primary_key[0])
 
 
 def list_views(db: Database) -> list[SavedView]:

@@ -25,14 +25,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Column, MetaData, Table, cast, select, text
-from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.dialects.postgresql import TSVECTOR, insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.types import TypeDecorator
 
 from monitor.search_tokens import STEMMED_LANGUAGES, index_text, stem_language
+from monitor.store.schema import articles, meta
+
+if TYPE_CHECKING:
+    from monitor.store import Database
 
 REBUILD_BATCH = 500  # articles read, tokenised and written at a time when rebuilding
 
@@ -61,8 +66,6 @@ class _TsVectorLiteral(TypeDecorator):
 def postgres_articles() -> Table:
     """`articles` with PostgreSQL's `search_vector`, for inserts that write it with the row (the
     shared schema leaves it out: SQLite has no such column)."""
-    from monitor.store.schema import articles
-
     table = articles.to_metadata(MetaData())
     table.append_column(Column("search_vector", _TsVectorLiteral()))
     return table
@@ -84,16 +87,14 @@ LANGUAGE_KEY = "search_language:"
 
 def archive_languages(conn) -> tuple[str, ...]:
     """The stemmed languages of the indexed articles, as stemmer codes."""
-    from monitor.store.schema import meta
-
     keys = conn.execute(select(meta.c.key).where(meta.c.key.like(LANGUAGE_KEY + "%"))).scalars()
     known = {k[len(LANGUAGE_KEY) :] for k in keys}
     return tuple(code for code in STEMMED_LANGUAGES if code in known)
 
 
-def register_languages(conn, db, langs: Iterable[str | None]) -> None:
+def register_languages(conn, db: Database, langs: Iterable[str | None]) -> None:
     """List the stemmed languages among `langs` that the index does not list yet."""
-    missing = sorted({stem_language(lang) for lang in langs} - {None} - set(archive_languages(conn)))
+    missing = _unlisted(conn, (stem_language(lang) for lang in langs))
     if not missing:
         return
     if db.is_sqlite:
@@ -103,15 +104,15 @@ def register_languages(conn, db, langs: Iterable[str | None]) -> None:
             _insert_languages(own, missing, sqlite=False)
 
 
-def _insert_languages(conn, codes: list[str], *, sqlite: bool) -> None:
-    from monitor.store.schema import meta
+def _unlisted(conn, codes: Iterable[str | None]) -> list[str]:
+    """The stemmer codes among `codes` that the index does not list yet, sorted."""
+    return sorted({code for code in codes if code is not None} - set(archive_languages(conn)))
 
-    if sqlite:
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        from sqlalchemy.dialects.postgresql import insert
+
+def _insert_languages(conn, codes: list[str], *, sqlite: bool) -> None:
+    insert = sqlite_insert(meta) if sqlite else postgres_insert(meta)
     rows = [{"key": LANGUAGE_KEY + code, "value": code} for code in codes]
-    conn.execute(insert(meta).on_conflict_do_nothing(index_elements=["key"]), rows)
+    conn.execute(insert.on_conflict_do_nothing(index_elements=["key"]), rows)
 
 
 def index_rows(items: Iterable[ArticleText], *, sqlite: bool) -> list[dict]:
@@ -131,7 +132,7 @@ def postgres_document(title: str | None, summary: str | None, content: str | Non
     return index_text(title, summary, content, lang).tsvector()
 
 
-def index_articles(conn, db, items: Iterable[ArticleText]) -> None:
+def index_articles(conn, db: Database, items: Iterable[ArticleText]) -> None:
     """Index stored articles, inside the caller's transaction (ingest writes PostgreSQL's
     vector with the row instead; this is for rows inserted without it)."""
     items = list(items)
@@ -141,10 +142,8 @@ def index_articles(conn, db, items: Iterable[ArticleText]) -> None:
         conn.execute(_SQLITE_INSERT if db.is_sqlite else _POSTGRES_UPDATE, rows)
 
 
-def index_stored(conn, db, article_ids: Iterable[int]) -> None:
+def index_stored(conn, db: Database, article_ids: Iterable[int]) -> None:
     """Index articles already in the table by id (for code that inserts rows itself)."""
-    from monitor.store.schema import articles
-
     ids = sorted(set(article_ids))
     columns = (articles.c.id, articles.c.title, articles.c.summary, articles.c.content, articles.c.lang)
     for start in range(0, len(ids), REBUILD_BATCH):
@@ -155,8 +154,6 @@ def index_stored(conn, db, article_ids: Iterable[int]) -> None:
 def rebuild(conn, *, sqlite: bool) -> int:
     """Index every stored article (SQLite's table must be empty); returns how many. Used by the
     migration that introduced this index, on whatever connection Alembic runs with."""
-    from monitor.store.schema import articles
-
     insert = _SQLITE_INSERT if sqlite else _POSTGRES_UPDATE
     columns = (articles.c.id, articles.c.title, articles.c.summary, articles.c.content, articles.c.lang)
     last, done = 0, 0
@@ -166,7 +163,7 @@ def rebuild(conn, *, sqlite: bool) -> int:
             return done
         items = [ArticleText(*r) for r in batch]
         # the migration holds the store alone (SQLite's write lock, PostgreSQL's advisory lock)
-        codes = sorted({stem_language(a.lang) for a in items} - {None} - set(archive_languages(conn)))
+        codes = _unlisted(conn, (stem_language(a.lang) for a in items))
         if codes:
             _insert_languages(conn, codes, sqlite=sqlite)
         conn.execute(insert, index_rows(items, sqlite=sqlite))

@@ -33,6 +33,8 @@ from functools import lru_cache
 import regex
 import Stemmer
 
+from monitor.normalize import plain_text
+
 MAX_WORD_CHARS = 100  # a German compound fits; a base64 run or a hash does not need finding
 MAX_POSITIONS = 16_000  # PostgreSQL's tsvector positions stop at 16 383
 MAX_OCCURRENCES = 256  # PostgreSQL's tsvector keeps 256 positions per word
@@ -188,8 +190,6 @@ def _capped(tokens: list[str]) -> list[str]:
 
 
 def _html_text(content: str) -> str:
-    from monitor.normalize import plain_text
-
     return plain_text(content, len(content) + 1) if "<" in content or "&" in content else content
 
 

@@ -126,3 +126,25 @@ def _idle_connections_closed():
                 database.dispose()
             except Exception:  # noqa: BLE001 - a store the test already broke on purpose
                 pass
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    """Playwright for one browser-test module (skips, saying why, where there is no Chromium)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import chromium
+
+    chromium()
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    """One headless Chromium for a browser-test module."""
+    from tests.browser import CHROMIUM_ARGS, chromium
+
+    b = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+    yield b
+    b.close()

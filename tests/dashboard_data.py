@@ -12,7 +12,8 @@ from monitor.search_index import index_stored
 from monitor.store import Database
 from monitor.store.schema import articles, feeds, fetch_events, tags
 
-# Titles that try every trick a feed can play on a page (hardening.md 21-24).
+# Titles that try every trick a feed can play on a page (huge fields, javascript: links, markup, tracking pixels):
+# each must be shown as the literal text it is.
 HOSTILE_TITLES = [
     '<img src=x onerror="alert(1)"> Interpol red notice',
     "[click me](javascript:alert(1)) cybercrime ring busted",

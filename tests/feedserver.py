@@ -1,4 +1,4 @@
-"""A real threaded HTTP server on loopback with one route per fault (hardening.md 1-13).
+"""A real threaded HTTP server on loopback with one route per fault a feed server can commit.
 
 Reusable: `with FeedServer() as srv: srv.url("/real/bbc-news-home__bbc.xml")`. Tests can also
 register their own responses (`srv.set(path, body, status=…, headers=…)`) or a callable
@@ -91,7 +91,7 @@ def gzip_bomb() -> bytes:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "_Server"
+    server: _Server
 
     def log_message(self, *args) -> None:  # keep test output clean
         pass
@@ -238,7 +238,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    owner: "FeedServer"
+    owner: FeedServer
 
     def handle_error(self, request, client_address) -> None:
         # Clients that vanish mid-response (deadlines, killed pollers) are part of the tests.
@@ -295,7 +295,7 @@ class FeedServer:
         with self.lock:
             self.peak_active = self.active
 
-    def start(self) -> "FeedServer":
+    def start(self) -> FeedServer:
         self._thread.start()
         return self
 
@@ -304,7 +304,7 @@ class FeedServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "FeedServer":
+    def __enter__(self) -> FeedServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -4,18 +4,12 @@ before Streamlit's ten-year default), a date in the URL is honoured, a broken on
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import insert
 
-from tests.dashboard_app import REPO
-from tests.test_browser import CHROMIUM_ARGS, SHOTS, _chromium, _free_port, _settle
+from tests.browser import run_dashboard, settle, shot, sqlite_store
 
 pytestmark = pytest.mark.browser
 
@@ -44,52 +38,10 @@ def _fill(db) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    from monitor.store import Database
-
-    chromium = _chromium()
-    db_url = f"sqlite:///{tmp_path_factory.mktemp('browser-dates') / 'monitor.db'}"
-    db = Database(db_url)
-    db.init()
-    _fill(db)
-    db.dispose()
-    port = _free_port()
-    env = dict(os.environ, MONITOR_DATABASE_URL=db_url, MONITOR_POLL_IN_DASHBOARD="0", MONITOR_SEED_DEFAULT_FEEDS="0")
-    log = (tmp_path_factory.getbasetemp() / "streamlit-dates.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{base}/_stcore/health", timeout=1).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("streamlit did not start: see " + log.name)
-        yield base, chromium
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def browser(server):
-    from playwright.sync_api import sync_playwright
-
-    _, chromium = server
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+def server(tmp_path_factory, browser):
+    tmp = tmp_path_factory.mktemp("browser-dates")
+    with run_dashboard(tmp, sqlite_store(tmp, _fill)) as dash:
+        yield dash.base
 
 
 def _caption(page) -> str:
@@ -97,10 +49,10 @@ def _caption(page) -> str:
 
 
 def test_a_2015_date_can_be_typed_into_from(server, browser):
-    base, _ = server
+    base = server
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
     page.goto(f"{base}/articles")
-    _settle(page, "[data-testid=stDataFrame]")
+    settle(page, "[data-testid=stDataFrame]")
     assert "36 articles match" in _caption(page)
     # typed digit by digit into the year, month and day fields, as a person would
     page.get_by_role("spinbutton", name="year, From").click()
@@ -108,9 +60,8 @@ def test_a_2015_date_can_be_typed_into_from(server, browser):
     page.keyboard.press("Escape")
     page.locator("h1").first.click()  # leave the field: the value is committed
     page.wait_for_url("**from=2015-06-01**", timeout=30_000)
-    _settle(page, "[data-testid=stDataFrame]")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "articles-from-2015.png"), full_page=True)
+    settle(page, "[data-testid=stDataFrame]")
+    shot(page, "articles-from-2015")
     # 2015-06-01 … 2015-06-18 (18) + 2026 (5) + the estimated one
     assert "24 articles match: 2015-06-01 to …" in _caption(page)
     assert page.locator("[data-testid=stException]").count() == 0
@@ -118,11 +69,11 @@ def test_a_2015_date_can_be_typed_into_from(server, browser):
 
 
 def test_a_2015_date_in_the_url_is_honoured(server, browser):
-    base, _ = server
+    base = server
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
     page.goto(f"{base}/articles?from=2015-06-01&to=2015-06-03")
-    _settle(page, "[data-testid=stDataFrame]")
-    page.screenshot(path=str(SHOTS / "articles-url-2015.png"), full_page=True)
+    settle(page, "[data-testid=stDataFrame]")
+    shot(page, "articles-url-2015")
     assert "3 articles match: 2015-06-01 to 2015-06-03" in _caption(page)
     assert "from=2015-06-01" in page.url
     year = page.get_by_role("spinbutton", name="year, From")
@@ -131,11 +82,11 @@ def test_a_2015_date_in_the_url_is_honoured(server, browser):
 
 
 def test_a_broken_date_in_the_url_is_reported_in_the_page(server, browser):
-    base, _ = server
+    base = server
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
     page.goto(f"{base}/articles?from=2015-13-45")
-    _settle(page, "[data-testid=stDataFrame]")
-    page.screenshot(path=str(SHOTS / "articles-url-bad-date.png"), full_page=True)
+    settle(page, "[data-testid=stDataFrame]")
+    shot(page, "articles-url-bad-date")
     warning = page.locator("[data-testid=stMain] [data-testid=stAlertContentWarning]")
     assert warning.count() == 1 and "is not a date" in warning.inner_text()
     page.close()

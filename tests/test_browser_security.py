@@ -5,43 +5,27 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dashboard_app import REPO
-from tests.dashboard_server import CHROMIUM_ARGS, chromium, run_dashboard, settle
+from tests.browser import (
+    CHROMIUM_ARGS,
+    chromium,
+    free_port,
+    run_dashboard,
+    settle,
+    shot,
+    sqlite_store,
+)
 from tests.test_dashboard_access import BROKEN_TOML
 
-SHOTS = REPO / "tests" / "screenshots"
 CLOSED = "The dashboard is closed: sign-in is misconfigured"
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def playwright():
-    from playwright.sync_api import sync_playwright
-
-    chromium()  # skips, saying why, where there is none
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(playwright):
-    b = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
-    yield b
-    b.close()
-
-
 @pytest.fixture
 def store(tmp_path) -> str:
-    from monitor.store import Database
     from tests.dashboard_data import fill
 
-    url = f"sqlite:///{tmp_path / 'monitor.db'}"
-    db = Database(url)
-    db.init()
-    fill(db, n=20)
-    db.dispose()
-    return url
+    return sqlite_store(tmp_path, lambda db: fill(db, n=20))
 
 
 def test_a_broken_secrets_file_closes_a_running_dashboard(tmp_path, store, browser):
@@ -55,8 +39,7 @@ def test_a_broken_secrets_file_closes_a_running_dashboard(tmp_path, store, brows
         secrets.write_text(BROKEN_TOML)  # an administrator's typo, on the running server
         page.goto(dash.base + "/articles")
         settle(page, "[data-testid=stAlertContentError]")
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / "secrets-broken.png"), full_page=True)
+        shot(page, "secrets-broken")
         body = page.inner_text("body")
         assert CLOSED in body and "is not valid TOML" in body
         assert "Local analyst" not in body and "Coverage" not in body
@@ -83,7 +66,6 @@ def test_a_broken_secrets_file_at_start_serves_nobody(tmp_path, store, browser):
 
 
 def test_sign_in_end_to_end_lets_in_only_verified_allow_listed_addresses(tmp_path, store, browser):
-    from tests.dashboard_server import free_port
     from tests.oidc_provider import FakeOIDCProvider
 
     provider = FakeOIDCProvider()
@@ -93,7 +75,7 @@ def test_sign_in_end_to_end_lets_in_only_verified_allow_listed_addresses(tmp_pat
     try:
         with run_dashboard(tmp_path, store, secrets=secrets, port=port) as dash:
 
-            def sign_in(claims: dict, shot: str) -> str:
+            def sign_in(claims: dict, name: str) -> str:
                 provider.claims = claims
                 context = browser.new_context(viewport={"width": 1200, "height": 900})
                 page = context.new_page()
@@ -107,13 +89,12 @@ def test_sign_in_end_to_end_lets_in_only_verified_allow_listed_addresses(tmp_pat
                 page.wait_for_timeout(1500)  # the rerun after the cookie is set
                 settle(page, "h1")
                 assert provider.logins == before + 1  # the browser really went through the provider
-                page.screenshot(path=str(SHOTS / f"signin-{shot}.png"), full_page=True)
+                shot(page, f"signin-{name}")
                 # what a reader sees: the word joiner that keeps an address from becoming a link is invisible
                 body = page.inner_text("body").replace("\u2060", "")
                 context.close()
                 return body
 
-            SHOTS.mkdir(parents=True, exist_ok=True)
             body = sign_in({"email": "ana@example.org", "email_verified": True}, "verified")
             assert "Signed in as ana@example.org" in body and "Coverage" in body
 
@@ -141,8 +122,7 @@ def test_a_rebound_name_gets_no_page_and_no_data(tmp_path, store, playwright):
             page = b.new_page(viewport={"width": 1200, "height": 900})
             page.goto(f"http://rebind.attacker.example:{dash.port}/alerts")
             settle(page, "[data-testid=stAlertContentError]")
-            SHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SHOTS / "rebind-refused.png"), full_page=True)
+            shot(page, "rebind-refused")
             body = page.inner_text("body")
             assert "answers only at http://localhost or http://127.0.0.1" in body
             assert "Local analyst" not in body and "Alerts" not in body.replace("Policing", "")

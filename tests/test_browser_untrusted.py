@@ -11,22 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import http.server
-import os
-import subprocess
-import sys
 import threading
-import time
 import urllib.parse
-import urllib.request
 from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import insert
 
 from monitor.search_index import index_stored
-
-from tests.dashboard_app import REPO
-from tests.test_browser import CHROMIUM_ARGS, SHOTS, _chromium, _free_port, _settle
+from tests.browser import run_dashboard, settle, shot, sqlite_store
 
 pytestmark = pytest.mark.browser
 
@@ -91,47 +84,15 @@ def _fill(db, payloads: dict[str, str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory):
-    from monitor.store import Database
-
-    chromium = _chromium()
+def hostile(tmp_path_factory, browser):
     listener = _Listener()
     payloads = _payloads(listener.port)
-    db_url = f"sqlite:///{tmp_path_factory.mktemp('untrusted') / 'monitor.db'}"
-    db = Database(db_url)
-    db.init()
-    _fill(db, payloads)
-    db.dispose()
-    port = _free_port()
-    env = dict(os.environ, MONITOR_DATABASE_URL=db_url, MONITOR_POLL_IN_DASHBOARD="0", MONITOR_SEED_DEFAULT_FEEDS="1", MONITOR_MIN_SHARE_DENOMINATOR="5")
-    log = (tmp_path_factory.getbasetemp() / "streamlit-untrusted.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port", str(port), "--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    tmp = tmp_path_factory.mktemp("untrusted")
+    url = sqlite_store(tmp, lambda db: _fill(db, payloads))
     try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{base}/_stcore/health", timeout=1).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("streamlit did not start: see " + log.name)
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            yield base, browser, listener, payloads
-            browser.close()
+        with run_dashboard(tmp, url, env={"MONITOR_SEED_DEFAULT_FEEDS": "1", "MONITOR_MIN_SHARE_DENOMINATOR": "5"}) as dash:
+            yield dash.base, browser, listener, payloads
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
         listener.server.shutdown()
 
 
@@ -175,8 +136,7 @@ def _assert_inert(page, listener: _Listener, payloads: dict[str, str], where: st
 
 
 def _shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"untrusted-{name}.png"), full_page=True)
+    shot(page, f"untrusted-{name}")
 
 
 def test_feed_and_user_text_is_never_markup_on_any_page(hostile):
@@ -194,22 +154,22 @@ def test_feed_and_user_text_is_never_markup_on_any_page(hostile):
     ]
     for name, path, ready, must_show in visits:
         page.goto(f"{base}/{path}")
-        _settle(page, ready)
+        settle(page, ready)
         _shot(page, name)
         _assert_inert(page, listener, payloads, name, must_show)
     # the bad query's own text is quoted in its error, literally
     page.goto(f"{base}/articles?q=%22{q}")
-    _settle(page, "[data-testid=stAlertContentError]")
+    settle(page, "[data-testid=stAlertContentError]")
     assert "Re-login" not in page.locator("[data-testid=stAlertContentError]").inner_text()
 
     # an article's detail: its source in the caption
     page.goto(f"{base}/articles")
-    _settle(page, "[data-testid=stDataFrame]")
+    settle(page, "[data-testid=stDataFrame]")
     grid = page.locator("[data-testid=stDataFrame]").first
     box = grid.bounding_box()
     page.mouse.click(box["x"] + 12, box["y"] + 35 + 5 * 35 + 17)  # the selection checkbox of the sixth row
     page.wait_for_selector("text=Correct a tag", timeout=30_000)
-    _settle(page, "text=Correct a tag")
+    settle(page, "text=Correct a tag")
     _shot(page, "article-detail")
     _assert_inert(page, listener, payloads, "article detail")
     detail = _visible(page)
@@ -217,7 +177,7 @@ def test_feed_and_user_text_is_never_markup_on_any_page(hostile):
 
     # saving a view: its name in the toast and the list
     page.goto(f"{base}/")
-    _settle(page, "[data-testid=stVegaLiteChart]")
+    settle(page, "[data-testid=stVegaLiteChart]")
     page.locator("[data-testid=stSidebar] summary", has_text="Saved views").click()
     page.locator("[data-testid=stSidebar] input[aria-label='Save these filters as']").fill(payloads["icon"] + " view")
     page.locator("[data-testid=stSidebar] button", has_text="Save view").click()
@@ -228,21 +188,21 @@ def test_feed_and_user_text_is_never_markup_on_any_page(hostile):
 
     # an alert: its name in the save message and the delete confirmation
     page.goto(f"{base}/alerts")
-    _settle(page, "[data-testid=stTabs]")
+    settle(page, "[data-testid=stTabs]")
     page.get_by_role("tab", name="Alerts (1)").click()
     page.locator("summary", has_text="Create an alert").click()
     page.locator("input[aria-label='Name']").first.fill(payloads["katex"] + " alert")
     page.locator("input[aria-label='Query']").first.fill("interpol")
     page.locator("button", has_text="Save alert").click()
     page.wait_for_selector("[data-testid=stAlertContentSuccess]", timeout=30_000)
-    _settle(page, "[data-testid=stAlertContentSuccess]")
+    settle(page, "[data-testid=stAlertContentSuccess]")
     _shot(page, "alert-saved")
     assert "Saved alert “" + payloads["katex"] + " alert”" in page.locator("[data-testid=stAlertContentSuccess]").inner_text().replace("\u2060", "")
     _assert_inert(page, listener, payloads, "alert saved")
     page.get_by_role("tab", name="Alerts (2)").click()
     page.locator(".st-key-edit_alert [data-testid=stSelectbox]").click()
     page.get_by_role("option").filter(has_text="material/home").first.click()
-    _settle(page, "button:has-text('Delete alert')")
+    settle(page, "button:has-text('Delete alert')")
     page.locator("button", has_text="Delete alert").click()
     page.wait_for_selector("text=with its inbox and unsent messages", timeout=30_000)
     _shot(page, "alert-delete")
@@ -259,7 +219,7 @@ def test_the_tab_icon_is_shipped_not_fetched(hostile):
     outside: list[str] = []
     page = _page(base, browser, outside)
     page.goto(f"{base}/")
-    _settle(page, "[data-testid=stVegaLiteChart]")
+    settle(page, "[data-testid=stVegaLiteChart]")
     page.wait_for_function("document.querySelector(\"link[rel*='icon']\") !== null", timeout=30_000)
     hrefs = [page.evaluate("(l) => l.href", link) for link in page.locator("link[rel*='icon']").element_handles()]
     assert hrefs and all(h.startswith(base) for h in hrefs), hrefs

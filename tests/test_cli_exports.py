@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import io
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pandas as pd
 import pytest

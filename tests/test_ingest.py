@@ -1,4 +1,5 @@
-"""Ingest end to end on SQLite and PostgreSQL: the real feeds, deduplication, and hardening 18-21."""
+"""Ingest end to end on SQLite and PostgreSQL: the real feeds, deduplication, control
+characters stripped, bad dates fixed, huge fields truncated."""
 
 from __future__ import annotations
 
@@ -281,3 +282,22 @@ def test_articles_a_killed_process_never_tagged_are_tagged_and_alerted_once_on_r
     assert count(db, articles, articles.c.id.in_(just_now.new_article_ids), articles.c.tag_status == "pending") == 1
     assert count(db, alert_matches) == 1
     assert resume_hooks(db) == 0 and count(db, alert_matches) == 1
+
+
+def test_documents_stored_together_keep_the_order_of_the_files(db, tmp_path):
+    """ingest stores the documents that are parsed by then in one transaction; which feed's copy
+    of a shared story is kept (its source, its id) is still the first file's, as one by one,
+    whatever the parsing's timing, on SQLite and PostgreSQL alike."""
+    shared = item("Interpol arrests a suspect", "https://example.org/shared", guid="s")
+    names = ["Zeta Daily", "Alpha News", "Mid Post", "Beta Times"] * 3
+    for i, name in enumerate(names):
+        own = "".join(item(f"{name} story {i}.{k}", f"https://example.org/{i}/{k}", guid=f"{i}-{k}") for k in range(3))
+        (tmp_path / f"{i:02d}.xml").write_bytes(rss(shared + own, title=name))
+    stats = ingest_paths(db, [tmp_path], hooks=False)
+    assert (stats.documents, stats.new_articles, stats.duplicates) == (12, 37, 11)
+    with db.read() as conn:
+        rows = conn.execute(select(articles.c.source, articles.c.title).order_by(articles.c.id)).all()
+    assert rows[0] == ("Zeta Daily", "Interpol arrests a suspect")
+    # articles are numbered in file order: file i's own stories follow file i-1's
+    assert [r.source for r in rows[1:]] == [name for name in names for _ in range(3)]
+    assert count(db, sightings) == 4 + 36  # the shared story once per source, each own story once

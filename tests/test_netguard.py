@@ -1,4 +1,4 @@
-"""The URL and address guard (hardening 1, 2): what is refused at input, and why."""
+"""The URL and address guard (only http(s), only public addresses): what is refused at input, and why."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_numeric_forms_of_loopback_are_decoded_like_the_c_resolver_does(host):
     assert str(parse_numeric_host(host)).startswith("127.")
 
 
-# hardening 1: only http(s)
+# only http(s)
 @pytest.mark.parametrize(
     "url",
     [
@@ -55,7 +55,7 @@ def test_refused_at_input(url):
         validate_feed_url(url, allow_private=True)
 
 
-# hardening 2: private addresses
+# only public addresses: private ones are refused before any request
 PRIVATE_URLS = [
     "http://127.0.0.1/feed", "http://[::1]/feed", "http://127.1/feed", "http://0x7f.1/feed", "http://2130706433/feed",
     "http://169.254.169.254/latest/meta-data/", "http://10.0.0.5/rss", "http://100.64.0.1/rss", "http://224.0.0.1/rss",

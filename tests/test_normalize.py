@@ -1,4 +1,6 @@
-"""Normalisation: what a hostile or sloppy feed field turns into before it is stored (hardening 18-24)."""
+"""Normalisation: what a hostile or sloppy feed field turns into before it is stored:
+control characters stripped, dates in UTC and clamped, long text truncated, only http(s) links,
+HTML sanitised."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Parsing in the sandboxed worker: the conformance corpus, encodings, and hostile documents
-(hardening items 14-17)."""
+(entity tricks parse quickly or hit the worker's limits; what can be recovered is kept;
+charsets decode correctly)."""
 
 from __future__ import annotations
 

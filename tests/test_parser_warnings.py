@@ -3,8 +3,6 @@ that reaches the analyst: in `ingest`'s output and in the feed's fetch history."
 
 from __future__ import annotations
 
-import pytest
-
 from monitor import feeds, poller
 from monitor.config import Settings
 from tests.feedserver import FeedServer

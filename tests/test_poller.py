@@ -1,5 +1,5 @@
 """The poller against a real loopback server and real databases: schedule, failures, redirects,
-410, leases, many pollers, clean stops (hardening 5-10, 26-27)."""
+410, leases, many pollers, clean stops, a killed poller that loses nothing."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def test_nothing_is_due_twice(db, srv):
     assert poll(db).feeds == 0  # next poll is in the future
 
 
-# hardening 7 and 9: each failure is soft, reasoned, backed off, and stores nothing
+# each failure is soft, reasoned, backed off, and stores nothing
 def _closed_port() -> int:
     import socket
 
@@ -133,7 +133,7 @@ def test_backoff_grows_is_capped_and_recovers(db, srv):
     assert count_articles(db) == 7
 
 
-# hardening 8: Retry-After
+# Retry-After is honoured, capped at a day
 @pytest.mark.parametrize(
     "value, low, high",
     [
@@ -151,7 +151,7 @@ def test_retry_after_is_honoured_and_capped(db, srv, value, low, high):
     assert low <= wait <= high
 
 
-# hardening 6
+# 410 Gone disables the feed, with its reason
 def test_410_disables_the_feed_with_its_reason(db, srv):
     fid = add(db, srv, "/status/410")
     summary = poll(db)
@@ -165,7 +165,7 @@ def test_410_disables_the_feed_with_its_reason(db, srv):
     assert srv.seen("/status/410") == hits
 
 
-# hardening 5
+# only consistent permanent redirects move the stored URL
 @pytest.mark.parametrize("code, moves", [(301, True), (308, True), (302, False), (307, False)])
 def test_permanent_redirects_move_the_url_after_two_in_a_row(db, srv, code, moves):
     target = srv.url(f"/gen/{40 + code}?entries=0")
@@ -340,13 +340,13 @@ def _assert_all_stored_once(db, n_feeds: int) -> None:
 def test_documents_stored_together_give_each_its_own_stats_and_nothing_twice(db):
     """The writer stores queued documents in one transaction (`ingest.store_documents`): each
     keeps its own counts, in order, a story in two of them is one article, a re-run adds nothing."""
-    from monitor.ingest import store_documents
+    from monitor.ingest import DocumentToStore, store_documents
     from monitor.parse import parse_articles
 
     shared = generated_feed(4000, 3)  # the same three stories in two feeds
     bodies = [generated_feed(4001, 5), shared, shared, generated_feed(4002, 0)]
     docs = [
-        {"normalized": parse_articles(body, fetched_at=utcnow()), "source": f"source {chr(90 - i)}"}
+        DocumentToStore(parse_articles(body, fetched_at=utcnow()), source=f"source {chr(90 - i)}")
         for i, body in enumerate(bodies)
     ]
     first = store_documents(db, docs)
@@ -391,7 +391,7 @@ def test_two_pollers_never_fetch_from_one_host_at_once(db, db_url):
 
 
 def test_a_killed_poller_loses_nothing_and_its_leases_come_back(db, db_url, srv):
-    """kill -9 mid-round (hardening 26): its leased feeds stay untouched until the lease lapses,
+    """kill -9 mid-round: its leased feeds stay untouched until the lease lapses,
     then another poller takes them; every article ends up stored exactly once."""
     paths = _add_generated(db, srv, 2000, delay=0.03)
     before = sum(srv.seen(p) for p in paths)

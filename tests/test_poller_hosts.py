@@ -54,3 +54,73 @@ def test_a_slow_host_does_not_hold_up_another_hosts_feeds(db, two_hosts):
     last_quick = max(i for i, name in enumerate(order) if name == "quick")
     second_slow = [i for i, name in enumerate(order) if name == "slow"][1]
     assert last_quick < second_slow, order  # the quick host did not wait for the slow host's queue
+
+
+DRIP_FEEDS, GOOD_FEEDS, CONCURRENCY = 10, 6, 2
+
+
+def test_many_feeds_of_a_slow_host_claimed_first_do_not_hold_up_another_hosts_feeds(db, two_hosts):
+    """More than 2 × concurrency feeds of one dripping host come first in the due order; workers
+    take the other host's feeds instead of waiting on the slow host's lock, so every good feed is
+    fetched while the slow host is still on its first few."""
+    slow, quick = two_hosts
+    order: list[str] = []
+    lock = threading.Lock()
+
+    def drip(n: int):
+        def handler(request) -> None:
+            with lock:
+                order.append("drip")
+            body = generated_feed(n, 2)
+            request.send_response(200)
+            request.send_header("Content-Type", "application/rss+xml")
+            request.send_header("Content-Length", str(len(body)))
+            request.end_headers()
+            step = len(body) // 6 + 1
+            for i in range(0, len(body), step):  # the whole feed, a piece every 0.1 s
+                request.wfile.write(body[i : i + step])
+                request.wfile.flush()
+                time.sleep(0.1)
+
+        return handler
+
+    def good(n: int):
+        def handler(request) -> None:
+            with lock:
+                order.append("good")
+            request._send(200, generated_feed(n, 2))
+
+        return handler
+
+    for i in range(DRIP_FEEDS):  # added first: due first
+        slow.handle(f"/drip/{i}", drip(700 + i))
+        feeds.add_feed(db, slow.url(f"/drip/{i}"), allow_private=True)
+    for i in range(GOOD_FEEDS):
+        quick.handle(f"/good/{i}", good(800 + i))
+        feeds.add_feed(db, quick.url(f"/good/{i}"), allow_private=True)
+    assert DRIP_FEEDS > 2 * CONCURRENCY
+
+    summary = poller.poll_once(db, allow_private=True, concurrency=CONCURRENCY, settings=Settings(allow_private_networks=True))
+    assert (summary.feeds, summary.ok) == (DRIP_FEEDS + GOOD_FEEDS, DRIP_FEEDS + GOOD_FEEDS), summary
+    assert order.count("good") == GOOD_FEEDS and order.count("drip") == DRIP_FEEDS
+    assert slow.peak_active <= 1  # the slow host still gets one request at a time
+    drips_before_last_good = order[: max(i for i, name in enumerate(order) if name == "good")].count("drip")
+    assert drips_before_last_good <= 2, order  # not after the slow host's queue
+
+
+def test_a_claim_leaves_a_host_that_has_its_share_and_takes_other_hosts(db):
+    for i in range(6):
+        feeds.add_feed(db, f"http://127.0.0.1:9/a/{i}", allow_private=True)
+    for i in range(2):
+        feeds.add_feed(db, f"http://127.0.0.2:9/b/{i}", allow_private=True)
+    now = poller.utcnow()
+    first = poller.claim_batch(db, "me", 4, lease_s=60, due_before=now, in_hand={"127.0.0.1": 1}, per_host=3)
+    assert sorted(f.host for f in first.feeds) == ["127.0.0.1", "127.0.0.1", "127.0.0.2", "127.0.0.2"]
+    assert first.more  # feeds of the full host were left due
+    full = poller.claim_batch(db, "me", 4, lease_s=60, due_before=now, in_hand={"127.0.0.1": 3, "127.0.0.2": 3}, per_host=3)
+    assert full.feeds == [] and full.more  # "wait for a turn", not "nothing due"
+    rest = poller.claim_batch(db, "me", 10, lease_s=60, due_before=now, in_hand={}, per_host=3)
+    assert [f.host for f in rest.feeds] == ["127.0.0.1"] * 3 and rest.more  # three at most, one still due
+    last = poller.claim_batch(db, "me", 10, lease_s=60, due_before=now, in_hand={}, per_host=3)
+    assert len(last.feeds) == 1 and not last.more
+    assert poller.claim_batch(db, "me", 10, lease_s=60, due_before=now, in_hand={}, per_host=3) == poller.Claim([], False)

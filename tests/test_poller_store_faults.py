@@ -113,7 +113,7 @@ def test_the_background_poller_says_it_is_not_polling_while_the_store_refuses(mo
     try:
         with write_lock(sqlite_url) as release:
             assert "polling (" in sidebar()  # the dashboard started its poller
-            handle = poller._background
+            handle = poller.background_poller()
             assert wait_until(lambda: handle.error is not None, timeout=60)
             shown = sidebar()
             assert "polling (" not in shown and "not polling, retrying" in shown and "locked" in shown

@@ -20,9 +20,8 @@ def _commands(text: str) -> list[str]:
         if line.startswith("```"):
             fenced = not fenced
             continue
-        if fenced or line.startswith("    "):
-            if line.strip():
-                lines.append(line.strip())
+        if (fenced or line.startswith("    ")) and line.strip():
+            lines.append(line.strip())
     return lines
 
 

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 from datetime import datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import insert, select, text
+from sqlalchemy import event, func, insert, select, text
 
 from monitor.errors import StoreError
+from monitor.ingest import ingest_paths, store_parsed
+from monitor.parse import parse_feed
 from monitor.query import query_condition
 from monitor.store import Database, utcnow
 from monitor.store.migrate import current_revision, upgrade
-from monitor.store.schema import articles, feeds, metadata
+from monitor.store.schema import articles, feeds, metadata, sightings
+from tests.conftest import REPO
 
 
 def _ours(obj, name, type_, reflected, compare_to):
@@ -131,25 +139,11 @@ def test_read_only_database_write_is_a_clear_error(sqlite_url, tmp_path):
     db.dispose()
     os.chmod(tmp_path / "monitor.db", 0o444)
     ro = Database(sqlite_url)
-    with pytest.raises(StoreError, match="read-only"):
-        with ro.write() as conn:
-            conn.execute(insert(feeds).values(url="https://example.org/x", created_at=utcnow(), tags=[]))
+    with pytest.raises(StoreError, match="read-only"), ro.write() as conn:
+        conn.execute(insert(feeds).values(url="https://example.org/x", created_at=utcnow(), tags=[]))
 
 
-# Hardening 26-28: crashes, concurrency, read-only and full disks ----------------------------------
-
-import signal
-import subprocess
-import sys
-import threading
-import time
-
-from sqlalchemy import event, func
-
-from monitor.ingest import ingest_paths, store_parsed
-from monitor.parse import parse_feed
-from monitor.store.schema import sightings
-from tests.conftest import REPO
+# Kill -9, concurrent readers and writers, read-only and full disks --------------------------------
 
 
 def _feed(source: str, n: int, start: int = 0) -> bytes:

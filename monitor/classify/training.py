@@ -16,12 +16,14 @@ taxonomy is learned too.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import secrets
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -40,6 +42,7 @@ from monitor.classify.stance import PLACEHOLDER, STANCES, fit_stance_model
 from monitor.classify.taxonomy import TermMatcher, load_taxonomy
 from monitor.classify.topics import fit_topic_model
 from monitor.errors import InputError, ModelError
+from monitor.locks import LockKey
 from monitor.store.schema import articles
 
 log = logging.getLogger(__name__)
@@ -68,7 +71,7 @@ LABELLED_ENOUGH = 100  # labelled texts from which inner CV on them picks the he
 ARCHIVE_TEXT_CHARS = 4_000
 REFRESH_MIN_ARTICLES = 200  # a bootstrap is retrained when the archive doubles past this
 CHILD_TIMEOUT = 3600  # seconds: a training child that takes longer is stuck, not slow
-REFRESH_LOCK_KEY = 7303314  # PostgreSQL advisory lock; 7303311-7303313 are migrations', ingest's and hosts'
+REFRESH_LOCK_KEY = int(LockKey.MODEL_REFRESH)  # PostgreSQL advisory lock (monitor.locks)
 
 
 def new_version(kind: str) -> str:
@@ -234,15 +237,77 @@ def _in_place(db) -> bool:
 
 def _child(*args: str, db) -> subprocess.Popen:
     # the URL goes through stdin: a password on the command line would show in `ps`
-    errors = tempfile.TemporaryFile()  # a file, not a pipe: nobody reads while the child runs
+    proc = _take_warm()
+    if proc is not None:  # it has loaded scikit-learn already: it reads what to train from stdin
+        request = " ".join(args) + "\n" + db.url
+    else:
+        proc, request = _spawn(*args), db.url
+    try:
+        _send(proc, request)
+    except OSError:  # a warm child that died meanwhile: a fresh one reports what goes wrong
+        proc = _spawn(*args)
+        _send(proc, db.url)
+    return proc
+
+
+def _send(proc: subprocess.Popen, request: str) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write(request)
+    proc.stdin.close()
+
+
+def _spawn(*args: str) -> subprocess.Popen:
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 - a file, not a pipe: nobody reads while the child runs; closed with it
     proc = subprocess.Popen(
         [sys.executable, "-m", "monitor.classify.training", *args], stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL, stderr=errors, text=True,
     )
-    proc.errors = errors
-    proc.stdin.write(db.url)
-    proc.stdin.close()
+    proc.errors = errors  # type: ignore[attr-defined]  # read by _failure
     return proc
+
+
+# A training child started ahead of need. Loading scikit-learn and scipy takes a child a couple
+# of seconds of one core (several on a busy machine); an ingest into a store with no models
+# starts one while it parses, so the bootstrap at its end starts training at once. Only the
+# start-up is early: what it trains on is read when it is told to train, at the run's end.
+_warm: subprocess.Popen | None = None
+_warm_pid = 0
+_warm_lock = threading.Lock()
+
+
+def prewarm(db) -> None:
+    """Start a training child now, for `train_isolated` (or a refresh) to use later in this
+    process. Nothing when this process trains in place or a warm child is waiting already."""
+    global _warm, _warm_pid
+    if _in_place(db):
+        return
+    with _warm_lock:
+        if _warm is not None and _warm_pid == os.getpid() and _warm.poll() is None:
+            return
+        _warm, _warm_pid = _spawn("--warm"), os.getpid()
+
+
+def release_warm() -> None:
+    """Stop an unused warm child: it has only loaded libraries, so nothing is lost."""
+    proc = _take_warm()
+    if proc is not None:
+        proc.kill()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _take_warm() -> subprocess.Popen | None:
+    global _warm
+    with _warm_lock:
+        proc, _warm = _warm, None
+    if proc is None or _warm_pid != os.getpid() or proc.poll() is not None:
+        return None
+    return proc
+
+
+atexit.register(release_warm)
 
 
 def _failure(proc: subprocess.Popen) -> str:
@@ -332,7 +397,22 @@ def _child_main(args: list[str]) -> int:
     from monitor.store import Database
 
     try:
-        db = Database(sys.stdin.read().strip())
+        if args == ["--warm"]:
+            # load what fitting needs, then wait for "kinds\nURL" (nothing: not needed after all)
+            import scipy.sparse  # noqa: F401
+            import sklearn.feature_extraction.text
+            import sklearn.linear_model
+            import sklearn.model_selection
+            import sklearn.svm  # noqa: F401  (loaded now so the fit later finds it imported)
+
+            request = sys.stdin.read()
+            if not request.strip():
+                return 0
+            line, _, url = request.partition("\n")
+            args = line.split()
+        else:
+            url = sys.stdin.read()
+        db = Database(url.strip())
         if args == ["--refresh"]:
             _refresh_if_stale(db)
             return 0

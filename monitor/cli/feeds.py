@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitor.errors import InputError
+
+if TYPE_CHECKING:
+    from monitor.store import Database
+
 
 LIST_COLUMNS = (
     "id",
@@ -53,7 +59,7 @@ def register(sub) -> None:
     p.set_defaults(handler=run_export)
 
 
-def run_add(args, db) -> int:
+def run_add(args: argparse.Namespace, db: Database) -> int:
     from monitor.feeds import add_feed
 
     feed_id = add_feed(db, args.url, name=args.name, tags=args.tag, allow_private=args.allow_private_networks)
@@ -73,7 +79,7 @@ def _cell(value) -> str:
     return str(value)
 
 
-def run_list(args, db) -> int:
+def run_list(args: argparse.Namespace, db: Database) -> int:
     from monitor.export import safe_cell
     from monitor.feeds import list_feeds
 
@@ -112,7 +118,7 @@ def run_list(args, db) -> int:
     return 0
 
 
-def run_remove(args, db) -> int:
+def run_remove(args: argparse.Namespace, db: Database) -> int:
     from monitor.feeds import remove_feed
 
     feed_id = remove_feed(db, args.feed)
@@ -120,7 +126,7 @@ def run_remove(args, db) -> int:
     return 0
 
 
-def run_import(args, db) -> int:
+def run_import(args: argparse.Namespace, db: Database) -> int:
     from monitor.feeds import import_opml
 
     added, skipped = import_opml(db, Path(args.file), allow_private=args.allow_private_networks)
@@ -128,7 +134,7 @@ def run_import(args, db) -> int:
     return 0
 
 
-def run_export(args, db) -> int:
+def run_export(args: argparse.Namespace, db: Database) -> int:
     from monitor.feeds import export_opml
 
     data = export_opml(db)

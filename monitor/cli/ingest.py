@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from monitor.store import Database
+
 
 
 def register(sub) -> None:
@@ -19,7 +25,7 @@ def register(sub) -> None:
     p.set_defaults(handler=run_ingest, creates_db=True)
 
 
-def run_ingest(args, db) -> int:
+def run_ingest(args: argparse.Namespace, db: Database) -> int:
     from monitor.ingest import ingest_paths
 
     bar = _ProgressBar() if sys.stderr.isatty() else None

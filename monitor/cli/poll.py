@@ -28,8 +28,7 @@ def run_poll(args, db) -> int:
     from monitor.config import settings
     from monitor.errors import InputError, StoreError
     from monitor.feeds import seed_default_feeds
-    from monitor.ingest import resume_hooks
-    from monitor.poller import deliver_alerts, poll_forever, poll_once
+    from monitor.poller import poll_cycle, poll_forever
 
     if args.concurrency is not None and not 1 <= args.concurrency <= 1000:
         raise InputError("--concurrency must be between 1 and 1000")
@@ -39,13 +38,12 @@ def run_poll(args, db) -> int:
             print(f"seeded {seeded} default feeds into the empty store", file=sys.stderr)
     allow_private = bool(args.allow_private_networks)
     if not args.forever:
-        resume_hooks(db)  # articles a killed poller stored but never tagged or matched
-        summary = poll_once(db, concurrency=args.concurrency, allow_private=allow_private)
+        # catch up on articles a killed poller stored but never tagged or matched, poll, deliver
+        summary = poll_cycle(db, strict=True, concurrency=args.concurrency, allow_private=allow_private).summary
         if summary.error:  # the store refused the round: one line, non-zero, nothing half-said
             if summary.feeds:
                 print(summary)
             raise StoreError(summary.error)
-        deliver_alerts(db)
         print(summary)
         return 0
 

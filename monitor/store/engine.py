@@ -8,16 +8,19 @@ waits for the write lock (a deferred transaction that reads then writes fails at
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
+from monitor.config import settings
 from monitor.errors import InputError, StoreError
+from monitor.store.migrate import upgrade
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # the default of MONITOR_SQLITE_BUSY_TIMEOUT_S, in ms
 
@@ -39,8 +42,6 @@ class Database:
         self.dialect = parsed.get_backend_name()
         self.busy_timeout_ms = SQLITE_BUSY_TIMEOUT_MS
         if self.dialect == "sqlite":
-            from monitor.config import settings
-
             self.busy_timeout_ms = max(1, int(settings().sqlite_busy_timeout_s * 1000))
             self.engine = _sqlite_engine(parsed, self.busy_timeout_ms)
         elif self.dialect == "postgresql":
@@ -68,8 +69,6 @@ class Database:
         if self.is_sqlite:
             path = _sqlite_path(make_url(self.url))
             return path is None or path.is_file()
-        from sqlalchemy import inspect
-
         try:
             with translate_errors(self), self.engine.connect() as conn:
                 return inspect(conn).has_table("alembic_version")
@@ -86,8 +85,6 @@ class Database:
         with self._migrate_lock:
             if self._migrated:
                 return
-            from monitor.store.migrate import upgrade
-
             if self.is_sqlite:
                 _make_sqlite_folder(make_url(self.url))
 
@@ -187,8 +184,6 @@ def _read_only_wal(db: Database) -> str | None:
     """Why a SQLite file that exists cannot be opened, when it is a WAL database in a folder that
     cannot be written (a read-only mount, a CD, a snapshot): SQLite must create its -shm file
     beside it even to read. None when that is not the case."""
-    import os
-
     name = make_url(db.url).database or ""
     if not name or name == ":memory:" or name.startswith("file:"):
         return None
@@ -213,8 +208,6 @@ _open_lock = threading.Lock()
 
 def open_database(url: str | None = None) -> Database:
     """The shared Database for a URL (default: the configured one), created once per process."""
-    from monitor.config import settings
-
     url = url or settings().database_url
     with _open_lock:
         db = _open.get(url)

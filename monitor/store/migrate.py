@@ -7,16 +7,23 @@ demand, by the first command that opens it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
 
-from monitor.store.engine import Database
+from monitor.locks import LockKey
+
+if TYPE_CHECKING:  # engine.py imports this module to migrate on first use
+    from monitor.store.engine import Database
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def alembic_config(db: Database, connection=None) -> Config:
+def alembic_config(db: Database, connection: Connection | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", db.url.replace("%", "%%"))
@@ -35,20 +42,16 @@ def upgrade(db: Database, revision: str = "head") -> None:
             conn = conn.execution_options(sqlite_immediate=True)
         with conn.begin():
             if not db.is_sqlite:
-                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7303311)")
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({int(LockKey.MIGRATIONS)})")
             command.upgrade(alembic_config(db, conn), revision)
 
 
 def current_revision(db: Database) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
     with db.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def _is_at_head(db: Database) -> bool:
-    from alembic.script import ScriptDirectory
-
     heads = set(ScriptDirectory.from_config(alembic_config(db)).get_heads())
     try:
         return current_revision(db) in heads and len(heads) == 1

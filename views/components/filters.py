@@ -97,7 +97,6 @@ def stop_on_filter_error(state: FilterState) -> None:
         st.stop()
 
 
-
 def _widget(where, p: Param, db: Database, first: dt.date, last: dt.date) -> Any:
     """The widget for one URL key, bound to it."""
     bound = dict(key=p.key, bind="query-params", persist_state="session")
@@ -173,7 +172,6 @@ def date_bounds(db: Database) -> tuple[dt.date, dt.date]:
             )
             first, last = min(first, asked), max(last, asked)
     return first, last
-
 
 
 def apply_params(params: dict[str, list[str]]) -> None:

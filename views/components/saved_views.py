@@ -25,7 +25,6 @@ def view_default(key: str, default: str) -> str | None:
     return None if st.session_state.get(key) is not None else default
 
 
-
 def _apply_view(params: dict[str, list[str]], apply_filters: Callable[[dict[str, list[str]]], None]) -> None:
     """Callback: put a saved view's values into the bound widgets (and so into the URL)."""
     apply_filters(params)

@@ -25,6 +25,8 @@ def database_url() -> str:
 
 @st.cache_resource(show_spinner=False)
 def open_database(url: str) -> Database:
+    """The Database at `url`, opened and migrated once per process (cached functions take the
+    URL, which hashes, and call this)."""
     db = Database(url)
     db.init()
     return db
@@ -39,11 +41,6 @@ def database() -> Database:
         st.caption("Check MONITOR_DATABASE_URL (or data/monitor.db) and restart `streamlit run dashboard.py`.")
         st.stop()
         raise  # unreachable: st.stop raises
-
-
-def db_key(db: Database) -> str:
-    """The hashable handle cached query functions take instead of the Database itself."""
-    return db.url
 
 
 @dataclass(frozen=True)

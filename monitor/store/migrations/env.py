@@ -10,7 +10,10 @@ connection = config.attributes.get("connection")
 if connection is None:  # `alembic` CLI use by a developer: open the configured URL
     from sqlalchemy import create_engine
 
-    with create_engine(config.get_main_option("sqlalchemy.url")).begin() as connection:
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("alembic: set sqlalchemy.url to the database to migrate")
+    with create_engine(url).begin() as connection:
         context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()

@@ -1,4 +1,9 @@
-"""A real `streamlit run dashboard.py` on a free loopback port, for browser and raw-HTTP tests."""
+"""What every browser test shares: a real `streamlit run dashboard.py` on a free loopback port
+over a store the test fills, Debian's Chromium, waiting for a page to settle, and screenshots
+in tests/screenshots/ for a person to look at.
+
+The `playwright` and `browser` fixtures (one Chromium per test module) are in conftest.py.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +15,17 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from monitor.store import Database
 from tests.dashboard_app import REPO
 
 CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = REPO / "tests" / "screenshots"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -56,11 +63,13 @@ class Dashboard:
 
 @contextlib.contextmanager
 def run_dashboard(
-    tmp: Path, db_url: str, *, secrets: Path, args: tuple[str, ...] = (), env: dict | None = None, port: int | None = None
+    tmp: Path, db_url: str, *, secrets: Path | None = None, args: tuple[str, ...] = (), env: dict | None = None, port: int | None = None
 ) -> Iterator[Dashboard]:
-    """`streamlit run dashboard.py` with its secrets read from `secrets` (which may not exist)."""
+    """`streamlit run dashboard.py` with its secrets read from `secrets` (which may not exist;
+    by default a file that does not, so a developer's own secrets never change a test)."""
     port = port or free_port()
-    environ = dict(os.environ, MONITOR_DATABASE_URL=db_url, MONITOR_POLL_IN_DASHBOARD="0", MONITOR_SEED_DEFAULT_FEEDS="0", **(env or {}))
+    secrets = secrets or tmp / "no-secrets.toml"
+    environ = {**os.environ, "MONITOR_DATABASE_URL": db_url, "MONITOR_POLL_IN_DASHBOARD": "0", "MONITOR_SEED_DEFAULT_FEEDS": "0", **(env or {})}
     log_path = tmp / f"streamlit-{port}.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
@@ -96,12 +105,39 @@ def run_dashboard(
                 proc.wait()
 
 
-def settle(page, ready: str) -> None:
-    """Wait until `ready` is drawn and the script has stopped running."""
+def sqlite_store(tmp: Path, fill: Callable[[Database], object]) -> str:
+    """A fresh SQLite store in `tmp`, filled by `fill`; returns its URL (the store is closed)."""
+    url = f"sqlite:///{tmp / 'monitor.db'}"
+    db = Database(url)
+    db.init()
+    try:
+        fill(db)
+    finally:
+        db.dispose()
+    return url
+
+
+def settle(page, ready: str = "h1") -> None:
+    """Wait until the page's script has run: `ready` is drawn, nothing is running, no skeleton."""
     page.wait_for_selector("[data-testid=stApp]", timeout=30_000)
     page.wait_for_selector(ready, timeout=60_000)
     for _ in range(120):
-        if page.locator("[data-testid=stStatusWidget] button, [data-testid=stStatusWidget] img").count() == 0:
+        running = page.locator("[data-testid=stStatusWidget] button, [data-testid=stStatusWidget] img").count()
+        if running == 0 and page.locator("[data-testid=stSkeleton]").count() == 0:
             break
         page.wait_for_timeout(250)
-    page.wait_for_timeout(500)
+    page.wait_for_timeout(1000)  # charts draw a moment after the script ends
+
+
+def shot(page, name: str) -> Path:
+    """A full-page screenshot as tests/screenshots/<name>.png, checked to show something: a
+    blank or one-colour image means the page drew nothing a person could look at."""
+    from PIL import Image  # Streamlit's own dependency
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    with Image.open(path) as image:
+        colours = image.convert("RGB").getcolors(maxcolors=64)
+    assert colours is None or len(colours) >= 8, f"{path} is nearly blank ({len(colours)} colours)"
+    return path
