@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from alembic import command
-from sqlalchemy import inspect, insert, text
+from sqlalchemy import insert, inspect, text
 
 from monitor import alerts
 from monitor.store import Database
