@@ -319,16 +319,16 @@ def _range_statement(shape: str, n: int):
 
 
 def _index_countable(filters: Filters, group: tuple[str, ...]) -> bool:
-    """Whether every count is a range on one index (the common, unfiltered views)."""
+    """Whether every count is a range on one index (the common, unfiltered views): the filters
+    restrict nothing but the dates and what that index is keyed by."""
+    keyed = {("topic",): "topics", ("stance",): "stance"}
     if not group:  # every article of the period (of the chosen sources): the denominator itself
-        return not (filters.query or filters.topics or filters.stance or filters.target)
-    if filters.query or filters.sources:
+        allowed = {"dates", "sources"}
+    elif group in keyed:
+        allowed = {"dates", keyed[group]}
+    else:
         return False
-    if group == ("topic",):
-        return not (filters.stance or filters.target)
-    if group == ("stance",):
-        return not filters.topics
-    return False
+    return filters.active() <= allowed
 
 
 def _selected_groups(filters: Filters, group: tuple[str, ...]) -> set[tuple]:

@@ -77,3 +77,9 @@ def source_choices(db: Database, limit: int = MAX_SOURCE_CHOICES) -> list[str]:
     # DISTINCT over the (source, published_at) index: a skip scan, cheap even at a million rows.
     with db.read() as conn:
         return [r[0] for r in conn.execute(select(articles.c.source).distinct().order_by(articles.c.source).limit(limit))]
+
+
+def language_choices(db: Database) -> list[str]:
+    """The language codes stored articles carry (the Languages filter's choices)."""
+    with db.read() as conn:
+        return sorted(r[0] for r in conn.execute(select(articles.c.lang).distinct()) if r[0])

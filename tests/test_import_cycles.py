@@ -13,14 +13,6 @@ grimp = pytest.importorskip("grimp", reason="grimp (the import-graph builder) is
 
 REPO = Path(__file__).resolve().parent.parent
 
-# Cycles still being removed on other branches of the same piece of work. The lead deletes each
-# entry once its branch is merged; an entry whose cycle is gone fails the test so it cannot linger.
-KNOWN_CYCLES: list[frozenset[str]] = [
-    # delivery assesses spikes, spikes queue deliveries, both reuse match's helpers (alerts branch)
-    frozenset({"monitor.alerts.match", "monitor.alerts.outbox", "monitor.alerts.spikes"}),
-]
-
-
 def import_graph() -> dict[str, set[str]]:
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
@@ -81,11 +73,8 @@ def test_the_cycle_finder_finds_a_cycle_and_only_cycles():
     assert cycles(graph) == [frozenset({"a", "b", "c"})]
 
 
-def test_monitor_has_no_import_cycle_beyond_the_known_ones():
+def test_monitor_has_no_import_cycle():
     graph = import_graph()
     assert "monitor.store.engine" in graph and "monitor.poller" in graph
-    found = cycles(graph)
-    new = [_describe(c, graph) for c in found if c not in KNOWN_CYCLES]
-    assert new == [], "import cycles:\n" + "\n".join(new)
-    gone = [sorted(c) for c in KNOWN_CYCLES if c not in found]
-    assert gone == [], f"these cycles are gone: delete their KNOWN_CYCLES entries: {gone}"
+    found = [_describe(c, graph) for c in cycles(graph)]
+    assert found == [], "import cycles:\n" + "\n".join(found)

@@ -1,29 +1,43 @@
 """Keyword and spike alerts that reach the analyst exactly once.
 
-    rules.py    add / edit / remove / list alerts; validation (query, filters, Apprise URLs, cadence)
-    match.py    new articles matched in one in-memory pass; the archive matched in SQL
-    outbox.py   messages per alert × target, digests, sending with retries, backoff and leases
-    targets.py  Apprise URLs: privacy form for display, public-address guard, sending
-    spikes.py   a topic's or query's daily share far above its baseline, unless feed failures explain it
-    inbox.py    new/reviewed matches for the dashboard
+    rules.py     the Alert record; add / edit / remove / list alerts; validation (query, filters, Apprise URLs, cadence)
+    match.py     the keyword evaluator: new articles matched in one in-memory pass; the archive matched in SQL
+    spikes.py    the spike evaluator: a topic's or query's daily share far above its baseline, unless feed failures explain it
+    found.py     `Match`, what an evaluator hands on
+    record.py    the one place a match is stored in the inbox and its message queued (immediately or as a digest)
+    messages.py  the text of a message
+    outbox.py    sends queued messages with retries, backoff and leases; nothing else
+    targets.py   Apprise URLs: privacy form for display, public-address guard, sending
+    inbox.py     new/reviewed matches for the dashboard
+    flow.py      the order: evaluate → record → send (`tick`), and `check_alerts`
 
 Ingest calls `evaluate_new_articles(db, ids)`; pollers (and `alerts check`/`alerts deliver`) call
-`deliver_due(db)` to send what is queued.
+`deliver_due(db)` (the flow's `tick`) to assess closed days, queue digests and send what is due.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
-
+from monitor.alerts.flow import (
+    AlertCheck,
+    CheckReport,
+    check_alerts,
+    deliver_due,
+    evaluate_new_articles,
+    evaluate_spikes,
+    match_archive,
+    match_new_articles,
+    tick,
+)
 from monitor.alerts.inbox import InboxRow, inbox_counts, list_inbox, mark_all_reviewed, set_state
-from monitor.alerts.match import Preview, PreviewRow, draft_alert, evaluate_new_articles, match_archive, match_new_articles, preview_alert
-from monitor.alerts.outbox import DeliveryReport, DeliveryRow, cancel_delivery, deliver_due, list_deliveries, queue_digests, retry_now
+from monitor.alerts.match import Preview, PreviewRow, draft_alert, preview_alert
+from monitor.alerts.outbox import DeliveryReport, DeliveryRow, cancel_delivery, list_deliveries, retry_now
+from monitor.alerts.record import queue_digests
 from monitor.alerts.rules import CADENCES, KINDS, Alert, add_alert, get_alert, list_alerts, remove_alert, update_alert
-from monitor.alerts.spikes import SpikeDay, evaluate_spikes
+from monitor.alerts.spikes import SpikeDay
 
 __all__ = [
     "Alert",
+    "AlertCheck",
     "CADENCES",
     "CheckReport",
     "DeliveryReport",
@@ -53,55 +67,6 @@ __all__ = [
     "set_state",
     "SpikeDay",
     "evaluate_spikes",
+    "tick",
     "update_alert",
 ]
-
-
-@dataclass(frozen=True)
-class AlertCheck:
-    alert: Alert
-    matching: int  # keyword: archived articles that match; spike: days that spiked
-    recorded: int  # of those, new to the inbox now
-    sample: list = field(default_factory=list)  # PreviewRow (keyword) or SpikeDay (spike)
-
-
-@dataclass(frozen=True)
-class CheckReport:
-    alerts: list[AlertCheck]
-    delivery: DeliveryReport | None
-
-
-def check_alerts(
-    db,
-    *,
-    alert: int | str | None = None,
-    deliver: bool = True,
-    allow_private: bool | None = None,
-    spike_days: int = 30,
-    sample: int = 5,
-    now: datetime | None = None,
-) -> CheckReport:
-    """Evaluate alerts over the archive: record every match not yet in the inbox (exactly once;
-    an immediate alert's archive finds go out as one grouped message), evaluate spike alerts over
-    the last `spike_days` days, then send what is due."""
-    from monitor.alerts import rules, spikes
-    from monitor.store import utcnow
-
-    now = now or utcnow()
-    with db.read() as conn:
-        if alert is not None:
-            rows = [dict(rules._find(conn, alert))]
-        else:
-            rows = rules.load_enabled(conn, "keyword") + rules.load_enabled(conn, "spike")
-    checks = []
-    for row in rows:
-        if row["kind"] == "spike":
-            days = spikes.evaluate_spikes(db, alert=row["id"], days=spike_days, now=now)
-            fired = [d for d in days if d.spike]
-            checks.append(AlertCheck(rules._to_alert(row), len(fired), sum(1 for d in fired if d.recorded), fired[-sample:]))
-        else:
-            total, recorded = match_archive(db, row, now=now)
-            preview = preview_alert(db, rules._to_alert(row), limit=sample) if total else Preview(0, [])
-            checks.append(AlertCheck(rules._to_alert(row), total, len(recorded), preview.rows))
-    report = deliver_due(db, allow_private=allow_private) if deliver else None
-    return CheckReport(checks, report)

@@ -7,14 +7,15 @@ privacy form (`Alert.targets`), so no page, command or log line shows a token or
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import case, delete, func, insert, or_, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 
-from monitor.alerts.targets import Target, display_form, parse_targets
+from monitor.alerts.targets import display_form, parse_targets
 from monitor.errors import InputError
-from monitor.filters import STANCES, Filters
+from monitor.filters import PARAMS, STANCES, Filters
 from monitor.query import parse_query
 from monitor.store import utcnow
 from monitor.store.schema import alert_matches, alerts, deliveries
@@ -22,25 +23,28 @@ from monitor.store.schema import alert_matches, alerts, deliveries
 CADENCES = ("immediate", "hourly", "daily")
 KINDS = ("keyword", "spike")
 MAX_NAME_CHARS = 200
+# Filter dimensions an alert takes by their Filters field, beyond its query and its one topic,
+# source and stance (dates make no sense for what is still to come)
+MORE_FILTERS = tuple(f.name for f in fields(Filters) if f.name not in ("date_from", "date_to", "query", "topics", "sources", "stance", "target"))
 
 
 @dataclass(frozen=True)
 class Alert:
+    """An alert, saved (id > 0) or a validated draft from a form (id 0): what every part of the
+    alerts flow passes around. `notify` holds the delivery URLs as typed, secrets included, for
+    the outbox only; it is left out of repr, and everything shown uses `targets` (privacy form)."""
+
     id: int
     name: str
     kind: str  # keyword|spike
-    query: str
-    topic: str | None
-    stance: str | None
-    target: str | None  # the stance target (e.g. Interpol); None: any
-    source: str | None
-    targets: tuple[str, ...]  # delivery targets, privacy form only
-    cadence: str
-    sensitivity: float | None
-    owner: str | None
-    enabled: bool
-    created_at: datetime
-    updated_at: datetime
+    filters: Filters  # the query and the filters, as the Articles page applies them
+    notify: tuple[str, ...] = field(default=(), repr=False)
+    cadence: str = "immediate"
+    sensitivity: float | None = None
+    owner: str | None = None
+    enabled: bool = True
+    created_at: datetime | None = None  # None: a draft, not saved yet
+    updated_at: datetime | None = None
     allow_private_networks: bool = False  # its targets may be on private addresses
     # filled by list_alerts for the Alerts page
     matches: int = 0
@@ -49,16 +53,32 @@ class Alert:
     failing: int = 0  # of those, how many have failed at least once
     sent: int = 0
     last_error: str | None = None
+    # Apprise's privacy form of `notify`: what pages, commands, logs and repr show
+    targets: tuple[str, ...] = field(init=False, compare=False)
 
-    def filters(self) -> Filters:
-        """The same filters the Articles page uses, so "test this alert" shows what a search would."""
-        return Filters(
-            query=self.query,
-            topics=(self.topic,) if self.topic else (),
-            sources=(self.source,) if self.source else (),
-            stance=self.stance,
-            target=self.target,
-        )
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "targets", tuple(display_form(url) for url in self.notify))
+
+    @property
+    def query(self) -> str:
+        return self.filters.query
+
+    @property
+    def topic(self) -> str | None:
+        return self.filters.topics[0] if self.filters.topics else None
+
+    @property
+    def source(self) -> str | None:
+        return self.filters.sources[0] if self.filters.sources else None
+
+    @property
+    def stance(self) -> str | None:
+        return self.filters.stance
+
+    @property
+    def target(self) -> str | None:
+        """The stance target (e.g. Interpol); None: any."""
+        return self.filters.target
 
     def describe(self) -> str:
         parts = [f'"{self.query}"' if self.query else "(any words)"]
@@ -68,26 +88,11 @@ class Alert:
             parts.append(f"stance={self.target + ':' if self.target else ''}{self.stance or 'any'}")
         if self.source:
             parts.append(f"source={self.source}")
+        for p in PARAMS:
+            value = getattr(self.filters, p.field) if p.field in MORE_FILTERS else None
+            if value:
+                parts.append(f"{p.key}={','.join(value) if p.many else value}")
         return " ".join(parts)
-
-
-@dataclass(frozen=True)
-class AlertSpec:
-    """A validated alert as the analyst described it (what add/update store)."""
-
-    name: str
-    kind: str = "keyword"
-    query: str = ""
-    topic: str | None = None
-    stance: str | None = None
-    target: str | None = None
-    source: str | None = None
-    notify: tuple[Target, ...] = field(default=())
-    cadence: str = "immediate"
-    sensitivity: float | None = None
-    owner: str | None = None
-    enabled: bool = True
-    allow_private: bool = False  # recorded, so every later delivery honours it
 
 
 def _clean(value) -> str | None:
@@ -113,9 +118,11 @@ def validate(
     sensitivity: float | None = None,
     enabled: bool = True,
     allow_private: bool | None = None,
-) -> AlertSpec:
-    """Check everything and return the spec; raises InputError (QueryError for queries) with a
-    one-line message naming the field."""
+    **more_filters,
+) -> Alert:
+    """Check everything and return the alert as a draft (id 0, not saved); raises InputError
+    (QueryError for queries) with a one-line message naming the field. `more_filters` are any
+    other filter dimensions by their `Filters` field (e.g. languages=("ru",))."""
     from monitor.config import settings
 
     name = (name or "").strip()
@@ -137,7 +144,7 @@ def validate(
     cadence = (cadence or "immediate").strip().lower()
     if cadence not in CADENCES:
         raise InputError(f"--every must be one of {', '.join(CADENCES)}, not {cadence!r}")
-    if kind == "keyword" and not (query or topic or stance or target or source):
+    if kind == "keyword" and not (query or topic or stance or target or source or any(more_filters.values())):
         raise InputError("an alert needs a query or at least one filter (topic, stance, source)")
     if kind == "spike":
         if not (query or topic):
@@ -159,24 +166,40 @@ def validate(
         notify = [notify]
     allow = settings().allow_private_networks if allow_private is None else allow_private
     targets = tuple(parse_targets(notify, allow_private=allow))
-    return AlertSpec(name, kind, query, topic, stance, target, source, targets, cadence, sensitivity, owner, bool(enabled), bool(allow_private))
+    unknown = set(more_filters) - set(MORE_FILTERS)
+    if unknown:
+        raise InputError(f"an alert has no filter {', '.join(sorted(unknown))}")
+    more: dict[str, Any] = {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in more_filters.items()}
+    filters = Filters(
+        query=query, topics=(topic,) if topic else (), sources=(source,) if source else (), stance=stance, target=target, **more
+    )
+    return Alert(
+        id=0,
+        name=name,
+        kind=kind,
+        filters=filters,
+        notify=tuple(t.url for t in targets),
+        cadence=cadence,
+        sensitivity=sensitivity,
+        owner=owner,
+        enabled=bool(enabled),
+        allow_private_networks=bool(allow_private),  # recorded, so every later delivery honours it
+    )
 
 
-def _row_values(spec: AlertSpec) -> dict:
+def _row_values(alert: Alert) -> dict:
+    stored = {k: v for k, v in alert.filters.to_params().items() if k != "q"}  # the query has its column
     return {
-        "name": spec.name,
-        "kind": spec.kind,
-        "query": spec.query,
-        "topic": spec.topic,
-        "stance": spec.stance,
-        "target": spec.target,
-        "source": spec.source,
-        "notify": [t.url for t in spec.notify],
-        "cadence": spec.cadence,
-        "sensitivity": spec.sensitivity,
-        "owner": spec.owner,
-        "enabled": spec.enabled,
-        "allow_private_networks": spec.allow_private,
+        "name": alert.name,
+        "kind": alert.kind,
+        "query": alert.query,
+        "filters": stored,
+        "notify": list(alert.notify),
+        "cadence": alert.cadence,
+        "sensitivity": alert.sensitivity,
+        "owner": alert.owner,
+        "enabled": alert.enabled,
+        "allow_private_networks": alert.allow_private_networks,
     }
 
 
@@ -209,13 +232,14 @@ def update_alert(db, alert: int | str, **changes) -> None:
     """Change some fields of an alert. `notify` entries may be the privacy form shown by
     `list_alerts` (unchanged targets, whose secrets the caller never saw) or new URLs."""
     allow_private = changes.pop("allow_private", None)
-    unknown = set(changes) - {"name", "query", "topic", "stance", "target", "source", "notify", "cadence", "owner", "kind", "sensitivity", "enabled"}
+    unknown = set(changes) - {"name", "query", "topic", "stance", "target", "source", "notify", "cadence", "owner", "kind", "sensitivity", "enabled", *MORE_FILTERS}
     if unknown:
         raise InputError(f"cannot change {', '.join(sorted(unknown))} of an alert")
     with db.read() as conn:
-        row = dict(_find(conn, alert))
-    current = {k: row[k] for k in ("name", "query", "topic", "stance", "target", "source", "cadence", "owner", "kind", "sensitivity", "enabled")}
-    notify = list(row["notify"] or [])
+        stored = find_alert(conn, alert)
+    current = {k: getattr(stored, k) for k in ("name", "query", "topic", "stance", "target", "source", "cadence", "owner", "kind", "sensitivity", "enabled")}
+    current.update({k: getattr(stored.filters, k) for k in MORE_FILTERS})
+    notify = list(stored.notify)
     if "notify" in changes:
         # Masked forms can repeat (two webhooks on one host both show json://host/****): each
         # masked entry takes the next unused stored URL that shows that way, in order.
@@ -229,13 +253,13 @@ def update_alert(db, alert: int | str, **changes) -> None:
             notify.append(known.pop(0) if known else entry)
     current.update(changes)
     if allow_private is None:  # not said: the choice recorded with the alert stands
-        allow_private = bool(row.get("allow_private_networks"))
+        allow_private = stored.allow_private_networks
     spec = validate(db, current.pop("name"), current.pop("query"), notify=notify, allow_private=allow_private, **current)
     with db.write() as conn:
-        clash = conn.execute(select(alerts.c.id).where(alerts.c.name == spec.name, alerts.c.id != row["id"])).first()
+        clash = conn.execute(select(alerts.c.id).where(alerts.c.name == spec.name, alerts.c.id != stored.id)).first()
         if clash:
             raise InputError(f"an alert named {spec.name!r} already exists")
-        conn.execute(update(alerts).where(alerts.c.id == row["id"]).values(**_row_values(spec), updated_at=utcnow()))
+        conn.execute(update(alerts).where(alerts.c.id == stored.id).values(**_row_values(spec), updated_at=utcnow()))
 
 
 def remove_alert(db, alert: int | str) -> str:
@@ -250,17 +274,20 @@ def remove_alert(db, alert: int | str) -> str:
         return row["name"]
 
 
+def _stored_filters(row) -> Filters:
+    """The filters as stored, without validating them again: an alert saved under older rules
+    still loads (the matcher then skips what no longer parses)."""
+    stored = row["filters"] if isinstance(row["filters"], dict) else {}
+    return Filters.from_params({**stored, "q": row["query"] or ""}, checked=False)
+
+
 def _to_alert(row, **counts) -> Alert:
     return Alert(
         id=row["id"],
         name=row["name"],
         kind=row["kind"],
-        query=row["query"] or "",
-        topic=row["topic"],
-        stance=row["stance"],
-        target=row["target"],
-        source=row["source"],
-        targets=tuple(display_form(url) for url in row["notify"] or ()),
+        filters=_stored_filters(row),
+        notify=tuple(row["notify"] or ()),
         cadence=row["cadence"],
         sensitivity=row["sensitivity"],
         owner=row["owner"],
@@ -334,6 +361,14 @@ def list_alerts(db, *, owner: str | None = None) -> list[Alert]:
     return result
 
 
-def load_enabled(conn, kind: str) -> list[dict]:
-    """Raw rows of enabled alerts of one kind, secrets included: for the matcher and outbox only."""
-    return [dict(r) for r in conn.execute(select(alerts).where(alerts.c.enabled.is_(True), alerts.c.kind == kind).order_by(alerts.c.id)).mappings()]
+def find_alert(conn, alert: int | str) -> Alert:
+    """One alert by id or name, in a transaction the caller holds."""
+    return _to_alert(_find(conn, alert))
+
+
+def load_enabled(conn, *kinds: str) -> list[Alert]:
+    """Enabled alerts of these kinds (all kinds if none given), by id."""
+    query = select(alerts).where(alerts.c.enabled.is_(True)).order_by(alerts.c.id)
+    if kinds:
+        query = query.where(alerts.c.kind.in_(kinds))
+    return [_to_alert(r) for r in conn.execute(query).mappings()]

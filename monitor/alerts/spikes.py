@@ -17,19 +17,16 @@ from __future__ import annotations
 
 import math
 import statistics
-import threading
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
-from monitor.alerts.match import record_matches
-from monitor.alerts.rules import _to_alert, load_enabled
+from monitor.alerts.found import Match
+from monitor.alerts.rules import Alert
 from monitor.coverage import feed_failures as failures_per_period
 from monitor.filters import Filters, article_conditions
-from monitor.store import utcnow
-from monitor.store.schema import alerts, articles
-
+from monitor.store.schema import articles
 
 
 @dataclass(frozen=True)
@@ -139,73 +136,15 @@ def assess(
     return SpikeDay(day, count, total, share, mean, sd, threshold, spike, held, detail)
 
 
-def evaluate_spikes(
-    db, *, alert: int | None = None, days: int = 1, now: datetime | None = None, record: bool = True
-) -> list[SpikeDay]:
-    """Assess the last `days` closed UTC days for each enabled spike alert (or one alert) and record
-    spikes in the inbox, each (alert, day) once; fired ones are queued like keyword matches."""
-    from monitor.alerts.outbox import enqueue_new_matches
-
-    now = now or utcnow()
-    last = now.date() - timedelta(days=1)
-    first = last - timedelta(days=max(days, 1) - 1)
-    with db.read() as conn:
-        rows = load_enabled(conn, "spike")
-        if alert is not None:
-            rows = [dict(r) for r in conn.execute(select(alerts).where(alerts.c.id == alert, alerts.c.kind == "spike")).mappings()]
-    out: list[SpikeDay] = []
-    for row in rows:
-        cfg = SpikeSettings.current(row["sensitivity"])
-        start = first - timedelta(days=cfg.baseline_days)
-        counts = daily_counts(db, _to_alert(row).filters(), start, last)
-        failures = feed_failures(db, start, last)
-        assessed = [assess(first + timedelta(days=i), counts, failures, cfg) for i in range((last - first).days + 1)]
-        spikes = [s for s in assessed if s.spike]
-        recorded_days: set[date] = set()
-        if record and spikes:
-            with db.write() as conn:
-                new = record_matches(
-                    conn,
-                    db,
-                    row["id"],
-                    [(f"d{s.day.isoformat()}", None, datetime.combine(s.day, time.min), s.detail, s.held_reason) for s in spikes],
-                    now=now,
-                )
-                if new:
-                    new_ids = [match_id for match_id, _ in new]
-                    recorded_days = _days_of(conn, new_ids)
-                    fired = _fired(conn, new_ids)
-                    enqueue_new_matches(conn, db, row, fired, archive=False, now=now)
-        out.extend(
-            SpikeDay(**{**s.__dict__, "recorded": s.day in recorded_days}) if s.spike else s for s in assessed
-        )
-    return out
+def assess_alert(db, alert: Alert, first: date, last: date) -> list[SpikeDay]:
+    """Every day first..last (closed UTC days) assessed for one spike alert; records nothing."""
+    cfg = SpikeSettings.current(alert.sensitivity)
+    start = first - timedelta(days=cfg.baseline_days)
+    counts = daily_counts(db, alert.filters, start, last)
+    failures = feed_failures(db, start, last)
+    return [assess(first + timedelta(days=i), counts, failures, cfg) for i in range((last - first).days + 1)]
 
 
-def _days_of(conn, match_ids: list[int]) -> set[date]:
-    from monitor.store.schema import alert_matches
-
-    return {_as_date(d) for d in conn.execute(select(alert_matches.c.day).where(alert_matches.c.id.in_(match_ids))).scalars()}
-
-
-def _fired(conn, match_ids: list[int]) -> list[int]:
-    from monitor.store.schema import alert_matches
-
-    return list(
-        conn.execute(select(alert_matches.c.id).where(alert_matches.c.id.in_(match_ids), alert_matches.c.held_reason.is_(None))).scalars()
-    )
-
-
-_checked: dict[str, date] = {}
-_checked_lock = threading.Lock()
-
-
-def evaluate_closed_days(db, now: datetime | None = None) -> None:
-    """Once per process and UTC day: assess the day that just closed (called from `deliver_due`,
-    which pollers run every cycle)."""
-    now = now or utcnow()
-    with _checked_lock:
-        if _checked.get(db.url) == now.date():
-            return
-        _checked[db.url] = now.date()
-    evaluate_spikes(db, days=2, now=now)
+def spike_match(day: SpikeDay) -> Match:
+    """A day that spiked, as the inbox records it (held back ones too, never delivered)."""
+    return Match(f"d{day.day.isoformat()}", None, datetime.combine(day.day, time.min), day.detail, day.held_reason)

@@ -31,6 +31,8 @@ def register(sub) -> None:
     add.add_argument("--stance", metavar="S", help="only articles with this stance: FAVOR, AGAINST or NONE")
     add.add_argument("--target", metavar="T", help="stance target the --stance applies to (default: any)")
     add.add_argument("--source", metavar="S", help="only articles from this source (outlet name)")
+    for param in _more_filter_params():  # the other filter dimensions, as `export` takes them
+        add.add_argument(param.cli, dest=f"filter_{param.key}", action="append" if param.many else "store", metavar=param.metavar, help=param.help)
     add.add_argument("--notify", action="append", default=[], metavar="APPRISE_URL", help="delivery target (repeatable)")
     add.add_argument("--every", default="immediate", metavar="CADENCE", help="immediate (default), hourly or daily digest")
     add.add_argument("--owner", metavar="ANALYST", help="who the alert belongs to")
@@ -75,8 +77,21 @@ def register(sub) -> None:
     inbox.set_defaults(handler=run_inbox)
 
 
+def _more_filter_params():
+    from monitor.alerts.rules import MORE_FILTERS
+    from monitor.filters import PARAMS
+
+    return [p for p in PARAMS if p.field in MORE_FILTERS]
+
+
 def run_add(args, db) -> int:
     from monitor.alerts import add_alert
+
+    more = {}
+    for param in _more_filter_params():
+        given = getattr(args, f"filter_{param.key}")
+        if given:
+            more[param.field] = tuple(param.parse(v, param.cli) for v in given) if param.many else param.parse(given, param.cli)
 
     alert_id = add_alert(
         db,
@@ -92,6 +107,7 @@ def run_add(args, db) -> int:
         kind="spike" if args.spike else "keyword",
         sensitivity=args.sensitivity,
         allow_private=args.allow_private_networks,
+        **more,
     )
     from monitor.alerts import get_alert
 
@@ -118,6 +134,7 @@ def run_list(args, db) -> int:
                         "stance": a.stance,
                         "target": a.target,
                         "source": a.source,
+                        "filters": a.filters.to_params(),
                         "notify": list(a.targets),
                         "allow_private_networks": a.allow_private_networks,
                         "every": a.cadence,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monitor.errors import InputError
-from monitor.filters import Filters, parse_date
+from monitor.filters import PARAMS, Filters
 
 if TYPE_CHECKING:
     from monitor.store import Database
@@ -63,13 +63,13 @@ def register(sub) -> None:
 
 
 def _filter_options(p) -> None:
-    p.add_argument("--from", dest="date_from", metavar="DATE", help="first day, YYYY-MM-DD (UTC)")
-    p.add_argument("--to", dest="date_to", metavar="DATE", help="last day, YYYY-MM-DD, included")
-    p.add_argument("--query", "-q", default="", metavar="Q", help='search query: words, "phrases", prefix*, AND/OR/NOT, ()')
-    p.add_argument("--topic", action="append", default=[], metavar="T", help="only articles with this topic (repeatable: any of them)")
-    p.add_argument("--source", action="append", default=[], metavar="S", help="only articles from this source (repeatable)")
-    p.add_argument("--stance", metavar="S", help="only articles with this stance: FAVOR, AGAINST or NONE")
-    p.add_argument("--target", metavar="T", help="stance target for --stance (default: any)")
+    """One option per filter URL key (monitor.filters.DIMENSIONS): --from, --to, --query, …"""
+    for param in PARAMS:
+        names = [param.cli, "-q"] if param.key == "q" else [param.cli]
+        if param.many:
+            p.add_argument(*names, dest=f"filter_{param.key}", action="append", default=[], metavar=param.metavar, help=param.help)
+        else:
+            p.add_argument(*names, dest=f"filter_{param.key}", metavar=param.metavar, help=param.help)
 
 
 def _output_options(p) -> None:
@@ -81,15 +81,8 @@ def _output_options(p) -> None:
 def _filters(args: argparse.Namespace, db: Database) -> Filters:
     from monitor.names import check_names
 
-    filters = Filters(
-        date_from=parse_date(args.date_from, "--from"),
-        date_to=parse_date(args.date_to, "--to"),
-        query=args.query or "",
-        topics=tuple(args.topic),
-        sources=tuple(args.source),
-        stance=args.stance.upper() if args.stance else None,
-        target=args.target,
-    )
+    given = {p.key: getattr(args, f"filter_{p.key}") for p in PARAMS}
+    filters = Filters.from_params({k: v for k, v in given.items() if v}, names={p.key: p.cli for p in PARAMS})
     check_names(db, topics=filters.topics, sources=filters.sources)
     return filters
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 metadata = MetaData()
@@ -189,10 +190,8 @@ alerts = Table(
     Column("name", String(200), nullable=False, unique=True),
     Column("kind", String(8), nullable=False, default="keyword"),  # keyword|spike
     Column("query", Text, nullable=False, default=""),
-    Column("topic", String(128)),
-    Column("stance", String(16)),
-    Column("target", String(128)),
-    Column("source", Text),
+    # the other filters, as monitor.filters' URL parameters ({"topic": ["interpol"], "stance": ...})
+    Column("filters", JSON, nullable=False, default=dict, server_default=text("'{}'")),
     Column("notify", JSON, nullable=False, default=list),  # Apprise URLs
     Column("cadence", String(16), nullable=False, default="immediate"),  # immediate|hourly|daily
     Column("sensitivity", Float),  # spike alerts: how many deviations above baseline

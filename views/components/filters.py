@@ -1,9 +1,11 @@
-"""The filter sidebar: date, query, topic, source and stance filters, kept in the page URL."""
+"""The filter sidebar: one widget per filter URL key, as `monitor.filters.DIMENSIONS` declares
+them (dates, query, topics, sources, stance), kept in the page URL."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,10 +13,11 @@ import streamlit as st
 
 from monitor.classify.kinds import STANCES
 from monitor.errors import MonitorError
-from monitor.filters import Filters, parse_date
+from monitor.filters import DIMENSIONS, PARAMS, STANCES, Filters, Param, WidgetKind, parse_date
 from monitor.query import HELP as SEARCH_HELP
 from monitor.store import Database
 from views.components.reads import (
+    language_options,
     source_options,
     store_status,
     target_options,
@@ -24,7 +27,16 @@ from views.components.saved_views import saved_views_panel
 from views.components.text import md
 
 # Widget keys double as URL query parameter names (bind="query-params"), so a link carries them.
-FILTER_KEYS = ("from", "to", "q", "topic", "source", "stance", "target")
+FILTER_KEYS = tuple(p.key for p in PARAMS)
+
+# The lists a picker offers, by the name its declaration gives (`Param.options`)
+OPTIONS: dict[str, Callable[[Database], list[str]]] = {
+    "topics": topic_options,
+    "sources": source_options,
+    "targets": target_options,
+    "stances": lambda db: list(STANCES),
+    "languages": language_options,
+}
 
 
 @dataclass(frozen=True)
@@ -48,21 +60,9 @@ class FilterState:
         return tuple(sorted((k, tuple(v)) for k, v in self.params().items()))
 
     def describe(self) -> str:
-        f = self.filters
-        if f is None:
+        if self.filters is None:
             return "invalid filters"
-        bits = []
-        if f.date_from or f.date_to:
-            bits.append(f"{f.date_from or '…'} to {f.date_to or '…'}")
-        if f.query:
-            bits.append(f"query “{md(f.query)}”")
-        if f.topics:
-            bits.append("topics " + ", ".join(md(t) for t in f.topics))
-        if f.sources:
-            bits.append("sources " + ", ".join(md(s) for s in f.sources))
-        if f.stance or f.target:
-            bits.append(f"stance {f.stance or 'any'}" + (f" toward {md(f.target)}" if f.target else ""))
-        return "; ".join(bits) or "all articles"
+        return self.filters.sentence(md)
 
 
 def with_default_window(db: Database, state: FilterState, days: int = 90) -> tuple[FilterState, str | None]:
@@ -98,49 +98,48 @@ def stop_on_filter_error(state: FilterState) -> None:
         st.stop()
 
 
+def _widget(where, p: Param, db: Database, first: dt.date, last: dt.date) -> Any:
+    """The widget for one URL key, bound to it."""
+    bound = dict(key=p.key, bind="query-params", persist_state="session")
+    if p.widget is WidgetKind.DATE:
+        # "this day is included" on To: the range is inclusive, which a picker cannot show
+        note = "; this day is included." if p.field == "date_to" else "."
+        return where.date_input(
+            p.label, value=None, min_value=first, max_value=last, format="YYYY-MM-DD",
+            help=f"The archive runs from {first:%Y-%m-%d} to {last:%Y-%m-%d} (UTC){note}", **bound,
+        )
+    if p.widget is WidgetKind.TEXT:
+        return where.text_input(p.label, placeholder=p.placeholder, help=SEARCH_HELP if p.key == "q" else None, **bound)
+    options = OPTIONS[p.options](db) if p.options else []
+    if p.widget is WidgetKind.PICK_MANY:
+        return where.multiselect(p.label, options, placeholder=p.placeholder, **bound)
+    return where.selectbox(p.label, options, index=None, placeholder=p.placeholder, **bound)
+
+
+def _value(p: Param, raw: Any) -> Any:
+    if p.widget is WidgetKind.TEXT:
+        return (raw or "").strip()
+    if p.widget is WidgetKind.PICK_MANY:
+        return tuple(raw or ())
+    return raw
+
+
 def filter_sidebar(db: Database, *, stance: bool = True) -> FilterState:
-    """Date, query, topic, source and stance filters in the sidebar, bound to the page URL."""
+    """Every filter dimension's widgets in the sidebar (dates one above the other: side by side,
+    a field is too narrow to show a whole date), bound to the page URL. `stance=False` leaves
+    the stance filter out (pages that chart stance themselves)."""
     sb = st.sidebar
     sb.subheader("Filters")
     first, last = date_bounds(db)
-    # one above the other: side by side, each field is too narrow to show a whole date
-    date_from = sb.date_input(
-        "From", value=None, min_value=first, max_value=last, key="from", bind="query-params", persist_state="session", format="YYYY-MM-DD",
-        help=f"The archive runs from {first:%Y-%m-%d} to {last:%Y-%m-%d} (UTC).",
-    )
-    date_to = sb.date_input(
-        "To", value=None, min_value=first, max_value=last, key="to", bind="query-params", persist_state="session", format="YYYY-MM-DD",
-        help=f"The archive runs from {first:%Y-%m-%d} to {last:%Y-%m-%d} (UTC); this day is included.",
-    )
-    query = sb.text_input(
-        "Search",
-        key="q",
-        bind="query-params",
-        persist_state="session",
-        placeholder='e.g. interpol AND "red notice"',
-        help=SEARCH_HELP,
-    )
-    topics = sb.multiselect("Topics", topic_options(db), key="topic", bind="query-params", persist_state="session", placeholder="All topics")
-    sources = sb.multiselect("Sources", source_options(db), key="source", bind="query-params", persist_state="session", placeholder="All sources")
-    stance_value = target_value = None
-    if stance:
-        targets = target_options(db)
-        c3, c4 = sb.columns(2)
-        stance_value = c3.selectbox("Stance", STANCES, index=None, key="stance", bind="query-params", persist_state="session", placeholder="Any")
-        target_value = c4.selectbox("Toward", targets, index=None, key="target", bind="query-params", persist_state="session", placeholder="Any target")
+    values: dict[str, Any] = {}
+    for d in DIMENSIONS:
+        if d.name == "stance" and not stance:
+            continue
+        places = sb.columns(len(d.params)) if d.side_by_side else [sb] * len(d.params)
+        for where, p in zip(places, d.params):
+            values[p.field] = _value(p, _widget(where, p, db, first, last))
     try:
-        filters, error = (
-            Filters(
-                date_from=date_from,
-                date_to=date_to,
-                query=(query or "").strip(),
-                topics=tuple(topics),
-                sources=tuple(sources),
-                stance=stance_value,
-                target=target_value,
-            ),
-            None,
-        )
+        filters, error = Filters(**values), None
     except MonitorError as e:
         filters, error = None, str(e)  # shown once, in the page, by stop_on_filter_error
     state = FilterState(filters, error)
@@ -178,17 +177,16 @@ def date_bounds(db: Database) -> tuple[dt.date, dt.date]:
 
 def apply_params(params: dict[str, list[str]]) -> None:
     """Put a saved view's filter values into the bound widgets (and so into the URL)."""
-    for key in FILTER_KEYS:
-        values = params.get(key) or []
-        if key in ("from", "to"):
+    for p in PARAMS:
+        values = params.get(p.key) or []
+        if p.widget is WidgetKind.DATE:
             try:
-                st.session_state[key] = dt.date.fromisoformat(values[0]) if values else None
+                st.session_state[p.key] = dt.date.fromisoformat(values[0]) if values else None
             except ValueError:
-                st.session_state[key] = None
-        elif key in ("topic", "source"):
-            st.session_state[key] = list(values)
-        elif key == "q":
-            st.session_state[key] = values[0] if values else ""
+                st.session_state[p.key] = None
+        elif p.widget is WidgetKind.PICK_MANY:
+            st.session_state[p.key] = list(values)
+        elif p.widget is WidgetKind.TEXT:
+            st.session_state[p.key] = values[0] if values else ""
         else:
-            st.session_state[key] = values[0] if values else None
-
+            st.session_state[p.key] = values[0] if values else None

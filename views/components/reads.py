@@ -28,6 +28,15 @@ def _source_options(url: str) -> list[str]:
     return overview.source_choices(open_database(url))
 
 
+@st.cache_data(ttl=OPTIONS_TTL_S, show_spinner=False)
+def _language_options(url: str) -> list[str]:
+    return overview.language_choices(open_database(url))
+
+
+def language_options(db: Database) -> list[str]:
+    return _language_options(db.url)
+
+
 def topic_options(db: Database) -> list[str]:
     return _topic_options(db.url)
 
