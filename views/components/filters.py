@@ -11,7 +11,6 @@ from typing import Any
 
 import streamlit as st
 
-from monitor.classify.kinds import STANCES
 from monitor.errors import MonitorError
 from monitor.filters import DIMENSIONS, PARAMS, STANCES, Filters, Param, WidgetKind, parse_date
 from monitor.query import HELP as SEARCH_HELP
