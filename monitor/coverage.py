@@ -40,6 +40,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy import DateTime, bindparam, case, func, literal_column, select
+from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import ColumnElement
 
 from monitor.errors import InputError
@@ -181,6 +182,11 @@ def _as_date(value) -> date:
     return date.fromisoformat(str(value)[:10])
 
 
+def _day(value: object) -> date:
+    """The day of a stored timestamp (SQLite hands back text, PostgreSQL a datetime)."""
+    return (value if isinstance(value, datetime) else datetime.fromisoformat(str(value))).date()
+
+
 def _as_datetime(value) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
@@ -209,9 +215,10 @@ def coverage_counts(
     group = normalise_group(group)
     lo, hi = _bounds(filters)
     with db.read() as conn:
-        first, last = _data_span(conn, filters, lo, hi)
-        if first is None:
+        span = _data_span(conn, filters, lo, hi)
+        if span is None:
             return []
+        first, last = span
         periods = _periods(first, last, by, lo, hi)
         totals = (
             _range_counts(conn, periods, "articles_sources", sources=list(filters.sources))
@@ -252,8 +259,9 @@ def _total_conditions(filters: Filters) -> list[ColumnElement]:
     return [articles.c.source.in_(filters.sources)] if filters.sources else []
 
 
-def _data_span(conn, filters: Filters, lo, hi) -> tuple[date | None, date | None]:
-    """The first and last day to show: the date range, or the stored articles' span."""
+def _data_span(conn, filters: Filters, lo, hi) -> tuple[date, date] | None:
+    """The first and last day to show: the date range, or the stored articles' span (None: no
+    article to show)."""
     first = filters.date_from
     last = filters.date_to
     if first is None or last is None:
@@ -266,13 +274,13 @@ def _data_span(conn, filters: Filters, lo, hi) -> tuple[date | None, date | None
         if first is None:
             v = conn.execute(select(func.min(articles.c.published_at)).where(*conds)).scalar()
             if v is None:
-                return None, None
-            first = _as_datetime(v).date()
+                return None
+            first = _day(v)
         if last is None:
             v = conn.execute(select(func.max(articles.c.published_at)).where(*conds)).scalar()
             if v is None:
-                return None, None
-            last = _as_datetime(v).date()
+                return None
+            last = _day(v)
     return first, last
 
 
@@ -295,6 +303,7 @@ def _range_counts(conn, periods: list[_Period], shape: str, **params) -> dict[da
 def _range_statement(shape: str, n: int):
     """SELECT (SELECT count(*) … range 0), (… range 1), …: built once per shape and size, since
     building hundreds of subqueries costs more than running them."""
+    base: list[ColumnElement[bool]]
     if shape in ("articles", "articles_sources"):
         table, column = articles, articles.c.published_at
         base = [articles.c.source.in_(bindparam("sources", expanding=True))] if shape == "articles_sources" else []
@@ -389,7 +398,8 @@ def _counts_by_groupby(conn, db, filters: Filters, group, by, lo, hi) -> dict[tu
     if tag_tables and not article_conds and "source" not in group:
         # Tags alone answer it (they carry published_at): no join with a million articles.
         first = tag_tables[0]
-        source, when = first, first.c.published_at
+        source: FromClause = first
+        when = first.c.published_at
         for other in tag_tables[1:]:
             source = source.join(other, other.c.article_id == first.c.article_id)
     else:

@@ -210,12 +210,11 @@ class _Decoder:
             data = self._d.unconsumed_tail
 
     def finish(self) -> bytes:
-        if self._d is not None:
-            if not self._d.eof:
-                if self.mode == "deflate" and self.out:
-                    self.out += self._d.flush()
-                else:
-                    raise _Fail(Reason.TRUNCATED, "the compressed body ended early (truncated); nothing of it was used")
+        if self._d is not None and not self._d.eof:
+            if self.mode == "deflate" and self.out:
+                self.out += self._d.flush()
+            else:
+                raise _Fail(Reason.TRUNCATED, "the compressed body ended early (truncated); nothing of it was used")
         return bytes(self.out)
 
 
@@ -334,7 +333,7 @@ class Fetcher:
             timeout=httpx.Timeout(self.timeout_s, connect=min(10.0, self.timeout_s)),
         )
 
-    async def __aenter__(self) -> "Fetcher":
+    async def __aenter__(self) -> Fetcher:
         return self
 
     async def __aexit__(self, *exc) -> None:

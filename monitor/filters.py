@@ -74,7 +74,7 @@ class Filters:
         parse_query(self.query)  # a malformed query is reported where the filter is made
 
     @classmethod
-    def unchecked(cls, **values) -> "Filters":
+    def unchecked(cls, **values) -> Filters:
         """Filters stored earlier, not checked again: the rules may have tightened since, and a
         list of saved alerts must still load. Whoever applies them meets the one-line error."""
         made = object.__new__(cls)
@@ -94,7 +94,7 @@ class Filters:
         return params
 
     @classmethod
-    def from_params(cls, params: Mapping, *, names: Mapping[str, str] | None = None, checked: bool = True) -> "Filters":
+    def from_params(cls, params: Mapping, *, names: Mapping[str, str] | None = None, checked: bool = True) -> Filters:
         """The inverse of to_params; accepts st.query_params or a plain dict. `names` says how to
         name a key in an error (the export command says --from where the URL says from);
         `checked=False` is for filters stored earlier (see `unchecked`)."""
@@ -214,15 +214,15 @@ class Dimension:
 
     name: str  # what `article_conditions(skip=...)` names
     params: tuple[Param, ...]
-    sql: Callable[["Filters", Any], list[ColumnElement]]  # conditions on `articles` (set filters only)
+    sql: Callable[[Filters, Any], list[ColumnElement]]  # conditions on `articles` (set filters only)
     # the same rule in memory: given the filters, the test of one article (made once per set of
     # filters, since an alert tests thousands of articles)
-    check: Callable[["Filters"], Callable[[ArticleFacts], bool]]
-    sentence: Callable[["Filters", Callable[[str], str]], str | None]
+    check: Callable[[Filters], Callable[[ArticleFacts], bool]]
+    sentence: Callable[[Filters, Callable[[str], str]], str | None]
     reads: frozenset[str] = field(default=frozenset())  # article facts `check` needs: "tags", "text"
     side_by_side: bool = False  # its widgets share one row of the sidebar
 
-    def active(self, filters: "Filters") -> bool:
+    def active(self, filters: Filters) -> bool:
         return any(getattr(filters, p.field) for p in self.params)
 
 

@@ -113,7 +113,7 @@ class FileHostLocks:
     keeps them from fetching one host at once too, and closing one round's descriptor cannot drop
     another round's locks."""
 
-    _open: dict[tuple[str, int], "FileHostLocks"] = {}
+    _open: dict[tuple[str, int], FileHostLocks] = {}
     _open_guard = threading.Lock()
 
     def __init__(self, fd: int, path: str):
@@ -124,7 +124,7 @@ class FileHostLocks:
         self.thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="host-locks")
 
     @classmethod
-    def beside(cls, db_file: str) -> "FileHostLocks | None":
+    def beside(cls, db_file: str) -> FileHostLocks | None:
         try:
             import fcntl  # noqa: F401 - POSIX only
         except ImportError:
@@ -190,14 +190,14 @@ class FileHostLocks:
 class HostGate:
     """`await acquire(host)` before a request and `release(host)` after it (see the module doc)."""
 
-    def __init__(self, spacing_s: float = 0.0, shared: "SharedHostLocks | FileHostLocks | None" = None):
+    def __init__(self, spacing_s: float = 0.0, shared: SharedHostLocks | FileHostLocks | None = None):
         self.spacing_s = max(0.0, float(spacing_s))
         self.shared = shared
         self.locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.pending: set[asyncio.Task] = set()
 
     @classmethod
-    def for_database(cls, db, spacing_s: float) -> "HostGate":
+    def for_database(cls, db, spacing_s: float) -> HostGate:
         if not db.is_sqlite:
             return cls(spacing_s, SharedHostLocks(db))
         from sqlalchemy.engine import make_url

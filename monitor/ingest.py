@@ -23,6 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select, update
 
@@ -467,12 +468,11 @@ def _chunks(values: list, size: int = _CHUNK) -> Iterator[list]:
         yield values[i : i + size]
 
 
-def _dialect_insert(db: Database):
-    if db.is_sqlite:
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        from sqlalchemy.dialects.postgresql import insert
-    return insert
+def _dialect_insert(db: Database) -> Callable[..., Any]:
+    """The dialect's INSERT, which has ON CONFLICT DO NOTHING."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return sqlite.insert if db.is_sqlite else postgresql.insert
 
 
 def _store(conn, db: Database, items: list[_Item], source: str, feed_id: int | None, fetched_at: datetime, window: timedelta):
@@ -564,7 +564,8 @@ def _store(conn, db: Database, items: list[_Item], source: str, feed_id: int | N
     for it, article_id in sighting_for:
         if article_id is None:
             owner = link_to.get(it.guid_key, it)
-            article_id = new_id_of.get(owner.guid_key) or by_url.get(owner.article.url_key)
+            url_key = owner.article.url_key
+            article_id = new_id_of.get(owner.guid_key) or (by_url.get(url_key) if url_key else None)
         if article_id is None:
             continue
         sighting_rows.append(

@@ -35,7 +35,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TypeVar
+from typing import IO, TypeVar
 
 from monitor.dates import EARLIEST_DATE
 from monitor.errors import ParseError
@@ -246,12 +246,22 @@ class _Worker:
         )
         self.used = 0
 
+    @property
+    def _stdin(self) -> IO[bytes]:
+        assert self.proc.stdin is not None  # opened with PIPE
+        return self.proc.stdin
+
+    @property
+    def _stdout(self) -> IO[bytes]:
+        assert self.proc.stdout is not None  # opened with PIPE
+        return self.proc.stdout
+
     def run(self, request: ParseRequest, timeout_s: float) -> dict:
         payload = marshal.dumps(pack(request))
         deadline = time.monotonic() + timeout_s
         try:
-            self.proc.stdin.write(_HEADER.pack(len(payload)) + payload)
-            self.proc.stdin.flush()
+            self._stdin.write(_HEADER.pack(len(payload)) + payload)
+            self._stdin.flush()
         except (BrokenPipeError, OSError):
             raise _WorkerDied() from None
         header = self._read_exact(_HEADER.size, deadline)
@@ -263,7 +273,7 @@ class _Worker:
         return reply
 
     def _read_exact(self, n: int, deadline: float) -> bytes:
-        fd = self.proc.stdout.fileno()
+        fd = self._stdout.fileno()
         chunks, got = [], 0
         with selectors.DefaultSelector() as sel:
             sel.register(fd, selectors.EVENT_READ)
@@ -288,7 +298,8 @@ class _Worker:
             pass
         for stream in (self.proc.stdin, self.proc.stdout):
             try:
-                stream.close()
+                if stream is not None:
+                    stream.close()
             except OSError:
                 pass
         try:

@@ -22,13 +22,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, literal_column, not_, or_, select, text, true
+from sqlalchemy import Select, and_, bindparam, literal_column, not_, or_, select, text, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from monitor.errors import QueryError
-from monitor.search_tokens import BREAK, IndexedText, index_text, query_stems
-from monitor.search_tokens import words as words  # the word splitter others (top terms) share
+from monitor.search_tokens import (
+    BREAK,
+    IndexedText,
+    index_text,
+    query_stems,
+    words as words,  # the word splitter others (top terms) share
+)
 
 # What the search box's help says (the dashboard's sidebar); docs/dashboard.md "Searching" in full.
 HELP = (
@@ -185,7 +191,7 @@ def _lex(source: str) -> list[tuple[str, str]]:
             tokens.append(("RP", ch))
             i += 1
         elif ch in "\"“”«»":
-            close = {"«": "»", "“": "”"}.get(ch, None)
+            close = {"«": "»", "“": "”"}.get(ch)
             j = i + 1
             while j < n and source[j] not in ('"', "”", "»") and (close is None or source[j] != close):
                 j += 1
@@ -318,7 +324,7 @@ def parse_query(source: str | None) -> Query:
 PG_DOCUMENT = "articles.search_vector"
 
 
-def query_condition(query: Query | str, db) -> ColumnElement:
+def query_condition(query: Query | str, db) -> ColumnElement[Any]:
     """A condition on the `articles` table that holds for the articles the query matches."""
     from monitor.store.schema import articles
 
@@ -334,7 +340,8 @@ def query_condition(query: Query | str, db) -> ColumnElement:
         # the whole query as one tsquery: one GIN scan that ANDs and ORs the terms' posting lists
         # itself (per-term subqueries made `a AND b` 20x and a long OR 100x slower)
         tree = _tsquery_tree(query.root, languages)
-        return text(f"{PG_DOCUMENT} @@ CAST(:q AS tsquery)").bindparams(bindparam("q", tree, unique=True))
+        match = text(f"{PG_DOCUMENT} @@ CAST(:q AS tsquery)").bindparams(bindparam("q", tree, unique=True))
+        return cast(ColumnElement[Any], match)  # a boolean SQL text: used where any condition is
     return _sql(query.root, languages, articles)
 
 
@@ -391,5 +398,5 @@ def tsquery(term: Term, languages: frozenset[str] | None = None) -> str:
 
 def _sql_term(term: Term, languages: frozenset[str], articles) -> ColumnElement:
     matcher = text("articles_fts MATCH :m").bindparams(bindparam("m", fts5_match(term, languages), unique=True))
-    lookup = select(literal_column("rowid")).select_from(text("articles_fts")).where(matcher)
+    lookup: Select[Any] = select(literal_column("rowid")).select_from(text("articles_fts")).where(matcher)
     return articles.c.id.in_(lookup.scalar_subquery())

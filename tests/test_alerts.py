@@ -19,8 +19,7 @@ from monitor.alerts import outbox
 from monitor.errors import InputError, QueryError
 from monitor.search_index import index_stored
 from monitor.store import Database, utcnow
-from monitor.store.schema import alert_matches, articles, deliveries, tags
-from monitor.store.schema import alerts as alerts_table
+from monitor.store.schema import alert_matches, alerts as alerts_table, articles, deliveries, tags
 from tests.feedserver import wait_until
 from tests.webhook import Answer, Receiver, free_port
 

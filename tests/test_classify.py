@@ -308,7 +308,7 @@ def test_seed_article_ingested_as_a_feed_gets_interpol_and_cybercrime(db, tmp_pa
         "<title>Unfriendly countries debate expelling Russia from Interpol</title>"
         "<link>https://tass.com/world/1671455</link><pubDate>Thu, 07 Sep 2023 10:00:00 GMT</pubDate>"
         f"<description>{escape(text)}</description></item></channel></rss>"
-    ).encode("utf-8")
+    ).encode()
     stats = ingest_document(db, body, source="TASS")
     (article,) = stats.new_article_ids
     got = topics_of(db, article)

@@ -254,11 +254,12 @@ def test_gzip_encoded_feed_is_decoded(server):
 
 # TLS errors are soft failures naming TLS; verification is never switched off
 def _certificate(tmp: Path, name: str, *, expired: bool = False) -> tuple[Path, Path]:
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import ipaddress
 
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])

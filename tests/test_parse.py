@@ -279,7 +279,7 @@ def test_a_harmless_wide_document_still_parses(encoding):
         # UTF-16 with a BOM, served as utf-8
         ('<?xml version="1.0" encoding="utf-16"?><rss version="2.0"><channel><title>国际刑警组织</title><item><title>红色通缉令</title></item></channel></rss>'.encode("utf-16"), "text/xml; charset=utf-8"),
         # a UTF-8 BOM beats a wrong header
-        (b"\xef\xbb\xbf" + '<rss version="2.0"><channel><title>国际刑警组织</title><item><title>红色通缉令</title></item></channel></rss>'.encode("utf-8"), "application/xml; charset=windows-1252"),
+        (b"\xef\xbb\xbf" + '<rss version="2.0"><channel><title>国际刑警组织</title><item><title>红色通缉令</title></item></channel></rss>'.encode(), "application/xml; charset=windows-1252"),
     ],
     ids=["gb2312-as-latin1", "utf16-bom-as-utf8", "utf8-bom-as-cp1252"],
 )
@@ -291,7 +291,7 @@ def test_a_wrong_charset_header_does_not_beat_the_bom_or_the_declaration(body, h
 
 def test_a_right_charset_header_still_wins_over_a_wrong_declaration():
     # the CMS wrote UTF-8 and declared iso-8859-1; the server says utf-8, correctly
-    body = '<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel><title>Café</title><item><title>Überfall</title></item></channel></rss>'.encode("utf-8")
+    body = '<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel><title>Café</title><item><title>Überfall</title></item></channel></rss>'.encode()
     feed = parse_feed(body, "application/rss+xml; charset=utf-8")
     assert [e.title for e in feed.entries] == ["Überfall"]
 

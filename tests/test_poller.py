@@ -365,7 +365,7 @@ def test_two_pollers_share_the_feeds_without_fetching_any_twice(db, db_url, srv)
     before = {p: srv.seen(p) for p in paths}
     procs = [_poller_process(db_url, "--once", "--concurrency", "4") for _ in range(2)]
     outputs = [p.communicate(timeout=900) for p in procs]
-    for p, (out, err) in zip(procs, outputs):
+    for p, (_out, err) in zip(procs, outputs):
         assert p.returncode == 0, err
     fetched = {p: srv.seen(p) - before[p] for p in paths}
     assert set(fetched.values()) == {1}
@@ -382,7 +382,7 @@ def test_two_pollers_never_fetch_from_one_host_at_once(db, db_url):
         paths = _add_generated(db, one_host, 3000, 0.05, count=24, entries=2)
         procs = [_poller_process(db_url, "--once", "--concurrency", "4") for _ in range(2)]
         outputs = [p.communicate(timeout=300) for p in procs]
-        for p, (out, err) in zip(procs, outputs):
+        for p, (_out, err) in zip(procs, outputs):
             assert p.returncode == 0, err
         assert sorted(one_host.seen(p) for p in paths) == [1] * len(paths)
         assert one_host.peak_active == 1

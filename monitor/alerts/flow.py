@@ -16,8 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from monitor.alerts import match, outbox, spikes
-from monitor.alerts.record import queue_digests, record_many
-from monitor.alerts.record import record as record_matches
+from monitor.alerts.record import queue_digests, record as record_matches, record_many
 from monitor.alerts.rules import Alert, find_alert, load_enabled
 from monitor.errors import StoreError
 from monitor.store import utcnow

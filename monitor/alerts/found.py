@@ -18,5 +18,5 @@ class Match:
     held_reason: str | None = None  # spikes held back (recorded, never delivered), and why
 
     @classmethod
-    def article(cls, article_id: int) -> "Match":
+    def article(cls, article_id: int) -> Match:
         return cls(f"a{article_id}", article_id)

@@ -120,7 +120,10 @@ def preview_alert(db, alert: int | str | Alert, *, limit: int = 50) -> Preview:
             .order_by(articles.c.published_at.desc(), articles.c.id.desc())
             .limit(limit)
         ).all()
-    return Preview(total, [PreviewRow(*r[:5], bool(r[5])) for r in rows])
+    return Preview(
+        total,
+        [PreviewRow(id=r.id, published_at=r.published_at, source=r.source, title=r.title, link=r.link, date_estimated=bool(r.date_estimated)) for r in rows],
+    )
 
 
 def draft_alert(db, name: str = "(draft)", query: str = "", **options) -> Alert:

@@ -20,6 +20,7 @@ nothing twice: 'sent' rows are never claimed again.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import random
@@ -182,7 +183,7 @@ def list_deliveries(db, *, alert: int | None = None, status: str | None = None, 
         select(
             deliveries.c.id,
             deliveries.c.alert_id,
-            alerts.c.name,
+            alerts.c.name.label("alert_name"),
             deliveries.c.target_display,
             deliveries.c.title,
             deliveries.c.match_count,
@@ -202,11 +203,16 @@ def list_deliveries(db, *, alert: int | None = None, status: str | None = None, 
     if status is not None:
         query = query.where(deliveries.c.status == status)
     with db.read() as conn:
-        rows = conn.execute(query.add_columns(deliveries.c.target)).all()
+        rows = conn.execute(query.add_columns(deliveries.c.target)).mappings().all()
     # The display form and the error are derived again from the stored URL, so rows written by
     # an older version, which showed more of the URL, are masked the same way.
+    shown = {f.name for f in dataclasses.fields(DeliveryRow)} - {"target", "last_error"}
     return [
-        DeliveryRow(*r[:3], display_form(r.target), *r[4:9], redact(r.last_error, r.target) if r.last_error else None, *r[10:12])
+        DeliveryRow(
+            **{k: r[k] for k in shown},
+            target=display_form(r["target"]),
+            last_error=redact(r["last_error"], r["target"]) if r["last_error"] else None,
+        )
         for r in rows
     ]
 

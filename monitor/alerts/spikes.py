@@ -52,7 +52,7 @@ class SpikeSettings:
     failure_fraction: float
 
     @classmethod
-    def current(cls, sensitivity: float | None = None) -> "SpikeSettings":
+    def current(cls, sensitivity: float | None = None) -> SpikeSettings:
         from monitor.config import settings
 
         s = settings()

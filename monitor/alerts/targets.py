@@ -171,7 +171,7 @@ def _resolve(host: str) -> list[str] | None:
         infos = socket.getaddrinfo(host.strip("[]"), None, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError, ValueError):
         return None
-    return sorted({info[4][0] for info in infos})
+    return sorted({str(info[4][0]) for info in infos})
 
 
 def _private_host(plugin) -> str | None:

@@ -15,8 +15,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from monitor.store import utcnow
-from monitor.store.schema import classifier_models as cm
-from monitor.store.schema import tags
+from monitor.store.schema import classifier_models as cm, tags
 
 KEEP = 10  # re-tags remembered per model version
 
@@ -56,7 +55,7 @@ class RetagDiff:
 
     def __init__(self, db) -> None:
         self.db = db
-        self.counts = {k: Counter() for k in ("before", "after", "added", "removed")}
+        self.counts: dict[str, Counter[str]] = {k: Counter() for k in ("before", "after", "added", "removed")}
         self.articles = 0
         self._pending: set[tuple[int, str]] = set()
 

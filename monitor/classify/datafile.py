@@ -83,15 +83,17 @@ def read_rows(
     if text_columns:
         text_idx = [col(c) for c in text_columns]
     else:
-        text_idx = next(([lower[c] for c in combo] for combo in TEXT_DEFAULTS if all(c in lower for c in combo)), None)
-        if text_idx is None:
+        found = next(([lower[c] for c in combo] for combo in TEXT_DEFAULTS if all(c in lower for c in combo)), None)
+        if found is None:
             raise InputError(f"{path}: name the text column(s) with --text-column (columns: {', '.join(names)})")
+        text_idx = found
     if label_column:
         label_idx = col(label_column)
     else:
-        label_idx = next((lower[c] for c in LABEL_DEFAULTS if c in lower), None)
-        if label_idx is None:
+        found_label = next((lower[c] for c in LABEL_DEFAULTS if c in lower), None)
+        if found_label is None:
             raise InputError(f"{path}: name the label column with --label-column (columns: {', '.join(names)})")
+        label_idx = found_label
     target_idx = None
     if kind == "stance":
         if target_column:
@@ -107,6 +109,7 @@ def read_rows(
                 raise InputError(f"{path}, row {n}: fewer cells than the header names")
             body = join_text([rec[i] for i in text_idx])
             cell = rec[label_idx].strip()
+            labels: tuple[str, ...]
             if kind == "stance":
                 labels = (cell.upper(),) if cell else ()
                 if labels and labels[0] not in STANCES:

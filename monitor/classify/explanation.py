@@ -60,8 +60,8 @@ def explain(db, article_id: int, kind: str, label: str, target: str = "", top: i
         stored = load_active(db, "stance")
         if stored is None:
             raise ModelError("no stance model yet")
-        model = StanceModel.from_payload(stored.payload)
-        sub = model._sub(target)
+        stance_model = StanceModel.from_payload(stored.payload)
+        sub = stance_model._sub(target)
         if sub is None:
             raise ModelError(f"no stance model for {target!r}")
         taxonomy = load_taxonomy(db)

@@ -78,7 +78,7 @@ class Rows:
         return sp.csr_matrix((self.data, self.indices, self.indptr), shape=(len(self), self.n_features))
 
     @staticmethod
-    def hstack(blocks: list["Rows"], scale: float = 1.0) -> "Rows":
+    def hstack(blocks: list[Rows], scale: float = 1.0) -> Rows:
         """Blocks side by side (same rows), every weight multiplied by `scale`."""
         n = len(blocks[0])
         offsets = np.cumsum([0] + [b.n_features for b in blocks])
@@ -146,7 +146,7 @@ class TermBlock:
         self._analyze = analyzers.build(spec)
 
     @classmethod
-    def fit(cls, texts: list[str], spec: dict, max_chars: int, min_df: int, max_df: float, max_features: int | None) -> "TermBlock":
+    def fit(cls, texts: list[str], spec: dict, max_chars: int, min_df: int, max_df: float, max_features: int | None) -> TermBlock:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         vec = TfidfVectorizer(
@@ -203,7 +203,7 @@ class TermBlock:
         }
 
     @classmethod
-    def from_payload(cls, p: dict) -> "TermBlock":
+    def from_payload(cls, p: dict) -> TermBlock:
         raw = bytes(np.asarray(p["terms"], dtype=np.uint8)).decode("utf-8")
         return cls(dict(p["analyzer"]), int(p["max_chars"]), raw.split("\n") if raw else [], p["idf"])
 
@@ -215,7 +215,7 @@ class Features:
         self.blocks = blocks
 
     @classmethod
-    def fit(cls, texts: list[str], config: FeatureConfig | None = None) -> "Features":
+    def fit(cls, texts: list[str], config: FeatureConfig | None = None) -> Features:
         config = config or FeatureConfig()
         n = len(texts)
         # max_df as a fraction is meaningless on a handful of documents (tests, tiny bootstraps)
@@ -248,5 +248,5 @@ class Features:
         return {"blocks": [b.to_payload() for b in self.blocks]}
 
     @classmethod
-    def from_payload(cls, payload: dict) -> "Features":
+    def from_payload(cls, payload: dict) -> Features:
         return cls([TermBlock.from_payload(b) for b in payload["blocks"]])

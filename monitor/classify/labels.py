@@ -15,8 +15,7 @@ from monitor.classify.datafile import Row
 from monitor.classify.kinds import STANCES
 from monitor.errors import InputError
 from monitor.store import utcnow
-from monitor.store.schema import articles
-from monitor.store.schema import labels as lt
+from monitor.store.schema import articles, labels as lt
 
 KINDS = {"topic": "topic", "topics": "topic", "stance": "stance"}
 
@@ -39,9 +38,9 @@ def add_label(db, article_id: int, kind: str, label: str, value: int | bool = 1,
     Stance: `label` is FAVOR, AGAINST or NONE toward `target`.
     A newer label for the same article, kind, target and label replaces the older one.
     """
-    kind = KINDS.get(kind)
-    if kind is None:
+    if kind not in KINDS:
         raise InputError("label kind is topic or stance")
+    kind = KINDS[kind]
     label = (label or "").strip()
     if kind == "stance":
         label = label.upper()

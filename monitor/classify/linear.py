@@ -13,9 +13,7 @@ scikit-learn.
 from __future__ import annotations
 
 import os
-
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -44,7 +42,7 @@ class LinearHeads:
     def proba(self, X: Rows | sp.csr_matrix) -> np.ndarray:
         return _sigmoid(self.decision(X))
 
-    def calibrated(self, a: float, c: float) -> "LinearHeads":
+    def calibrated(self, a: float, c: float) -> LinearHeads:
         """Heads whose proba is sigmoid(a * margin + c): one scale and shift for every label
         keeps their order, so the best-scoring label stays the same."""
         return LinearHeads(self.labels, (self.coef * np.float32(a)).astype(np.float32), self.intercept * a + c)
@@ -53,7 +51,7 @@ class LinearHeads:
         return {"labels": list(self.labels), "coef": self.coef, "intercept": self.intercept}
 
     @classmethod
-    def from_payload(cls, p: dict) -> "LinearHeads":
+    def from_payload(cls, p: dict) -> LinearHeads:
         return cls(list(p["labels"]), np.asarray(p["coef"], dtype=np.float32), np.asarray(p["intercept"], dtype=np.float64))
 
 

@@ -56,7 +56,7 @@ class SubModel:
         return {"features": self.features.to_payload(), "heads": self.heads.to_payload(), "mode": self.mode}
 
     @classmethod
-    def from_payload(cls, p: dict) -> "SubModel":
+    def from_payload(cls, p: dict) -> SubModel:
         return cls(Features.from_payload(p["features"]), LinearHeads.from_payload(p["heads"]), p["mode"])
 
 
@@ -121,7 +121,7 @@ class StanceModel:
         }
 
     @classmethod
-    def from_payload(cls, p: dict) -> "StanceModel":
+    def from_payload(cls, p: dict) -> StanceModel:
         return cls(
             {k: SubModel.from_payload(v) for k, v in (p.get("per_target") or {}).items()},
             SubModel.from_payload(p["shared"]) if p.get("shared") else None,

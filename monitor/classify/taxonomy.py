@@ -137,7 +137,9 @@ def compile_terms(terms: tuple[str, ...]) -> TermPattern | None:
     """One alternation over all terms (compiled once per distinct term set).
 
     The word-start guard is tested once for all the terms that need it, not once per term."""
-    guarded, free, pieces = [], [], set()
+    guarded: list[str] = []
+    free: list[str] = []
+    pieces = set()
     for t in terms:
         if t.strip():
             head, rest = _term_parts(t)
@@ -232,7 +234,7 @@ class TermMatcher:
     """
 
     @classmethod
-    def for_topics(cls, topics: "tuple[Topic, ...] | list[Topic]") -> "TermMatcher":
+    def for_topics(cls, topics: tuple[Topic, ...] | list[Topic]) -> TermMatcher:
         return cls({t.name: t.terms for t in topics}, {t.name: t.exclude for t in topics})
 
     def __init__(self, groups: dict[str, tuple[str, ...]], exclude: dict[str, tuple[str, ...]] | None = None):
@@ -273,7 +275,7 @@ class TermMatcher:
             found = list(cands) if cands else []
             lw = len(w)
             for L in lengths:
-                if L > lw:
+                if lw < L:
                     break
                 hit = prefix[L].get(w[:L])
                 if hit:

@@ -9,7 +9,6 @@ cross-validation). On labelled data the same inner cross-validation also picks t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -106,7 +105,7 @@ class TopicModel:
         }
 
     @classmethod
-    def from_payload(cls, p: dict) -> "TopicModel":
+    def from_payload(cls, p: dict) -> TopicModel:
         return cls(Features.from_payload(p["features"]), LinearHeads.from_payload(p["heads"]), np.asarray(p["thresholds"]), dict(p.get("info") or {}))
 
 
