@@ -105,14 +105,14 @@ def run_feedparser(folder: str) -> dict:
 
 
 def run_pipeline(folder: str, db_url: str, hooks: bool) -> dict:
-    from monitor import parse
+    from monitor import parse_workers
     from monitor.ingest import ingest_paths
     from monitor.store import Database
 
     db = Database(db_url)
     db.init()
     worker_peaks: list[float] = []
-    original_release = parse._Pool._release
+    original_release = parse_workers.Pool._release
 
     def release(self, worker, keep):  # note each worker's high-water mark before it can go
         try:
@@ -124,7 +124,7 @@ def run_pipeline(folder: str, db_url: str, hooks: bool) -> dict:
             pass
         return original_release(self, worker, keep)
 
-    parse._Pool._release = release
+    parse_workers.Pool._release = release
     start = time.perf_counter()
     stats = ingest_paths(db, [folder], hooks=hooks)
     seconds = time.perf_counter() - start

@@ -2,15 +2,9 @@
 
 A document is stored whole in one write transaction (the poller's writer puts a few whole
 documents in one): after a crash only whole documents remain, and a re-run stores what is
-missing and nothing twice. Deduplication, in this order:
-
-1. (source, guid_key) — the item was seen in this source before (re-poll, re-ingest);
-2. url_key — the same story, reached through another feed or a tracking-laden link;
-3. title hash within the source over `title_dedup_days` — re-published under a new URL.
-
-Every sighting is recorded (`sightings`), also for duplicates, so "seen in N feeds" is known.
-Writes use INSERT … ON CONFLICT DO NOTHING, and on PostgreSQL a per-source advisory lock, so two
-pollers storing the same story at once keep one copy.
+missing and nothing twice. How one document's articles are deduplicated and written is
+`monitor.dedupe`'s; this module reads files, parses them, batches documents into
+transactions and runs the hooks (tagging, alerts) on what was new.
 """
 
 from __future__ import annotations
@@ -23,33 +17,24 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 
+from monitor.dedupe import KeyedArticle, store_items, with_guid_keys
 from monitor.errors import InputError, MonitorError, ParseError, StoreError
-from monitor.locks import LockKey
 from monitor.models import Article, IngestStats, ParsedFeed
-from monitor.normalize import Limits, Rejected, guid_key, normalize_entry
+from monitor.normalize import Limits, Rejected, normalize_entry
 from monitor.parse import NormalizedFeed, parse_articles
-from monitor.search_index import ArticleText, index_articles, postgres_articles, postgres_document, register_languages
 from monitor.store import Database, utcnow
-from monitor.store.schema import articles, sightings
+from monitor.store.schema import articles
 
 log = logging.getLogger(__name__)
 
 FEED_SUFFIXES = (".xml", ".rss", ".atom", ".rdf", ".feed")  # what a folder walk picks up
-_CHUNK = 400  # keys per IN (...) lookup: well under SQLite's variable limit
 _HOOK_BATCH = 2000  # new articles handed to tagging/alerts at once by ingest_paths
 _STORE_BATCH = 8  # parsed documents ingest_paths stores in one transaction, at most
 
 Progress = Callable[[int, int, str], None]  # (documents done, documents total, current path)
-
-
-@dataclass(frozen=True)
-class _Item:
-    article: Article
-    guid_key: str
 
 
 @dataclass(frozen=True)
@@ -75,7 +60,7 @@ class _Prepared:
     order: int
     document: DocumentToStore
     fetched_at: datetime
-    items: list[_Item]
+    items: list[KeyedArticle]
     stats: IngestStats
 
 
@@ -166,17 +151,17 @@ def store_documents(db: Database, documents: list[DocumentToStore]) -> list[Inge
         if normalized.feed.warning:
             stats.warnings[name] = normalized.feed.warning
         fetched_at = _naive_utc(doc.fetched_at) if doc.fetched_at else utcnow()
-        prepared.append(_Prepared(name, len(prepared), doc, fetched_at, _with_guid_keys(normalized.articles), stats))
+        prepared.append(_Prepared(name, len(prepared), doc, fetched_at, with_guid_keys(normalized.articles), stats))
     # SQLite has no per-source locks (one writer at a time): the caller's order is kept
     todo = sorted((p for p in prepared if p.items), key=(lambda p: p.order) if db.is_sqlite else (lambda p: (p.source, p.order)))
     if todo:
         with db.write() as conn:
             for p in todo:
-                new_ids, duplicates = _store(conn, db, p.items, p.source, p.document.feed_id, p.fetched_at, window)
-                p.stats.new_articles = len(new_ids)
+                stored = store_items(conn, db, p.items, p.source, p.document.feed_id, p.fetched_at, window)
+                p.stats.new_articles = len(stored.new_ids)
                 # repeats inside the document count as duplicates too, so the summary adds up
-                p.stats.duplicates = duplicates + len(p.document.normalized.articles) - len(p.items)
-                p.stats.new_article_ids = new_ids
+                p.stats.duplicates = stored.duplicates + len(p.document.normalized.articles) - len(p.items)
+                p.stats.new_article_ids = stored.new_ids
     return [p.stats for p in prepared]
 
 
@@ -245,7 +230,7 @@ def ingest_paths(
     tagging and alerts in batches (`hooks=False` leaves them pending, e.g. for a bulk load
     followed by `tag --all`)."""
     from monitor.config import settings
-    from monitor.parse import pool_size
+    from monitor.parse_workers import pool_size
 
     files = list(_expand(paths))
     max_bytes = settings().max_body_bytes
@@ -277,7 +262,7 @@ def _prewarm_training(db: Database) -> None:
 def _ingest_files(
     db: Database, files: list[Path], source: str | None, progress: Progress | None, hooks: bool, max_bytes: int, lookahead: int
 ) -> IngestStats:
-    from monitor.parse import pool_size
+    from monitor.parse_workers import pool_size
 
     total = len(files)
     stats = IngestStats()
@@ -434,205 +419,3 @@ def _naive_utc(value: datetime) -> datetime:
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc).replace(tzinfo=None)
     return value
-
-
-def _with_guid_keys(normalized: list[Article]) -> list[_Item]:
-    """Pair each article with its identity in the source, dropping repeats inside the document.
-
-    Identities a feed proves unreliable are not used: a guid shared by items with different
-    links or titles (some feeds give every item the same guid) gives way to the link, and a link shared by
-    items with different text (day pages, a sponsor post and its review) is not their URL key."""
-    links_per_guid: dict[str, set] = {}
-    texts_per_url: dict[str, set] = {}
-    for a in normalized:
-        if a.guid:
-            links_per_guid.setdefault(a.guid, set()).add((a.url_key, a.title))
-        if a.url_key:
-            texts_per_url.setdefault(a.url_key, set()).add((a.title, a.summary[:200]))
-    items: list[_Item] = []
-    seen: set[str] = set()
-    for a in normalized:
-        if a.url_key and len(texts_per_url[a.url_key]) > 1:
-            a = dataclasses.replace(a, url_key=None)
-        guid = a.guid if a.guid and len(links_per_guid[a.guid]) == 1 else None
-        key = guid_key(guid, a.url_key, a.title, a.summary)
-        if key in seen:
-            continue  # the same item twice in one document
-        seen.add(key)
-        items.append(_Item(a, key))
-    return items
-
-
-def _chunks(values: list, size: int = _CHUNK) -> Iterator[list]:
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
-
-
-def _dialect_insert(db: Database) -> Callable[..., Any]:
-    """The dialect's INSERT, which has ON CONFLICT DO NOTHING."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    return sqlite.insert if db.is_sqlite else postgresql.insert
-
-
-def _store(conn, db: Database, items: list[_Item], source: str, feed_id: int | None, fetched_at: datetime, window: timedelta):
-    """Inside one write transaction: returns (ids of new articles, number of duplicates)."""
-    if not db.is_sqlite:
-        # Serialise writers of one source (SQLite's BEGIN IMMEDIATE already serialises all).
-        conn.execute(select(func.pg_advisory_xact_lock(int(LockKey.SOURCE), func.hashtext(source))))
-    insert = _dialect_insert(db)
-
-    # 1. Seen in this source before?
-    keys = [it.guid_key for it in items]
-    seen: dict[str, int] = {}
-    for chunk in _chunks(keys):
-        rows = conn.execute(
-            select(sightings.c.guid_key, sightings.c.id).where(sightings.c.source == source, sightings.c.guid_key.in_(chunk))
-        )
-        seen.update({k: i for k, i in rows})
-    if seen:
-        ids = list(seen.values())
-        for chunk in _chunks(ids):
-            conn.execute(update(sightings).where(sightings.c.id.in_(chunk)).values(last_seen_at=fetched_at))
-    fresh = [it for it in items if it.guid_key not in seen]
-    if not fresh:
-        return [], len(items)
-
-    # 2. The same URL stored from anywhere?
-    by_url: dict[str, int] = {}
-    url_keys = sorted({it.article.url_key for it in fresh if it.article.url_key})
-    for chunk in _chunks(url_keys):
-        rows = conn.execute(select(articles.c.url_key, articles.c.id).where(articles.c.url_key.in_(chunk)))
-        by_url.update({k: i for k, i in rows})
-
-    # 3. The same headline from this source within the window?
-    by_title: dict[str, list[tuple[datetime, int]]] = {}
-    hashes = sorted({it.article.title_hash for it in fresh if it.article.title_hash and it.article.url_key not in by_url})
-    for chunk in _chunks(hashes):
-        rows = conn.execute(
-            select(articles.c.title_hash, articles.c.published_at, articles.c.id).where(
-                articles.c.source == source, articles.c.title_hash.in_(chunk)
-            )
-        )
-        for h, when, article_id in rows:
-            by_title.setdefault(h, []).append((when, article_id))
-
-    def title_match(a: Article) -> int | None:
-        for when, article_id in by_title.get(a.title_hash, ()):
-            if abs(when - a.published_at) <= window:
-                return article_id
-        return None
-
-    # Decide, in document order, which items are new; repeats inside the batch count as well.
-    sighting_for: list[tuple[_Item, int | None]] = []  # article id, or None = the new one at index
-    to_insert: list[_Item] = []
-    batch_url: dict[str, _Item] = {}
-    batch_title: dict[str, list[_Item]] = {}
-    link_to: dict[str, _Item] = {}  # guid_key -> the new item whose article it will share
-    for it in fresh:
-        a = it.article
-        existing = by_url.get(a.url_key) if a.url_key else None
-        if existing is None and a.title_hash:
-            existing = title_match(a)
-        if existing is not None:
-            sighting_for.append((it, existing))
-            continue
-        twin = batch_url.get(a.url_key) if a.url_key else None
-        if twin is None and a.title_hash:
-            twin = next((o for o in batch_title.get(a.title_hash, ()) if abs(o.article.published_at - a.published_at) <= window), None)
-        if twin is not None:
-            link_to[it.guid_key] = twin
-            sighting_for.append((it, None))
-            continue
-        to_insert.append(it)
-        if a.url_key:
-            batch_url[a.url_key] = it
-        if a.title_hash:
-            batch_title.setdefault(a.title_hash, []).append(it)
-        sighting_for.append((it, None))
-
-    new_id_of = _insert_articles(conn, db, insert, to_insert, source, feed_id, fetched_at)
-
-    # Items that lost a race on url_key to another writer point at the winner's article.
-    lost = [it for it in to_insert if it.guid_key not in new_id_of]
-    if lost:
-        for chunk in _chunks([it.article.url_key for it in lost]):
-            for k, i in conn.execute(select(articles.c.url_key, articles.c.id).where(articles.c.url_key.in_(chunk))):
-                by_url[k] = i
-
-    sighting_rows = []
-    for it, article_id in sighting_for:
-        if article_id is None:
-            owner = link_to.get(it.guid_key, it)
-            url_key = owner.article.url_key
-            article_id = new_id_of.get(owner.guid_key) or (by_url.get(url_key) if url_key else None)
-        if article_id is None:
-            continue
-        sighting_rows.append(
-            {
-                "article_id": article_id,
-                "feed_id": feed_id,
-                "source": source,
-                "guid_key": it.guid_key,
-                "first_seen_at": fetched_at,
-                "last_seen_at": fetched_at,
-            }
-        )
-    if sighting_rows:
-        conn.execute(insert(sightings).on_conflict_do_nothing(index_elements=["source", "guid_key"]), sighting_rows)
-    new_ids = sorted(new_id_of.values())
-    return new_ids, len(items) - len(new_ids)
-
-
-def _insert_articles(conn, db, insert, to_insert: list[_Item], source, feed_id, fetched_at) -> dict[str, int]:
-    """Insert new articles in two bulk statements; returns guid_key -> new article id."""
-
-    sqlite = db.is_sqlite
-    table = articles if sqlite else postgres_articles()  # PostgreSQL: the search vector goes with the row
-    register_languages(conn, db, {it.article.lang for it in to_insert})
-
-    def row(it: _Item) -> dict:
-        a = it.article
-        values = {
-            "url_key": a.url_key,
-            "link": a.link,
-            "guid": a.guid,
-            "title": a.title,
-            "summary": a.summary,
-            "content": a.content,
-            "author": a.author,
-            "source": source,
-            "feed_id": feed_id,
-            "published_at": a.published_at,
-            "date_estimated": a.date_estimated,
-            "fetched_at": fetched_at,
-            "lang": a.lang,
-            "title_hash": a.title_hash,
-            "tag_status": "pending",
-        }
-        if not sqlite:
-            values["search_vector"] = postgres_document(a.title, a.summary, a.content, a.lang)
-        return values
-
-    new_id_of: dict[str, int] = {}
-    keyed = [it for it in to_insert if it.article.url_key]
-    if keyed:
-        by_key = {it.article.url_key: it.guid_key for it in keyed}
-        stmt = insert(table).on_conflict_do_nothing(index_elements=["url_key"]).returning(table.c.id, table.c.url_key)
-        for article_id, key in conn.execute(stmt, [row(it) for it in keyed]):
-            new_id_of[by_key[key]] = article_id
-    unkeyed = [it for it in to_insert if not it.article.url_key]
-    if unkeyed:
-        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        ids = conn.execute(stmt, [row(it) for it in unkeyed]).scalars().all()
-        for it, article_id in zip(unkeyed, ids):
-            new_id_of[it.guid_key] = article_id
-    if sqlite:
-        searchable = []
-        for it in to_insert:
-            article_id = new_id_of.get(it.guid_key)
-            if article_id is not None:
-                a = it.article
-                searchable.append(ArticleText(article_id, a.title, a.summary, a.content, a.lang))
-        index_articles(conn, db, searchable)
-    return new_id_of

@@ -100,10 +100,10 @@ def test_installed_package_migrates_a_store_and_parses_through_its_workers(venv,
     )
     (tmp_path / "feed.xml").write_bytes(feed)
     script = (
-        "import pathlib, monitor.parse as p\n"
+        "import pathlib, monitor.parse as p, monitor.parse_workers as pw\n"
         "parsed = p.parse_feed(pathlib.Path('feed.xml').read_bytes(), 'application/rss+xml')\n"
         "print(parsed.entries[0].title)\n"
-        "p.shutdown_workers()\n"
+        "pw.shutdown_workers()\n"
     )
     done = _run([str(venv / "bin" / "python"), "-c", script], tmp_path)
     assert done.stdout.strip() == "Interpol arrests"
@@ -122,11 +122,11 @@ def test_source_checkout_workers_need_no_pythonpath_and_ignore_the_working_direc
     script = (
         "import pathlib, sys\n"
         f"sys.path[0] = {str(REPO)!r}\n"
-        "import monitor.parse as p\n"
+        "import monitor.parse as p, monitor.parse_workers as pw\n"
         "print(p.parse_feed(pathlib.Path('feed.xml').read_bytes()).entries[0].title)\n"
         "(worker,) = p._POOL.idle\n"
         "print(b'PYTHONPATH=' in pathlib.Path(f'/proc/{worker.proc.pid}/environ').read_bytes())\n"
-        "p.shutdown_workers()\n"
+        "pw.shutdown_workers()\n"
     )
     done = _run([sys.executable, "-c", script], tmp_path)
     assert done.stdout.split() == ["Europol", "raid", "False"]

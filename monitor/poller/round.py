@@ -133,7 +133,7 @@ class PollRound:
 
     async def run(self) -> PollSummary:
         started = time.monotonic()
-        from monitor.parse import pool_size
+        from monitor.parse_workers import pool_size
 
         self.loop = asyncio.get_running_loop()
         self.parsers = concurrent.futures.ThreadPoolExecutor(max_workers=pool_size(), thread_name_prefix="poll-parse")
