@@ -76,8 +76,8 @@ def test_many_feeds_of_a_slow_host_claimed_first_do_not_hold_up_another_hosts_fe
             request.send_header("Content-Type", "application/rss+xml")
             request.send_header("Content-Length", str(len(body)))
             request.end_headers()
-            step = len(body) // 6 + 1
-            for i in range(0, len(body), step):  # the whole feed, a piece every 0.1 s
+            step = len(body) // 12 + 1
+            for i in range(0, len(body), step):  # the whole feed, a piece every 0.1 s: about 1.2 s
                 request.wfile.write(body[i : i + step])
                 request.wfile.flush()
                 time.sleep(0.1)
@@ -105,7 +105,10 @@ def test_many_feeds_of_a_slow_host_claimed_first_do_not_hold_up_another_hosts_fe
     assert order.count("good") == GOOD_FEEDS and order.count("drip") == DRIP_FEEDS
     assert slow.peak_active <= 1  # the slow host still gets one request at a time
     drips_before_last_good = order[: max(i for i, name in enumerate(order) if name == "good")].count("drip")
-    assert drips_before_last_good <= 2, order  # not after the slow host's queue
+    # Waiting behind the slow host's queue, 7 of the 10 started first; taking the other host's
+    # feeds instead, the good ones are done while the slow host is on its first few (a margin of
+    # one for a busy machine, where a good feed's parse and store can take as long as a drip).
+    assert drips_before_last_good <= 3, order
 
 
 def test_a_claim_leaves_a_host_that_has_its_share_and_takes_other_hosts(db):
