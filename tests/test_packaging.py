@@ -124,7 +124,7 @@ def test_source_checkout_workers_need_no_pythonpath_and_ignore_the_working_direc
         f"sys.path[0] = {str(REPO)!r}\n"
         "import monitor.parse as p, monitor.parse_workers as pw\n"
         "print(p.parse_feed(pathlib.Path('feed.xml').read_bytes()).entries[0].title)\n"
-        "(worker,) = p._POOL.idle\n"
+        "(worker,) = pw._POOL.idle\n"
         "print(b'PYTHONPATH=' in pathlib.Path(f'/proc/{worker.proc.pid}/environ').read_bytes())\n"
         "pw.shutdown_workers()\n"
     )
