@@ -36,7 +36,7 @@ beats hundreds of separately planned small counts) is one SQL GROUP BY per diale
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date
 from functools import lru_cache
 
 from sqlalchemy import DateTime, bindparam, case, func, literal_column, select
@@ -44,13 +44,12 @@ from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import ColumnElement
 
 from monitor.errors import InputError
-from monitor.filters import Filters, article_conditions, day_start
+from monitor.filters import Filters, article_conditions
 from monitor.outcomes import FetchOutcome
+from monitor.periods import Period, as_date, bounds, check_by, day_of, period_expr, period_ranges
 from monitor.store.schema import articles, fetch_events, tags
 
-PERIODS = ("day", "week", "month")
 GROUPS = ("topic", "stance", "source")
-MAX_PERIODS = 20_000  # about 55 years of days: more is a typo in a date, not a chart
 _CHUNK = 400  # scalar subqueries per statement (SQLite allows 500 compound terms, 32 766 params)
 FAILED_OUTCOMES = tuple(o.value for o in FetchOutcome.failures())
 
@@ -106,93 +105,6 @@ def normalise_group(group) -> tuple[str, ...]:
     return tuple(g for g in GROUPS if g in out)
 
 
-# ---- periods ----------------------------------------------------------------------------
-
-
-def period_start(d: date | datetime, by: str) -> date:
-    if isinstance(d, datetime):
-        d = d.date()
-    if by == "day":
-        return d
-    if by == "week":
-        return d - timedelta(days=d.weekday())
-    return d.replace(day=1)
-
-
-def next_period(d: date, by: str) -> date:
-    if by == "day":
-        return d + timedelta(days=1)
-    if by == "week":
-        return d + timedelta(days=7)
-    return date(d.year + (d.month == 12), d.month % 12 + 1, 1)
-
-
-def _check_by(by: str) -> str:
-    if by not in PERIODS:
-        raise InputError(f"cannot count by {by!r}: use day, week or month")
-    return by
-
-
-def _bounds(filters: Filters) -> tuple[datetime | None, datetime | None]:
-    """The half-open datetime range of the filters' inclusive dates (as filters.py applies them)."""
-    lo = day_start(filters.date_from) if filters.date_from else None
-    hi = day_start(filters.date_to + timedelta(days=1)) if filters.date_to else None
-    return lo, hi
-
-
-@dataclass(frozen=True)
-class _Period:
-    start: date
-    lo: datetime  # clipped to the filters' range
-    hi: datetime
-
-
-def _periods(first: date, last: date, by: str, lo: datetime | None, hi: datetime | None) -> list[_Period]:
-    out: list[_Period] = []
-    p = period_start(first, by)
-    end = period_start(last, by)
-    while p <= end:
-        n = next_period(p, by)
-        start_dt, end_dt = day_start(p), day_start(n)
-        out.append(_Period(p, max(start_dt, lo) if lo else start_dt, min(end_dt, hi) if hi else end_dt))
-        if len(out) > MAX_PERIODS:
-            raise InputError(f"more than {MAX_PERIODS} {by}s in the date range: narrow it or count by week or month")
-        p = n
-    return out
-
-
-def _bucket(db, by: str, column) -> ColumnElement:
-    """The SQL expression naming the period of a timestamp (per dialect)."""
-    if db.is_sqlite:
-        if by == "day":
-            return func.date(column)
-        if by == "week":
-            # 'weekday 0' moves to the next Sunday (or stays on one); 6 days back is its Monday
-            return func.date(column, literal_column("'weekday 0'"), literal_column("'-6 days'"))
-        return func.strftime(literal_column("'%Y-%m-01'"), column)
-    # literal units: a bound parameter would differ between SELECT and GROUP BY for PostgreSQL
-    return func.date_trunc(literal_column(f"'{by}'"), column)
-
-
-def _as_date(value) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
-
-
-def _day(value: object) -> date:
-    """The day of a stored timestamp (SQLite hands back text, PostgreSQL a datetime)."""
-    return (value if isinstance(value, datetime) else datetime.fromisoformat(str(value))).date()
-
-
-def _as_datetime(value) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))
-
-
 # ---- the counts -------------------------------------------------------------------------
 
 
@@ -211,15 +123,15 @@ def coverage_counts(
     `strategy` is for tests: "index" or "groupby" forces one way of counting.
     """
     filters = filters or Filters()
-    by = _check_by(by)
+    by = check_by(by)
     group = normalise_group(group)
-    lo, hi = _bounds(filters)
+    lo, hi = bounds(filters)
     with db.read() as conn:
         span = _data_span(conn, filters, lo, hi)
         if span is None:
             return []
         first, last = span
-        periods = _periods(first, last, by, lo, hi)
+        periods = period_ranges(first, last, by, lo, hi)
         totals = (
             _range_counts(conn, periods, "articles_sources", sources=list(filters.sources))
             if filters.sources
@@ -275,16 +187,16 @@ def _data_span(conn, filters: Filters, lo, hi) -> tuple[date, date] | None:
             v = conn.execute(select(func.min(articles.c.published_at)).where(*conds)).scalar()
             if v is None:
                 return None
-            first = _day(v)
+            first = day_of(v)
         if last is None:
             v = conn.execute(select(func.max(articles.c.published_at)).where(*conds)).scalar()
             if v is None:
                 return None
-            last = _day(v)
+            last = day_of(v)
     return first, last
 
 
-def _range_counts(conn, periods: list[_Period], shape: str, **params) -> dict[date, int]:
+def _range_counts(conn, periods: list[Period], shape: str, **params) -> dict[date, int]:
     """One index range count per period, many per statement (see _range_statement)."""
     out: dict[date, int] = {}
     for i in range(0, len(periods), _CHUNK):
@@ -419,7 +331,7 @@ def _counts_by_groupby(conn, db, filters: Filters, group, by, lo, hi) -> dict[tu
         where.append(when >= lo)
     if hi:
         where.append(when < hi)
-    bucket = _bucket(db, by, when).label("period")
+    bucket = period_expr(db, by, when).label("period")
     stmt = (
         select(bucket, *group_cols, func.count().label("n"))
         .select_from(source)
@@ -429,7 +341,7 @@ def _counts_by_groupby(conn, db, filters: Filters, group, by, lo, hi) -> dict[tu
     out: dict[tuple, dict[date, int]] = {}
     for row in conn.execute(stmt):
         key = tuple(row[1:-1])
-        out.setdefault(key, {})[_as_date(row[0])] = int(row[-1])
+        out.setdefault(key, {})[as_date(row[0])] = int(row[-1])
     return out
 
 
@@ -448,7 +360,7 @@ def top_sources(db, filters: Filters | None = None, limit: int = 10) -> TopList:
     """Sources with the most articles passing the filters (GROUP BY … LIMIT n+1)."""
     filters = filters or Filters()
     conds = article_conditions(filters, db, skip=("dates",))
-    lo, hi = _bounds(filters)
+    lo, hi = bounds(filters)
     # On SQLite a bare published_at range makes the planner read every row through the date
     # index; `+published_at` (no index) lets it scan the (source, published_at) index alone.
     when = literal_column("+articles.published_at", DateTime) if db.is_sqlite else articles.c.published_at
@@ -483,9 +395,9 @@ def feed_failures(db, filters: Filters | None = None, by: str = "day") -> list[F
     so only feeds with no successful fetch in the period count as failing. Spike alerts use the
     same count for their hold-back, so a chart marker and a held-back spike agree."""
     filters = filters or Filters()
-    by = _check_by(by)
-    lo, hi = _bounds(filters)
-    bucket = _bucket(db, by, fetch_events.c.at).label("period")
+    by = check_by(by)
+    lo, hi = bounds(filters)
+    bucket = period_expr(db, by, fetch_events.c.at).label("period")
     conds = []
     if lo:
         conds.append(fetch_events.c.at >= lo)
@@ -504,7 +416,7 @@ def feed_failures(db, filters: Filters | None = None, by: str = "day") -> list[F
         .order_by(per_feed.c.period)
     )
     with db.read() as conn:
-        return [FeedFailures(_as_date(r[0]), int(r[1] or 0), int(r[2])) for r in conn.execute(stmt)]
+        return [FeedFailures(as_date(r[0]), int(r[1] or 0), int(r[2])) for r in conn.execute(stmt)]
 
 
 MANY_FAILING_SHARE = 0.2  # a fifth of the polled feeds failing visibly thins a day's coverage
@@ -532,6 +444,5 @@ __all__ = [
     "feed_failures",
     "group_columns",
     "normalise_group",
-    "period_start",
     "top_sources",
 ]
