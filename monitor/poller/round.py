@@ -317,7 +317,9 @@ class PollRound:
             except Exception as e:  # a bug on one feed's bytes must not stop the round
                 log.exception("ingest of feed %s failed", feed.id)
                 outcome = ingest_failed(e)
-            await self.record(FeedResult(feed, result, outcome, fetched_at))
+            written = await self.record(FeedResult(feed, result, outcome, fetched_at))
+            if written is None and stored is not None:  # its health write failed; its articles are in
+                self.summary.count_stored(stored)
         except MonitorError as e:  # the store refused (disk full, read-only): say so, keep going
             log.debug("poll of feed %s failed: %s", feed.id, e)  # the round's error says it once
             self.summary.store_refused(e)
@@ -347,13 +349,14 @@ class PollRound:
 
     # --- record -----------------------------------------------------------------------------------
 
-    async def record(self, item: FeedResult) -> None:
-        """Queue the feed's health write; the feed counts as polled only once it is written."""
+    async def record(self, item: FeedResult) -> Effects | None:
+        """Queue the feed's health write; the feed counts as polled only once it is written
+        (None: the write failed, and the round's error says why)."""
         done: asyncio.Future[Effects | None] = self.loop.create_future()
         self.to_record.append((item, done))
         if len(self.to_record) >= RECORD_BATCH:
             self.record_wanted.set()
-        await done
+        return await done
 
     async def record_stage(self) -> None:
         """Health writes are batched: one transaction per RECORD_BATCH feeds or 50 ms, on the writer."""
