@@ -79,3 +79,17 @@ def test_empty_text_is_an_empty_row_and_a_huge_one_is_cut():
     assert isinstance(rows, Rows) and len(rows) == 2
     assert rows.indptr[1] == 0  # nothing for the empty text
     assert rows.indptr[2] > 0 and np.isclose(np.linalg.norm(rows.data), 1.0, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [FeatureConfig(), FeatureConfig(word_ngrams=(1, 3), stems=None, char_ngrams=(2, 5), char_analyzer="char", max_df=1.0)],
+    ids=["topics", "stance"],
+)
+def test_fitting_gives_the_rows_that_transforming_gives(config):
+    texts = DOCS * 5 + [f"{d} extra words {i}" for i, d in enumerate(DOCS)]
+    features, rows = Features.fit_transform(texts, config)
+    again = features.transform(texts)
+    np.testing.assert_array_equal(rows.indptr, again.indptr)
+    np.testing.assert_array_equal(rows.indices, again.indices)
+    np.testing.assert_allclose(rows.data, again.data, atol=1e-6)

@@ -14,6 +14,7 @@ per-target model reads the text as it is.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from monitor.classify.features import FeatureConfig, Features
 from monitor.classify.kinds import STANCES, Stance
 from monitor.classify.linear import LinearHeads, fit_heads
 from monitor.classify.taxonomy import compile_terms
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 MIN_PER_TARGET = 40
 PLACEHOLDER = " stancetarget "
@@ -131,10 +135,9 @@ class StanceModel:
         )
 
 
-def _fit(features: Features, texts: list[str], y: list[str], weights: np.ndarray | None, C: float, balanced: bool) -> LinearHeads:
+def _fit(X: sp.csr_matrix, y: list[str], weights: np.ndarray | None, C: float, balanced: bool) -> LinearHeads:
     present = [s for s in STANCES if s in set(y)]
     labels = present if len(present) >= 2 else list(STANCES)
-    X = features.matrix(texts)
     Y = np.array([[1 if lab == s else 0 for s in labels] for lab in y], dtype=np.int8)
     W = None if weights is None else np.repeat(np.asarray(weights, dtype=np.float64)[:, None], len(labels), axis=1)
     # plain TF-IDF logistic regression: on SemEval's tweets naive-Bayes scaling lost ~3 F_avg
@@ -144,8 +147,8 @@ def _fit(features: Features, texts: list[str], y: list[str], weights: np.ndarray
 def fit_sub(
     texts: list[str], y: list[str], mode: str, weights: np.ndarray | None = None, C: float = DEFAULT_C, balanced: bool = False,
 ) -> SubModel:
-    features = Features.fit(texts, STANCE_FEATURES)
-    return SubModel(features, _fit(features, texts, y, weights, C, balanced), mode)
+    features, rows = Features.fit_transform(texts, STANCE_FEATURES)
+    return SubModel(features, _fit(rows.to_scipy(), y, weights, C, balanced), mode)
 
 
 def f_avg(gold: list[str], pred: list[str]) -> float:
@@ -175,10 +178,11 @@ def choose_params(texts: list[str], y: list[str], weights: np.ndarray | None = N
     for tr, te in folds.split(np.zeros(len(y)), y):
         tr_texts, tr_y = [texts[i] for i in tr], [y[i] for i in tr]
         te_texts = [texts[i] for i in te]
-        features = Features.fit(tr_texts, STANCE_FEATURES)
+        features, rows = Features.fit_transform(tr_texts, STANCE_FEATURES)
+        X = rows.to_scipy()
         w = None if weights is None else np.asarray(weights)[tr]
         for C, b in grid:
-            sub = SubModel(features, _fit(features, tr_texts, tr_y, w, C, b), "cv")
+            sub = SubModel(features, _fit(X, tr_y, w, C, b), "cv")
             for i, lab in zip(te, sub.predict(te_texts)[0]):
                 preds[(C, b)][i] = lab
     scores = {g: f_avg(y, p) for g, p in preds.items()}

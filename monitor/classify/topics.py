@@ -132,8 +132,12 @@ def fit_topic_model(
     NB-scaled heads, i.e. on labelled data) the same inner folds first pick the head among
     RECIPES, so every choice is made on the training rows alone.
     """
-    features = Features.fit(fit_texts if fit_texts is not None else texts, config)
-    X = features.matrix(texts)
+    if fit_texts is None:
+        features, fitted = Features.fit_transform(texts, config)
+        X = fitted.to_scipy()
+    else:
+        features = Features.fit(fit_texts, config)
+        X = features.matrix(texts)
     select = (tune_thresholds and nb) if select is None else select
     recipe = ("log", C)
     thresholds = np.full(len(labels), threshold)
