@@ -13,7 +13,7 @@ import pytest
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
 from monitor.classify import analyzers
-from monitor.classify.features import FeatureConfig, Features, Rows
+from monitor.classify.features import FeatureConfig, Features, Rows, TermBlock
 
 DOCS = [
     "Interpol issues a Red Notice for the CEO of a crypto exchange",
@@ -93,3 +93,36 @@ def test_fitting_gives_the_rows_that_transforming_gives(config):
     np.testing.assert_array_equal(rows.indptr, again.indptr)
     np.testing.assert_array_equal(rows.indices, again.indices)
     np.testing.assert_allclose(rows.data, again.data, atol=1e-6)
+
+
+TIES = [f"w{i % 7} w{i % 5} w{i % 3} shared common" for i in range(40)] + ["rare once", "Интерпол коррупция 洗钱"]
+
+
+@pytest.mark.parametrize(
+    "min_df, max_df, max_features",
+    [(1, 1.0, None), (2, 0.9, None), (1, 0.5, None), (1, 1.0, 6), (2, 0.95, 3), (1, 1.0, 10**6)],
+)
+@pytest.mark.parametrize("terms_per_pass", [10**9, 25], ids=["one-pass", "many-passes"])
+def test_fitted_vocabulary_and_idf_equal_scikit_learns(min_df, max_df, max_features, terms_per_pass, monkeypatch):
+    monkeypatch.setattr("monitor.classify.features._TERMS_PER_PASS", terms_per_pass)
+    spec = {"kind": "word_stem", "ngrams": [1, 2], "stems": [5, 7], "scripts": True}
+    texts = TIES + DOCS
+    block, rows = TermBlock.fit_transform(texts, spec, 4_000, min_df, max_df, max_features)
+    vec = TfidfVectorizer(analyzer=analyzers.build(spec), sublinear_tf=True, min_df=min_df, max_df=max_df,
+                          max_features=max_features, dtype=np.float32)
+    theirs = vec.fit_transform(texts)
+    assert block.terms == list(vec.get_feature_names_out())
+    np.testing.assert_array_equal(block.idf, vec.idf_)
+    np.testing.assert_allclose(rows.to_scipy().toarray(), theirs.toarray(), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "texts, min_df, max_df, message",
+    [(["", "a"], 1, 1.0, "empty vocabulary"), (DOCS, 5, 1.0, "no terms remain"), (DOCS * 10, 30, 0.1, "max_df corresponds")],
+)
+def test_a_vocabulary_that_cannot_be_fitted_says_why_as_scikit_learn_does(texts, min_df, max_df, message):
+    spec = {"kind": "word", "ngrams": [1, 1]}
+    with pytest.raises(ValueError, match=message):
+        TermBlock.fit_transform(texts, spec, 4_000, min_df, max_df, None)
+    with pytest.raises(ValueError, match=message):
+        TfidfVectorizer(analyzer=analyzers.build(spec), min_df=min_df, max_df=max_df).fit(texts)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 from itertools import chain, repeat
 
@@ -134,6 +135,32 @@ class FeatureConfig:
         return out
 
 
+def _count(term_lists: list[list[str]], column, missing: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indptr, columns, counts) of these documents, columns ascending within each row; `column`
+    maps a term to its column (-1: not a feature). The look-ups and counting run in C."""
+    n = len(term_lists)
+    lengths = np.fromiter(map(len, term_lists), dtype=np.int64, count=n)
+    flat = list(chain.from_iterable(term_lists))
+    looked = map(column, flat) if missing is None else map(column, flat, repeat(missing, len(flat)))
+    cols = np.fromiter(looked, dtype=np.int64, count=len(flat))
+    docs = np.repeat(np.arange(n, dtype=np.int64), lengths)
+    known = cols >= 0
+    width = max(1, int(cols.max()) + 1) if len(cols) else 1
+    keys, counts = np.unique(docs[known] * width + cols[known], return_counts=True)
+    per_doc = np.bincount(keys // width, minlength=n)
+    indptr = np.concatenate([[0], np.cumsum(per_doc)])
+    return indptr, keys % width, counts.astype(np.float32)
+
+
+def _joined_counts(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    indptr, indices, counts = parts[0]
+    for more_indptr, more_indices, more_counts in parts[1:]:
+        indptr = np.concatenate([indptr, more_indptr[1:] + indptr[-1]])
+        indices = np.concatenate([indices, more_indices])
+        counts = np.concatenate([counts, more_counts])
+    return indptr, indices, counts
+
+
 class TermBlock:
     """One fitted TF-IDF block: an analyzer, its vocabulary in column order, idf weights."""
 
@@ -153,19 +180,57 @@ class TermBlock:
     def fit_transform(
         cls, texts: list[str], spec: dict, max_chars: int, min_df: int, max_df: float, max_features: int | None,
     ) -> tuple[TermBlock, Rows]:
-        """The fitted block and the texts' rows from one pass of the analyzer (fitting then
-        transforming would analyse every training text twice: a third of a bootstrap's time)."""
-        from sklearn.feature_extraction.text import TfidfVectorizer
+        """The fitted block and the texts' rows from one pass of the analyzer.
 
-        vec = TfidfVectorizer(
-            analyzer=analyzers.build(spec), sublinear_tf=True, min_df=min_df, max_df=max_df,
-            max_features=max_features, dtype=np.float32,
-        )
-        X = vec.fit_transform([t[:max_chars] for t in texts]).tocsr()
-        X.sort_indices()
-        block = cls(spec, max_chars, [str(t) for t in vec.get_feature_names_out()], vec.idf_)
-        rows = Rows(X.indptr.astype(np.int64), X.indices.astype(np.int32), X.data.astype(np.float32), len(block.terms))
-        return block, rows
+        What scikit-learn's TfidfVectorizer(sublinear_tf=True) fits (the same vocabulary, idf and
+        rows: tests/test_features.py holds them side by side), computed here because its fit
+        walks every term in Python and then transforming analyses every text again: together
+        two thirds of a bootstrap's training time. Terms get provisional ids in the order met;
+        the vocabulary is then cut and sorted as scikit-learn does it, and the ids renumbered."""
+        analyze = analyzers.build(spec)
+        seen: defaultdict[str, int] = defaultdict()
+        seen.default_factory = seen.__len__  # a new term's id is the number of terms before it
+        parts, batch, size = [], [], 0
+        for text in texts:
+            batch.append(analyze(text[:max_chars]))
+            size += len(batch[-1])
+            if size > _TERMS_PER_PASS:
+                parts.append(_count(batch, seen.__getitem__, None))
+                batch, size = [], 0
+        if batch or not parts:
+            parts.append(_count(batch, seen.__getitem__, None))
+        indptr, ids, counts = _joined_counts(parts)
+        if not seen:
+            raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
+        n = len(texts)
+        high = max_df if isinstance(max_df, int) else max_df * n
+        if high < min_df:
+            raise ValueError("max_df corresponds to < documents than min_df")
+        found = list(seen)
+        order = np.array(sorted(range(len(found)), key=found.__getitem__), dtype=np.int64)  # scikit-learn's column order
+        df = np.bincount(ids, minlength=len(found))[order]
+        keep = (df <= high) & (df >= min_df)
+        if max_features is not None and keep.sum() > max_features:
+            # the most frequent terms; ties fall as numpy's default sort puts them, as in scikit-learn
+            tf = np.bincount(ids, weights=counts, minlength=len(found))[order].astype(np.float32)
+            best = np.zeros(len(keep), dtype=bool)
+            best[np.flatnonzero(keep)[(-tf[keep]).argsort()[:max_features]]] = True
+            keep = best
+        if not keep.any():
+            raise ValueError("After pruning, no terms remain. Try a lower min_df or a higher max_df.")
+        column = np.full(len(found), -1, dtype=np.int64)
+        column[order[keep]] = np.arange(int(keep.sum()))
+        kept_df = df[keep].astype(np.float32) + 1  # smoothed, in float32 as scikit-learn computes it
+        idf = np.log(np.full_like(kept_df, n + 1) / kept_df) + 1
+        block = cls(spec, max_chars, [found[i] for i in order[keep]], idf)
+        # renumber: drop the cut terms, and keep each row's columns in ascending order
+        row = np.repeat(np.arange(len(indptr) - 1, dtype=np.int64), np.diff(indptr))
+        cols = column[ids]
+        known = cols >= 0
+        row, cols, counts = row[known], cols[known], counts[known]
+        by = np.lexsort((cols, row))
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=len(indptr) - 1))])
+        return block, block._weighed(indptr, cols[by].astype(np.int32), counts[by])
 
     def transform(self, texts: list[str]) -> Rows:
         """Sublinear TF x IDF, each row scaled to unit length (what TfidfVectorizer computes)."""
@@ -174,34 +239,20 @@ class TermBlock:
             batch.append(self._analyze(text[: self.max_chars]))
             size += len(batch[-1])
             if size > _TERMS_PER_PASS:  # bounds the memory of one pass, however long the texts
-                parts.append(self._count(batch))
+                parts.append(_count(batch, self.vocabulary.get, -1))
                 batch, size = [], 0
         if batch or not parts:
-            parts.append(self._count(batch))
-        indptr, indices, counts = parts[0]
-        for more_indptr, more_indices, more_counts in parts[1:]:
-            indptr = np.concatenate([indptr, more_indptr[1:] + indptr[-1]])
-            indices = np.concatenate([indices, more_indices])
-            counts = np.concatenate([counts, more_counts])
+            parts.append(_count(batch, self.vocabulary.get, -1))
+        indptr, indices, counts = _joined_counts(parts)
+        return self._weighed(indptr, indices.astype(np.int32), counts)
+
+    def _weighed(self, indptr: np.ndarray, indices: np.ndarray, counts: np.ndarray) -> Rows:
         data = ((np.log(counts) + 1) * self.idf[indices]).astype(np.float32)
         rows = Rows(indptr.astype(np.int64), indices, data, len(self.terms))
         ids = rows.row_ids()
         norms = np.sqrt(np.bincount(ids, weights=np.square(data, dtype=np.float64), minlength=len(rows)))
         rows.data /= norms[ids].astype(np.float32)
         return rows
-
-    def _count(self, term_lists: list[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(indptr, columns, counts) of these documents: the lookups and counting run in C."""
-        n = len(term_lists)
-        lengths = np.fromiter(map(len, term_lists), dtype=np.int64, count=n)
-        flat = list(chain.from_iterable(term_lists))
-        cols = np.fromiter(map(self.vocabulary.get, flat, repeat(-1, len(flat))), dtype=np.int64, count=len(flat))
-        docs = np.repeat(np.arange(n, dtype=np.int64), lengths)
-        known = cols >= 0
-        keys, counts = np.unique(docs[known] * max(1, len(self.terms)) + cols[known], return_counts=True)
-        per_doc = np.bincount(keys // max(1, len(self.terms)), minlength=n)
-        indptr = np.concatenate([[0], np.cumsum(per_doc)])
-        return indptr, (keys % max(1, len(self.terms))).astype(np.int32), counts.astype(np.float32)
 
     def to_payload(self) -> dict:
         # the vocabulary travels as one UTF-8 byte array (terms in column order, newline-
