@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
+import numpy as np
 from sqlalchemy import delete, func, select, update
 
 from monitor.classify.failures import mark_failed
@@ -31,6 +33,41 @@ from monitor.store.schema import articles, tags
 log = logging.getLogger(__name__)
 BATCH = 1000
 STANCE_CONTEXT_CHARS = 1000  # a tweet-sized model reads a few sentences, not a whole article
+
+
+@dataclass(frozen=True)
+class FittedScores:
+    """What a topic model scored the stored articles it was fitted on, by article id, with the
+    hash of the text it read (its first `chars` characters). Training leaves them here; a
+    re-tag by the same process and version right after (the bootstrap at the end of a first
+    ingest, a refresh) uses them instead of analysing every text again. A text that changed
+    since, or an article not trained on, is scored as usual."""
+
+    version: str
+    rows: dict[int, tuple[int, int]]  # article id -> (row of `scores`, hash of its text)
+    scores: np.ndarray
+    chars: int
+
+    def known(self, version: str, ids: list[int], texts: list[str]) -> np.ndarray | None:
+        """(texts, topics) whole-text scores, NaN rows for the texts not known; None: none known."""
+        if version != self.version:
+            return None
+        out = np.full((len(ids), self.scores.shape[1]), np.nan)
+        found = False
+        for i, (aid, text) in enumerate(zip(ids, texts)):
+            row = self.rows.get(aid)
+            if row is not None and row[1] == hash(text[: self.chars]):
+                out[i] = self.scores[row[0]]
+                found = True
+        return out if found else None
+
+
+_fitted: FittedScores | None = None
+
+
+def remember_fitted_scores(scores: FittedScores | None) -> None:
+    global _fitted
+    _fitted = scores
 
 
 class NoModelYet(Exception):
@@ -137,7 +174,8 @@ def _tag_batch(db, ids: list[int], model, taxonomy: Taxonomy) -> int:
     if not rows:
         return 0
     texts = [article_text(r.title, r.summary, r.content) for r in rows]
-    S = topic_model.scores(texts)
+    fitted = _fitted
+    S = topic_model.scores(texts, known=fitted.known(topic_version, [r.id for r in rows], texts) if fitted else None)
     out: list[dict] = []
     for i, r in enumerate(rows):
         for j, label in enumerate(topic_model.labels):

@@ -62,21 +62,33 @@ class TopicModel:
     heads: LinearHeads
     thresholds: np.ndarray
     info: dict = field(default_factory=dict)
+    # whole-text scores of the rows it was fitted on (`fit_topic_model(training_scores=True)`),
+    # in memory only: re-tagging right after training reuses them
+    training_scores: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def labels(self) -> list[str]:
         return self.heads.labels
 
-    def scores(self, texts: list[str], passages: bool = True) -> np.ndarray:
+    def scores(self, texts: list[str], passages: bool = True, known: np.ndarray | None = None) -> np.ndarray:
         """(texts, topics) probabilities.
 
         A long article is also scored passage by passage and keeps, per topic, the best of
         its whole-text and passage scores: one paragraph on cybercrime in an interview about
         Interpol is drowned in the whole text but plain in its own passage.
+
+        `known`: whole-text scores already computed (by the training that fitted this model),
+        a row of NaN where a text still has to be scored.
         """
         if not texts:
             return np.zeros((0, len(self.labels)))
-        S = self.heads.proba(self.features.transform(texts))
+        if known is None:
+            S = self.heads.proba(self.features.transform(texts))
+        else:
+            S = np.array(known, dtype=np.float64)
+            todo = np.flatnonzero(np.isnan(S).any(axis=1))
+            if len(todo):
+                S[todo] = self.heads.proba(self.features.transform([texts[i] for i in todo]))
         if not passages:
             return S
         owner: list[int] = []
@@ -123,6 +135,7 @@ def fit_topic_model(
     nb: bool = True,
     threshold: float = 0.5,
     select: bool | None = None,
+    training_scores: bool = False,
 ) -> TopicModel:
     """Fit features on `fit_texts` (default: the training texts) and one head per label.
 
@@ -134,10 +147,10 @@ def fit_topic_model(
     """
     if fit_texts is None:
         features, fitted = Features.fit_transform(texts, config)
-        X = fitted.to_scipy()
     else:
         features = Features.fit(fit_texts, config)
-        X = features.matrix(texts)
+        fitted = features.transform(texts)
+    X = fitted.to_scipy()
     select = (tune_thresholds and nb) if select is None else select
     recipe = ("log", C)
     thresholds = np.full(len(labels), threshold)
@@ -165,7 +178,7 @@ def fit_topic_model(
         heads = heads.calibrated(*calibration)
         info["calibration"] = [round(float(v), 4) for v in calibration]
     info.update({"C": recipe[1], "loss": recipe[0]})
-    return TopicModel(features, heads, thresholds, info)
+    return TopicModel(features, heads, thresholds, info, heads.proba(fitted) if training_scores else None)
 
 
 def _inner_folds(n: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -32,6 +32,7 @@ from monitor.classify.features import FeatureConfig, article_text, clean_text
 from monitor.classify.kinds import MODEL_KINDS, STANCES, ModelKind
 from monitor.classify.modelstore import save_model
 from monitor.classify.stance import fit_stance_model
+from monitor.classify.tagging import FittedScores, remember_fitted_scores
 from monitor.classify.taxonomy import TermMatcher, load_taxonomy
 from monitor.classify.topics import fit_topic_model
 from monitor.classify.weaklabels import (
@@ -126,6 +127,7 @@ class _Rows:
         self.texts: list[str] = []
         self.Y: list[np.ndarray] = []
         self.W: list[np.ndarray] = []
+        self.article_rows: dict[int, int] = {}  # stored article id -> its row
 
     def add(self, text: str, y: np.ndarray, w: np.ndarray) -> None:
         self.texts.append(text)
@@ -198,6 +200,7 @@ def _weak_rows(rows: _Rows, stored, matcher: TermMatcher, seeded: list[bool],
         analyst = by_article.pop(aid, {})
         for name, value in analyst.items():
             y[rows.col[name]], w[rows.col[name]] = value, WEIGHT_ANALYST
+        rows.article_rows[aid] = len(rows.texts)
         rows.add(text, y, w)
         if any_strong:
             wm = np.where(w > 0, WEIGHT_MASKED, 0.0)
@@ -240,7 +243,7 @@ def _train_topics(db) -> dict:
     enough = labelled_texts >= LABELLED_ENOUGH
     model = fit_topic_model(rows.texts, Y, names, W, tune_thresholds=enough, config=FeatureConfig(word_chars=ARCHIVE_TEXT_CHARS),
                             pos_share=POS_SHARE, C=LABELLED_C if enough else BOOTSTRAP_C, nb=enough,
-                            threshold=0.5 if enough else BOOTSTRAP_THRESHOLD)
+                            threshold=0.5 if enough else BOOTSTRAP_THRESHOLD, training_scores=True)
     version = new_version(ModelKind.TOPICS)
     per_topic = {
         n: {
@@ -260,6 +263,9 @@ def _train_topics(db) -> dict:
     model.info["bootstrap"] = not labels
     save_model(db, ModelKind.TOPICS, version, model.to_payload(), metrics, training)
     labelstore.mark_used(db, ModelKind.TOPICS.tag_kind, [lab.id for lab in labels], version)
+    if model.training_scores is not None:  # a re-tag right after reuses them (tagging.FittedScores)
+        fitted_rows = {aid: (row, hash(rows.texts[row])) for aid, row in rows.article_rows.items()}
+        remember_fitted_scores(FittedScores(version, fitted_rows, model.training_scores, ARCHIVE_TEXT_CHARS))
     return {"version": version, "metrics": metrics, "training": training}
 
 

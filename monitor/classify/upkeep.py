@@ -96,8 +96,9 @@ def bring_up_to_date(db) -> int:
         topics = load_active(db, ModelKind.TOPICS)
         done = 0
         if missing_kinds(db):
-            train_missing_models(db)
-            done = tagging.retag_all(db)
+            # the re-tag runs where the training ran, which reuses what it scored (FittedScores)
+            train_missing_models(db, retag=True)
+            done = tagging.count_by_status(db).get("tagged", 0)
         elif topics is not None and bootstrap_is_stale(db, topics):
             refresh_stale(db)  # trains and re-tags under a lock shared by every poller
         still = _pending(db)
@@ -121,11 +122,12 @@ def missing_kinds(db) -> list[ModelKind]:
     return [kind for kind in ModelKind if load_active(db, kind) is None]
 
 
-def train_missing_models(db) -> None:
-    """Bootstrap every kind with no model yet; raises ModelError when that fails."""
+def train_missing_models(db, *, retag: bool = False) -> None:
+    """Bootstrap every kind with no model yet, and with `retag` re-tag the archive with them
+    then; raises ModelError when that fails."""
     missing = missing_kinds(db)
     if missing:
-        train_isolated(db, missing)
+        train_isolated(db, missing, retag=retag)
         if missing_kinds(db):
             raise ModelError("no model could be trained")
 
@@ -163,8 +165,9 @@ def _in_place(db) -> bool:
     return "sklearn" in sys.modules or (db.is_sqlite and make_url(db.url).database in (None, "", ":memory:"))
 
 
-def train_isolated(db, kinds: list[ModelKind]) -> None:
-    """Train models with no new data (bootstrap or stored labels) and wait for them.
+def train_isolated(db, kinds: list[ModelKind], *, retag: bool = False) -> None:
+    """Train models with no new data (bootstrap or stored labels) and wait for them; with
+    `retag`, then re-tag the archive in the same process (it reuses what training scored).
 
     A process that has not loaded scikit-learn (a poller, which only tags) trains in a child
     process, so the ~150 MB that fitting costs goes away with the child.
@@ -172,8 +175,10 @@ def train_isolated(db, kinds: list[ModelKind]) -> None:
     if _in_place(db):
         for kind in kinds:
             train(db, kind)
+        if retag:
+            tagging.retag_all(db)
         return
-    _run_child(f"training {' and '.join(kinds)}", *kinds, db=db)
+    _run_child(f"training {' and '.join(kinds)}", *kinds, *(["--retag"] if retag else []), db=db)
 
 
 def refresh_stale(db) -> None:
@@ -343,12 +348,15 @@ def _child_main(args: list[str]) -> int:
             _refresh_if_stale(db)
             return 0
         for kind in args:
-            train(db, kind)
+            if kind != "--retag":
+                train(db, kind)
+        if "--retag" in args:
+            tagging.retag_all(db)
     except Exception as e:  # noqa: BLE001 - the parent reports the last line
         print(f"{type(e).__name__}: {e}", file=sys.stderr)
         return 1
     return 0
 
 
-if __name__ == "__main__":  # a training child: kinds (or --refresh) in argv, database URL on stdin
+if __name__ == "__main__":  # a training child: kinds (and --retag) or --refresh in argv, database URL on stdin
     raise SystemExit(_child_main(sys.argv[1:]))
