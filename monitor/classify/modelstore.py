@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -58,8 +59,14 @@ def dumps(payload: dict[str, Any]) -> bytes:
         return value
 
     skeleton = json.dumps({"format": FORMAT, **split(payload)}, ensure_ascii=False)
+    members = {_SKELETON: np.frombuffer(skeleton.encode("utf-8"), dtype=np.uint8), **arrays}
     buf = io.BytesIO()
-    np.savez_compressed(buf, **{_SKELETON: np.frombuffer(skeleton.encode("utf-8"), dtype=np.uint8)}, **arrays)  # type: ignore[arg-type]
+    # what np.savez_compressed writes, at the fastest deflate level: a model's coefficients
+    # compress by a third whatever the level, and level 6 took a bootstrap 0.6 s, level 1 0.25 s
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for name, array in members.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
     return buf.getvalue()
 
 
