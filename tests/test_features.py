@@ -126,3 +126,28 @@ def test_a_vocabulary_that_cannot_be_fitted_says_why_as_scikit_learn_does(texts,
         TermBlock.fit_transform(texts, spec, 4_000, min_df, max_df, None)
     with pytest.raises(ValueError, match=message):
         TfidfVectorizer(analyzer=analyzers.build(spec), min_df=min_df, max_df=max_df).fit(texts)
+
+
+SCRIPTS = [
+    "हिन्दी समाचार: पुलिस ने तस्करों को गिरफ़्तार किया",  # Devanagari vowel signs and viramas
+    "পুলিশ মাদক পাচারকারীদের গ্রেপ্তার করেছে",  # Bengali
+    "الشرطة تعتقل مُهرّبين",  # Arabic with harakat
+    "پولیس نے منشیات کے اسمگلروں کو گرفتار کر لیا",  # Urdu
+    "警察は麻薬密売組織を摘発した。インターポール",  # Japanese: kanji and kana
+    "警方破获洗钱案 a中b 12件",  # Chinese between Latin letters and digits
+    "ु leading mark, trailing mark क्",  # marks at a word's edge
+    "Straße Øresund İstanbul naïve café_bar 42",
+]
+
+
+def test_the_word_pattern_equals_its_plain_definition():
+    import re
+
+    from tests.conftest import SHARED_DATA
+
+    plain = re.compile(f"[{analyzers._CJK}]|(?:(?![{analyzers._CJK}])[\\w{analyzers._MARKS}])+")
+    texts = SCRIPTS + DOCS  # and real feeds in a dozen languages, where this machine has them
+    for path in sorted((SHARED_DATA / "feeds" / "dev").glob("*.xml"))[:40]:
+        texts.append(path.read_text(encoding="utf-8", errors="replace"))
+    for text in texts:
+        assert analyzers.WORD.findall(text.lower()) == plain.findall(text.lower())

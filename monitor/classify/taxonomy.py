@@ -254,7 +254,14 @@ class TermMatcher:
                     self._prefix.setdefault(len(first), {}).setdefault(first, []).append(entry)
                 else:
                     self._exact.setdefault(first, []).append(entry)
-        self._lengths = sorted(self._prefix)
+        # a word is looked up by its first few letters (as many as the shortest prefix term
+        # has, at most 3) instead of once per prefix length: the prefixes starting that way,
+        # in order of length
+        self._head = min([3, *self._prefix])
+        self._by_head: dict[str, list[tuple[str, list[tuple[str, tuple[tuple[str, bool], ...]]]]]] = {}
+        for length in sorted(self._prefix):
+            for first, entries in self._prefix[length].items():
+                self._by_head.setdefault(first[: self._head], []).append((first, entries))
 
     def find(self, text: str) -> list[tuple[str, int, int, str]]:
         """(group, start, end, matched words) for every occurrence, in text order."""
@@ -266,30 +273,27 @@ class TermMatcher:
         return out
 
     def _find(self, text: str) -> list[tuple[str, int, int, str]]:
-        words = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(text.lower())]
-        out = []
-        exact, prefix, lengths = self._exact, self._prefix, self._lengths
+        low = text.lower()
+        words = _WORD.findall(low)
+        exact, by_head, h = self._exact, self._by_head, self._head
+        found: list[tuple[int, int, str]] = []  # (first word, words, group)
         n = len(words)
-        for i, (w, start, _) in enumerate(words):
-            cands = exact.get(w)
-            found = list(cands) if cands else []
-            lw = len(w)
-            for L in lengths:
-                if lw < L:
-                    break
-                hit = prefix[L].get(w[:L])
-                if hit:
-                    found.extend(hit)
-            for group, parts in found:
+        for i in [i for i, w in enumerate(words) if w in exact or w[:h] in by_head]:
+            w = words[i]
+            entries = list(exact.get(w, ()))
+            for first, more in by_head.get(w[:h], ()):
+                if w.startswith(first):
+                    entries.extend(more)
+            for group, parts in entries:
                 k = len(parts)
                 if i + k > n:
                     continue
-                ok = True
-                for (p, star), (tw, _, _) in zip(parts[1:], words[i + 1 : i + k]):
+                for (p, star), tw in zip(parts[1:], words[i + 1 : i + k]):
                     if not (tw.startswith(p) if star else tw == p):
-                        ok = False
                         break
-                if ok:
-                    end = words[i + k - 1][2]
-                    out.append((group, start, end, " ".join(x[0] for x in words[i : i + k])))
-        return out
+                else:
+                    found.append((i, k, group))
+        if not found:
+            return []
+        spans = [m.span() for m in _WORD.finditer(low)]  # only for the texts that match
+        return [(group, spans[i][0], spans[i + k - 1][1], " ".join(words[i : i + k])) for i, k, group in found]
