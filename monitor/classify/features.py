@@ -168,7 +168,7 @@ class TermBlock:
         self.spec = spec
         self.max_chars = max_chars
         self.terms = terms
-        self.vocabulary = {t: i for i, t in enumerate(terms)}
+        self.vocabulary = dict(zip(terms, range(len(terms))))
         self.idf = np.asarray(idf, dtype=np.float32)
         self._analyze = analyzers.build(spec)
 
