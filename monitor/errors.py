@@ -27,16 +27,6 @@ class StoreError(MonitorError):
     """The database cannot be opened, written or migrated (read-only, disk full, locked)."""
 
 
-class FetchError(MonitorError):
-    """A feed or delivery target could not be fetched. `kind` is SOFT, HARD or TEMP."""
-
-    def __init__(self, message: str, kind: str = "SOFT", reason: str = "error", retry_after: float | None = None):
-        super().__init__(message)
-        self.kind = kind
-        self.reason = reason
-        self.retry_after = retry_after
-
-
 class ParseError(MonitorError):
     """A document is not a feed we can read."""
 
