@@ -97,7 +97,12 @@ def bring_up_to_date(db) -> int:
         done = 0
         if missing_kinds(db):
             # the re-tag runs where the training ran, which reuses what it scored (FittedScores)
-            train_missing_models(db, retag=True)
+            try:
+                train_missing_models(db, retag=True)
+            except ModelError:
+                if missing_kinds(db):
+                    raise
+                log.warning("re-tagging after training failed in the training process; tagging what waits here")
             done = tagging.count_by_status(db).get("tagged", 0)
         elif topics is not None and bootstrap_is_stale(db, topics):
             refresh_stale(db)  # trains and re-tags under a lock shared by every poller
