@@ -152,13 +152,45 @@ def _count(term_lists: list[list[str]], column, missing: int | None) -> tuple[np
     return indptr, keys % width, counts.astype(np.float32)
 
 
-def _joined_counts(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _count_texts(analyze: analyzers.Analyzer, texts: list[str], max_chars: int, column, missing: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_count` over every text, _TERMS_PER_PASS terms at a time: the memory of one pass stays
+    bounded however long the texts."""
+    parts, batch, size = [], [], 0
+    for text in texts:
+        batch.append(analyze(text[:max_chars]))
+        size += len(batch[-1])
+        if size > _TERMS_PER_PASS:
+            parts.append(_count(batch, column, missing))
+            batch, size = [], 0
+    if batch or not parts:
+        parts.append(_count(batch, column, missing))
     indptr, indices, counts = parts[0]
     for more_indptr, more_indices, more_counts in parts[1:]:
         indptr = np.concatenate([indptr, more_indptr[1:] + indptr[-1]])
         indices = np.concatenate([indices, more_indices])
         counts = np.concatenate([counts, more_counts])
     return indptr, indices, counts
+
+
+def _kept_terms(found: list[str], ids: np.ndarray, counts: np.ndarray, n: int, min_df: int, max_df: float,
+                max_features: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(provisional ids of the kept terms in column order, their document frequencies): the cut
+    scikit-learn makes, by document frequency and then the `max_features` most frequent terms."""
+    high = max_df if isinstance(max_df, int) else max_df * n
+    if high < min_df:
+        raise ValueError("max_df corresponds to < documents than min_df")
+    order = np.array(sorted(range(len(found)), key=found.__getitem__), dtype=np.int64)  # scikit-learn's column order
+    df = np.bincount(ids, minlength=len(found))[order]
+    keep = (df <= high) & (df >= min_df)
+    if max_features is not None and keep.sum() > max_features:
+        # ties fall as numpy's default sort puts them, as in scikit-learn
+        tf = np.bincount(ids, weights=counts, minlength=len(found))[order].astype(np.float32)
+        best = np.zeros(len(keep), dtype=bool)
+        best[np.flatnonzero(keep)[(-tf[keep]).argsort()[:max_features]]] = True
+        keep = best
+    if not keep.any():
+        raise ValueError("After pruning, no terms remain. Try a lower min_df or a higher max_df.")
+    return order[keep], df[keep]
 
 
 class TermBlock:
@@ -187,43 +219,18 @@ class TermBlock:
         walks every term in Python and then transforming analyses every text again: together
         two thirds of a bootstrap's training time. Terms get provisional ids in the order met;
         the vocabulary is then cut and sorted as scikit-learn does it, and the ids renumbered."""
-        analyze = analyzers.build(spec)
         seen: defaultdict[str, int] = defaultdict()
         seen.default_factory = seen.__len__  # a new term's id is the number of terms before it
-        parts, batch, size = [], [], 0
-        for text in texts:
-            batch.append(analyze(text[:max_chars]))
-            size += len(batch[-1])
-            if size > _TERMS_PER_PASS:
-                parts.append(_count(batch, seen.__getitem__, None))
-                batch, size = [], 0
-        if batch or not parts:
-            parts.append(_count(batch, seen.__getitem__, None))
-        indptr, ids, counts = _joined_counts(parts)
+        indptr, ids, counts = _count_texts(analyzers.build(spec), texts, max_chars, seen.__getitem__, None)
         if not seen:
             raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
-        n = len(texts)
-        high = max_df if isinstance(max_df, int) else max_df * n
-        if high < min_df:
-            raise ValueError("max_df corresponds to < documents than min_df")
         found = list(seen)
-        order = np.array(sorted(range(len(found)), key=found.__getitem__), dtype=np.int64)  # scikit-learn's column order
-        df = np.bincount(ids, minlength=len(found))[order]
-        keep = (df <= high) & (df >= min_df)
-        if max_features is not None and keep.sum() > max_features:
-            # the most frequent terms; ties fall as numpy's default sort puts them, as in scikit-learn
-            tf = np.bincount(ids, weights=counts, minlength=len(found))[order].astype(np.float32)
-            best = np.zeros(len(keep), dtype=bool)
-            best[np.flatnonzero(keep)[(-tf[keep]).argsort()[:max_features]]] = True
-            keep = best
-        if not keep.any():
-            raise ValueError("After pruning, no terms remain. Try a lower min_df or a higher max_df.")
-        column = np.full(len(found), -1, dtype=np.int64)
-        column[order[keep]] = np.arange(int(keep.sum()))
-        kept_df = df[keep].astype(np.float32) + 1  # smoothed, in float32 as scikit-learn computes it
-        idf = np.log(np.full_like(kept_df, n + 1) / kept_df) + 1
-        block = cls(spec, max_chars, [found[i] for i in order[keep]], idf)
+        kept, df = _kept_terms(found, ids, counts, len(texts), min_df, max_df, max_features)
+        smoothed = df.astype(np.float32) + 1  # in float32, as scikit-learn computes it
+        block = cls(spec, max_chars, [found[i] for i in kept], np.log(np.full_like(smoothed, len(texts) + 1) / smoothed) + 1)
         # renumber: drop the cut terms, and keep each row's columns in ascending order
+        column = np.full(len(found), -1, dtype=np.int64)
+        column[kept] = np.arange(len(kept))
         row = np.repeat(np.arange(len(indptr) - 1, dtype=np.int64), np.diff(indptr))
         cols = column[ids]
         known = cols >= 0
@@ -234,16 +241,7 @@ class TermBlock:
 
     def transform(self, texts: list[str]) -> Rows:
         """Sublinear TF x IDF, each row scaled to unit length (what TfidfVectorizer computes)."""
-        parts, batch, size = [], [], 0
-        for text in texts:
-            batch.append(self._analyze(text[: self.max_chars]))
-            size += len(batch[-1])
-            if size > _TERMS_PER_PASS:  # bounds the memory of one pass, however long the texts
-                parts.append(_count(batch, self.vocabulary.get, -1))
-                batch, size = [], 0
-        if batch or not parts:
-            parts.append(_count(batch, self.vocabulary.get, -1))
-        indptr, indices, counts = _joined_counts(parts)
+        indptr, indices, counts = _count_texts(self._analyze, texts, self.max_chars, self.vocabulary.get, -1)
         return self._weighed(indptr, indices.astype(np.int32), counts)
 
     def _weighed(self, indptr: np.ndarray, indices: np.ndarray, counts: np.ndarray) -> Rows:
