@@ -153,6 +153,17 @@ def test_a_seed_term_in_the_lead_of_a_longer_item_is_evidence_and_one_deep_in_it
     assert cluster.weight == 0.0  # three mentions, all in one side paragraph
 
 
+def test_a_passing_term_deep_in_a_long_chinese_article_is_no_evidence():
+    """Chinese puts no spaces between words: a 2 000-character article is not a short item, and
+    a figurative 挪用 (appropriate, also embezzle) in its sixth paragraph leaves the decision to
+    the model; the same word in the lead of a short item still counts fully."""
+    filler = "欧洲议会讨论了搜索引擎公司在处理删除申请时如何平衡个人隐私与公众知情权的问题。"  # 40 characters
+    deep = _evidence("被遗忘权的争议", filler * 12 + "委员会担心其他国家会挪用这项政策来审查网络。" + filler * 20, "economic_crime")
+    lead = _evidence("公司会计挪用公款被捕", "警方称该会计三年内挪用公司资金五百万元。", "economic_crime")
+    assert deep.weight == 0.0
+    assert lead.weight == 1.0
+
+
 @pytest.mark.parametrize(
     "text, topic",
     [("Хабаровская краевая дума собралась на сессию", "corruption"), ("网友发起抵制毒春晚的联署", "drug_trafficking")],
