@@ -204,6 +204,23 @@ def test_corrected_label_changes_the_tag_after_retraining(db, news):
     assert classify.model_status(db)["models"]["topics"]["active"]["bootstrap"] is False
 
 
+def test_a_label_file_of_exported_articles_corrects_them_as_dashboard_labels_do(db, news, tmp_path):
+    """An analyst exports articles, marks their topics in a spreadsheet and imports the file
+    (`train topics --data`): rows that are stored articles are labels of those articles, and
+    outweigh the seed terms the same way (as rows of another corpus they weighed a tenth and
+    changed nothing)."""
+    classify.tag_articles(db, news)
+    target = news[4]
+    assert "corruption" in topics_of(db, target)
+    title, summary = NEWS[4]
+    data = _write(tmp_path / "labels.csv", ["title", "summary", "topics"],
+                  [[f"  {title.upper()} ", summary.replace(" ", "  ") + " \u200b", "economic_crime"], [*NEWS[2], "drug_trafficking;corruption"]])
+    classify.train(db, "topics", data=data)
+    classify.retag_all(db)
+    assert "corruption" not in topics_of(db, target)
+    assert "economic_crime" in topics_of(db, target)
+
+
 @pytest.mark.parametrize(
     "blob, reason",
     [
