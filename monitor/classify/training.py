@@ -229,15 +229,15 @@ def _imported_on_stored(imported: dict[str, dict[str, int]], stored, by_article:
     if not imported:
         return
     heads: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for aid, _title, text in stored:
-        key = _label_key(text)
-        heads[key[:LABEL_KEY_CHARS]].append((aid, key))
+    for aid, _title, text in stored:  # the whole text is compared only where the start matches
+        heads[_label_key(text[: 4 * LABEL_KEY_CHARS])[:LABEL_KEY_CHARS]].append((aid, text))
     for text in list(imported):
         key = _label_key(text)
         if len(key) < LABEL_KEY_CHARS:
             continue  # too short to tell one article from another
         # an article's stored text is its title twice and its summary, then any content
-        match = next((aid for aid, k in heads.get(key[:LABEL_KEY_CHARS], ()) if k.startswith(key) or key.startswith(k)), None)
+        candidates = ((aid, _label_key(t)) for aid, t in heads.get(key[:LABEL_KEY_CHARS], ()))
+        match = next((aid for aid, k in candidates if k.startswith(key) or key.startswith(k)), None)
         if match is not None:
             for name, value in imported.pop(text).items():
                 by_article[match].setdefault(name, value)  # a label given on the article itself wins
