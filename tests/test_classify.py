@@ -153,6 +153,17 @@ def test_a_seed_term_in_the_lead_of_a_longer_item_is_evidence_and_one_deep_in_it
     assert cluster.weight == 0.0  # three mentions, all in one side paragraph
 
 
+def test_a_passing_term_deep_in_a_long_chinese_article_is_no_evidence():
+    """Chinese puts no spaces between words: a 2 000-character article is not a short item, and
+    a figurative 挪用 (appropriate, also embezzle) in its sixth paragraph leaves the decision to
+    the model; the same word in the lead of a short item still counts fully."""
+    filler = "欧洲议会讨论了搜索引擎公司在处理删除申请时如何平衡个人隐私与公众知情权的问题。"  # 40 characters
+    deep = _evidence("被遗忘权的争议", filler * 12 + "委员会担心其他国家会挪用这项政策来审查网络。" + filler * 20, "economic_crime")
+    lead = _evidence("公司会计挪用公款被捕", "警方称该会计三年内挪用公司资金五百万元。", "economic_crime")
+    assert deep.weight == 0.0
+    assert lead.weight == 1.0
+
+
 @pytest.mark.parametrize(
     "text, topic",
     [("Хабаровская краевая дума собралась на сессию", "corruption"), ("网友发起抵制毒春晚的联署", "drug_trafficking")],
@@ -191,6 +202,36 @@ def test_corrected_label_changes_the_tag_after_retraining(db, news):
     assert "corruption" not in topics_of(db, target)
     assert "economic_crime" in topics_of(db, target)
     assert classify.model_status(db)["models"]["topics"]["active"]["bootstrap"] is False
+
+
+def test_a_label_file_of_exported_articles_corrects_them_as_dashboard_labels_do(db, news, tmp_path):
+    """An analyst exports articles, marks their topics in a spreadsheet and imports the file
+    (`train topics --data`): rows that are stored articles are labels of those articles, and
+    outweigh the seed terms the same way (as rows of another corpus they weighed a tenth and
+    changed nothing)."""
+    classify.tag_articles(db, news)
+    target = news[4]
+    assert "corruption" in topics_of(db, target)
+    title, summary = NEWS[4]
+    data = _write(tmp_path / "labels.csv", ["title", "summary", "topics"],
+                  [[f"  {title.upper()} ", summary.replace(" ", "  ") + " \u200b", "economic_crime"], [*NEWS[2], "drug_trafficking;corruption"]])
+    classify.train(db, "topics", data=data)
+    classify.retag_all(db)
+    assert "corruption" not in topics_of(db, target)
+    assert "economic_crime" in topics_of(db, target)
+
+
+def test_a_hundred_labels_among_many_more_articles_keep_the_bootstrap_recipe(db):
+    """The Models page shows each topic's threshold: 120 corrections in an archive of 320
+    articles are heavy rows of the bootstrap, not a switch that hands every topic's threshold to
+    a cross-validation over mostly weak labels (it moved them to 0.20-0.45 on the dev feeds)."""
+    from monitor.classify.training import BOOTSTRAP_THRESHOLD
+
+    ids = [add(db, f"{title} ({i})", summary) for i in range(40) for title, summary in NEWS]
+    for k, article in enumerate(ids[:120]):
+        classify.add_label(db, article, "topic", "corruption", int(k % len(NEWS) == 4), analyst="ana")
+    result = classify.train(db, "topics")
+    assert {m["threshold"] for m in result["metrics"]["per_topic"].values()} == {BOOTSTRAP_THRESHOLD}
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ taxonomy is learned too.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from collections import defaultdict
@@ -52,7 +53,9 @@ WEIGHT_TERM_OTHER = 0.3
 WEIGHT_WEAK = 1.0
 WEIGHT_MASKED = 0.5
 WEIGHT_ANALYST = 10.0
-WEIGHT_IMPORTED = 1.0
+WEIGHT_IMPORTED = 1.0  # a row of another corpus; an imported row that is a stored article weighs WEIGHT_ANALYST
+_NOT_WORD = re.compile(r"[\W_]+")
+LABEL_KEY_CHARS = 40  # an imported text is recognised as a stored article from this many characters on
 POS_SHARE = 0.5
 # Weak labels are noisy and the model tags the very articles they came from: a strongly
 # regularised model without naive-Bayes scaling (which would amplify exactly the seed terms
@@ -63,6 +66,12 @@ BOOTSTRAP_C = 3.0
 BOOTSTRAP_THRESHOLD = round(POS_SHARE / (1 + POS_SHARE), 2)
 LABELLED_C = 10.0
 LABELLED_ENOUGH = 100  # labelled texts from which inner CV on them picks the head and thresholds
+# ... once they are also this share of the stored articles: a labelled corpus (AG News, a big
+# import) is a training set of its own, but a few hundred analyst labels among thousands of
+# weakly labelled articles are rows of the bootstrap's recipe. Switching there made every
+# topic's threshold follow the weak labels' inner CV (0.20 to 0.45), not the labels, and 25
+# labels per topic scored no better than none on the dev feeds.
+LABELLED_SHARE = 0.5
 # What the archive's topic model reads of each article: its lead. Items are judged by their title
 # and summary, and a long article's passages are scored from its lead too (topics.MAX_PASSAGES);
 # reading the whole of every stored article made training over 6 000 of them take 75 s, not 20.
@@ -209,6 +218,34 @@ def _weak_rows(rows: _Rows, stored, matcher: TermMatcher, seeded: list[bool],
     return weak_pos, weak_neg
 
 
+def _label_key(text: str) -> str:
+    """A text's letters and digits alone: spreadsheets and exports differ in spacing, markup,
+    punctuation and invisible characters, not in words."""
+    return _NOT_WORD.sub("", clean_text(text).casefold())
+
+
+def _imported_on_stored(imported: dict[str, dict[str, int]], stored, by_article: dict[int, dict[str, int]]) -> None:
+    """Imported rows that are stored articles (an analyst exported articles, labelled them in a
+    spreadsheet and imported the file) become labels of those articles: they replace the
+    article's weak labels and weigh as much as a label given in the dashboard. Rows of another
+    corpus stay imported texts. Moves them from `imported` to `by_article`."""
+    if not imported:
+        return
+    heads: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for aid, _title, text in stored:  # the whole text is compared only where the start matches
+        heads[_label_key(text[: 4 * LABEL_KEY_CHARS])[:LABEL_KEY_CHARS]].append((aid, text))
+    for text in list(imported):
+        key = _label_key(text)
+        if len(key) < LABEL_KEY_CHARS:
+            continue  # too short to tell one article from another
+        # an article's stored text is its title twice and its summary, then any content
+        candidates = ((aid, _label_key(t)) for aid, t in heads.get(key[:LABEL_KEY_CHARS], ()))
+        match = next((aid for aid, k in candidates if k.startswith(key) or key.startswith(k)), None)
+        if match is not None:
+            for name, value in imported.pop(text).items():
+                by_article[match].setdefault(name, value)  # a label given on the article itself wins
+
+
 def _train_topics(db) -> dict:
     taxonomy = load_taxonomy(db)
     labels = labelstore.all_labels(db, ModelKind.TOPICS.tag_kind)
@@ -227,8 +264,9 @@ def _train_topics(db) -> dict:
             by_article[lab.article_id][lab.label] = lab.value
         else:
             imported[lab.text][lab.label] = lab.value
-    labelled_texts = len(imported) + len(by_article)
     stored = _stored_articles(db)
+    _imported_on_stored(imported, stored, by_article)
+    labelled_texts = len(imported) + len(by_article)
     weak_pos, weak_neg = _weak_rows(rows, stored, matcher, [n in taxonomy.topic_names for n in names], by_article)
     # labels on articles outside the weak-label window, and imported texts
     for aid, labs in by_article.items():
@@ -239,8 +277,9 @@ def _train_topics(db) -> dict:
     Y, W = np.vstack(rows.Y), np.vstack(rows.W)
     # A few labels are rows of the bootstrap's own recipe (weighted WEIGHT_ANALYST), not a switch
     # to another one: the first correction must not move every topic's threshold and tag count.
-    # From LABELLED_ENOUGH labelled texts on, the labels choose the head and the thresholds.
-    enough = labelled_texts >= LABELLED_ENOUGH
+    # From LABELLED_ENOUGH labelled texts on (and LABELLED_SHARE of the archive), the labels
+    # choose the head and the thresholds.
+    enough = labelled_texts >= max(LABELLED_ENOUGH, LABELLED_SHARE * len(stored))
     model = fit_topic_model(rows.texts, Y, names, W, tune_thresholds=enough, config=FeatureConfig(word_chars=ARCHIVE_TEXT_CHARS),
                             pos_share=POS_SHARE, C=LABELLED_C if enough else BOOTSTRAP_C, nb=enough,
                             threshold=0.5 if enough else BOOTSTRAP_THRESHOLD, training_scores=True)

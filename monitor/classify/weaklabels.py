@@ -10,6 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitor.classify.analyzers import CJK
 from monitor.classify.stance import PLACEHOLDER
 from monitor.classify.taxonomy import TermMatcher
 
@@ -62,6 +63,18 @@ LEAD_WORDS = 60
 PASSING_WORDS = 120
 SPREAD_WORDS = 100
 LONG_ARTICLE_WORDS = 400
+# Chinese and Japanese put no spaces between words (a 4 000-character article splits into a few
+# dozen "words" at its Latin names and punctuation): there a word is about this many characters.
+CJK_CHARS_PER_WORD = 1.7
+
+
+def word_count(text: str) -> int:
+    """Words in `text`, in any script: whitespace-separated words, and runs of Chinese or
+    Japanese characters counted at CJK_CHARS_PER_WORD characters a word."""
+    cjk = len(CJK.findall(text))
+    if not cjk:
+        return len(text.split())
+    return len(CJK.sub(" ", text).split()) + round(cjk / CJK_CHARS_PER_WORD)
 
 
 @dataclass(frozen=True)
@@ -101,13 +114,13 @@ def seed_evidence(matcher: TermMatcher, title: str, text: str) -> tuple[dict[str
     for group, start, _end, words in found:
         if start >= first:
             by[group].append((start, words))
-    body_words = len(text[second:].split()) if first else len(text.split())
+    body_words = word_count(text[second:])
     out = {}
     for group, hits in by.items():
         body = [s for s, _ in hits if s >= second]
         # a title the body never comes back to: as if the first mention came at the body's end
-        at = len(text[second : body[0]].split()) if body else body_words
-        last = at + len(text[body[0] : body[-1]].split()) if body else body_words
+        at = word_count(text[second : body[0]]) if body else body_words
+        last = at + word_count(text[body[0] : body[-1]]) if body else body_words
         out[group] = Evidence(len(hits), len({w for _, w in hits}), any(s < second for s, _ in hits), at, body_words, last)
     return out, [(s, e) for _, s, e, _ in found]
 
