@@ -151,3 +151,23 @@ def test_the_word_pattern_equals_its_plain_definition():
         texts.append(path.read_text(encoding="utf-8", errors="replace"))
     for text in texts:
         assert analyzers.WORD.findall(text.lower()) == plain.findall(text.lower())
+
+
+@pytest.mark.parametrize(
+    "raw, words",
+    [("annou\u00adnced a money laun\u00addering probe", ["announced", "money", "laundering"]),
+     ("Europol\u200bdismantled a ring", ["europol", "dismantled"]),
+     ("red&shy;notice", ["rednotice"]),
+     ("\ufeffInter\u2060pol notice", ["interpol", "notice"])],
+)
+def test_invisible_characters_do_not_split_words(raw, words):
+    from monitor.classify.features import clean_text
+
+    terms = analyzers.script_tokens(clean_text(raw))
+    assert all(w in terms for w in words), terms
+
+
+def test_the_joiners_a_script_spells_with_are_kept():
+    from monitor.classify.features import clean_text
+
+    assert clean_text("প্রশ্ন\u200cগুলো") == "প্রশ্ন\u200cগুলো"  # Bengali, with a zero-width non-joiner

@@ -27,6 +27,10 @@ MAX_CHAR_CHARS = 3_000  # characters: the lead carries the topic; n-grams cost p
 _TERMS_PER_PASS = 500_000  # terms counted at once when turning texts into rows (~40 MB)
 
 _TAG = re.compile(r"<[^>]{0,2000}>")
+# Soft hyphens ("annou\u00adnced"), word joiners and byte-order marks inside words split a word or
+# a seed term in two: they go. A zero-width space separates words: it becomes a space. Zero-width
+# (non-)joiners stay, Bengali spells with them.
+_INVISIBLE = str.maketrans({"\u00ad": None, "\u2060": None, "\ufeff": None, "\u200b": " "})
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _SPACE = re.compile(r"\s+")
 SENTENCE_END = re.compile(r"(?<=[.!?»\"])\s+")
@@ -41,6 +45,7 @@ def clean_text(text: str | None) -> str:
         text = _TAG.sub(" ", text)
     if "&" in text:
         text = html.unescape(text)
+    text = text.translate(_INVISIBLE)
     text = _URL.sub(" ", text)
     return _SPACE.sub(" ", text).strip()[:MAX_WORD_CHARS]
 
