@@ -7,8 +7,10 @@ at a million articles.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
@@ -16,6 +18,9 @@ from monitor.classify import load_taxonomy
 from monitor.errors import MonitorError
 from monitor.store import Database, utcnow
 from monitor.store.schema import articles, feeds, tags
+
+if TYPE_CHECKING:
+    from monitor.classify.taxonomy import Taxonomy
 
 MAX_SOURCE_CHOICES = 2000  # a source list longer than this is searched, not scrolled
 
@@ -54,22 +59,21 @@ def store_status(db: Database) -> StoreStatus:
 
 def topic_choices(db: Database) -> list[str]:
     """The topics a filter offers: the taxonomy's, or (when it cannot be read) those tagged."""
-    try:
-        return sorted(load_taxonomy(db).topic_names)
-    except MonitorError:
-        pass
-    with db.read() as conn:
-        return sorted(r[0] for r in conn.execute(select(tags.c.label).where(tags.c.kind == "topic").distinct()))
+    return _taxonomy_or_tagged(db, lambda t: t.topic_names, tags.c.label, "topic")
 
 
 def target_choices(db: Database) -> list[str]:
     """The stance targets a filter offers: the taxonomy's, or (when it cannot be read) those tagged."""
+    return _taxonomy_or_tagged(db, lambda t: t.target_names, tags.c.target, "stance")
+
+
+def _taxonomy_or_tagged(db: Database, names: Callable[[Taxonomy], Iterable[str]], column: Any, kind: str) -> list[str]:
     try:
-        return sorted(load_taxonomy(db).target_names)
+        return sorted(names(load_taxonomy(db)))
     except MonitorError:
         pass
     with db.read() as conn:
-        return sorted(r[0] for r in conn.execute(select(tags.c.target).where(tags.c.kind == "stance").distinct()) if r[0])
+        return sorted(r[0] for r in conn.execute(select(column).where(tags.c.kind == kind).distinct()) if r[0])
 
 
 def source_choices(db: Database, limit: int = MAX_SOURCE_CHOICES) -> list[str]:

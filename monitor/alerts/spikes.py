@@ -26,6 +26,7 @@ from monitor.alerts.found import Match
 from monitor.alerts.rules import Alert
 from monitor.coverage import feed_failures as failures_per_period
 from monitor.filters import Filters, article_conditions
+from monitor.periods import as_date
 from monitor.store.schema import articles
 
 
@@ -59,14 +60,6 @@ class SpikeSettings:
         return cls(sensitivity or s.spike_sensitivity, s.spike_baseline_days, s.spike_min_count, s.spike_failure_fraction)
 
 
-def _as_date(value) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
-
-
 def daily_counts(db, filters: Filters, start: date, end: date) -> dict[date, tuple[int, int]]:
     """{day: (matching articles, all articles)} for start..end inclusive (days with none absent)."""
     window = Filters(date_from=start, date_to=end)
@@ -82,7 +75,7 @@ def daily_counts(db, filters: Filters, start: date, end: date) -> dict[date, tup
                 .group_by(day)
             ).all()
         )
-    return {_as_date(d): (int(matching.get(d, 0)), int(t)) for d, t in totals.items()}
+    return {as_date(d): (int(matching.get(d, 0)), int(t)) for d, t in totals.items()}
 
 
 def feed_failures(db, start: date, end: date) -> dict[date, tuple[int, int]]:

@@ -187,26 +187,20 @@ def claim_due(
 
 def renew(db: Database, owner: str, feed_ids: list[int], lease_s: int) -> None:
     """Extend our leases on feeds still queued or in flight, so a long round keeps them."""
-    if not feed_ids:
-        return
-    with db.write() as conn:
-        conn.execute(
-            update(feeds)
-            .where(feeds.c.id.in_(feed_ids), feeds.c.lease_owner == owner)
-            .values(lease_until=utcnow() + timedelta(seconds=lease_s))
-        )
+    _our_leases(db, owner, feed_ids, lease_until=utcnow() + timedelta(seconds=lease_s))
 
 
 def release(db: Database, owner: str, feed_ids: list[int]) -> None:
     """Give back leases without polling (stop requested): the feeds stay due."""
+    _our_leases(db, owner, feed_ids, lease_owner=None, lease_until=None)
+
+
+def _our_leases(db: Database, owner: str, feed_ids: list[int], **values: Any) -> None:
+    """Set these values on the feeds among `feed_ids` that `owner` still holds."""
     if not feed_ids:
         return
     with db.write() as conn:
-        conn.execute(
-            update(feeds)
-            .where(feeds.c.id.in_(feed_ids), feeds.c.lease_owner == owner)
-            .values(lease_owner=None, lease_until=None)
-        )
+        conn.execute(update(feeds).where(feeds.c.id.in_(feed_ids), feeds.c.lease_owner == owner).values(**values))
 
 
 def seconds_until_due(db: Database, cap: float) -> float:
