@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from monitor.classify import tagging, training
 from monitor.classify.features import Features
+from monitor.classify.topics import TopicModel
 from monitor.store.schema import articles, tags
 from tests.test_classify import NEWS, add
 
@@ -36,9 +37,16 @@ def test_a_retag_right_after_training_gives_the_tags_a_fresh_process_gives(db, t
     analysed: list[int] = []
     transform = Features.transform
     monkeypatch.setattr(Features, "transform", lambda self, texts: analysed.append(len(texts)) or transform(self, texts))
+    cleaned: list[str | None] = []
+    clean = tagging.article_text
+    monkeypatch.setattr(tagging, "article_text", lambda title, *rest: cleaned.append(title) or clean(title, *rest))
+    rebuilt: list[str] = []
+    from_payload = TopicModel.from_payload
+    monkeypatch.setattr(TopicModel, "from_payload", lambda p: rebuilt.append("topics") or from_payload(p))
     tagging.retag_all(db)
     reused = _tags(db)
     assert sum(analysed) < len(trained)  # the stored articles' whole texts were not analysed again
+    assert cleaned == [] and rebuilt == []  # nor read again, nor the new model rebuilt from its arrays
 
     tagging.remember_fitted_scores(None)  # what another process, or a later run, has
     tagging.retag_all(db)

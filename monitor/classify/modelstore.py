@@ -128,7 +128,8 @@ def decode(stored: StoredModel, build: Callable[[dict[str, Any]], M], probe: Cal
     return model
 
 
-def save_model(db, kind: str, version: str, payload: dict[str, Any], metrics: dict, training: dict, activate: bool = True) -> None:
+def save_model(db, kind: str, version: str, payload: dict[str, Any], metrics: dict, training: dict, activate: bool = True) -> StoredModel:
+    """Store a model (and make it the active one); returns it as `load_active` would."""
     kind = str(kind)  # a ModelKind is stored as its plain string
     blob = dumps(payload)
     with db.write() as conn:
@@ -140,7 +141,13 @@ def save_model(db, kind: str, version: str, payload: dict[str, Any], metrics: di
                 metrics=_jsonable(metrics), training=_jsonable(training),
             )
         )
-    _cache.pop((db.url, kind), None)
+    stored = StoredModel(kind, version, payload, _jsonable(metrics), _jsonable(training), len(blob))
+    with _lock:
+        if activate:  # what this process just wrote: no need to read and unpack it again
+            _cache[(db.url, kind)] = stored
+        else:
+            _cache.pop((db.url, kind), None)
+    return stored
 
 
 _cache: dict[tuple[str, str], StoredModel] = {}

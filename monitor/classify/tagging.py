@@ -35,31 +35,44 @@ BATCH = 1000
 STANCE_CONTEXT_CHARS = 1000  # a tweet-sized model reads a few sentences, not a whole article
 
 
+def stored_key(title: str | None, summary: str | None, content: str | None) -> int:
+    """Tells, within one process, whether an article's stored fields are the ones read before."""
+    return hash((title, summary, content))
+
+
 @dataclass(frozen=True)
 class FittedScores:
-    """What a topic model scored the stored articles it was fitted on, by article id, with the
-    hash of the text it read (its first `chars` characters). Training leaves them here; a
-    re-tag by the same process and version right after (the bootstrap at the end of a first
-    ingest, a refresh) uses them instead of analysing every text again. A text that changed
-    since, or an article not trained on, is scored as usual."""
+    """What training just computed for the stored articles it was fitted on: the clean text it
+    read of each (its first `chars` characters) and the new topic model's whole-text scores, by
+    article id, with the `stored_key` of the fields they came from. A re-tag by the same process
+    right after (the bootstrap at the end of a first ingest, a refresh) uses them instead of
+    cleaning and analysing every text again. An article edited since, or not trained on, is read
+    and scored as usual."""
 
     version: str
-    rows: dict[int, tuple[int, int]]  # article id -> (row of `scores`, hash of its text)
+    rows: dict[int, tuple[int, int]]  # article id -> (row of `scores` and `texts`, stored_key)
     scores: np.ndarray
+    texts: list[str]
     chars: int
 
-    def known(self, version: str, ids: list[int], texts: list[str]) -> np.ndarray | None:
-        """(texts, topics) whole-text scores, NaN rows for the texts not known; None: none known."""
-        if version != self.version:
-            return None
-        out = np.full((len(ids), self.scores.shape[1]), np.nan)
-        found = False
-        for i, (aid, text) in enumerate(zip(ids, texts)):
-            row = self.rows.get(aid)
-            if row is not None and row[1] == hash(text[: self.chars]):
-                out[i] = self.scores[row[0]]
-                found = True
-        return out if found else None
+    def read(self, version: str, rows) -> tuple[list[str], np.ndarray | None]:
+        """The articles' classifier texts, and (texts, topics) whole-text scores with NaN rows
+        for the texts the model `version` still has to score (None: it has to score them all)."""
+        texts: list[str] = []
+        known = None
+        for i, r in enumerate(rows):
+            hit = self.rows.get(r.id)
+            if hit is None or hit[1] != stored_key(r.title, r.summary, r.content):
+                texts.append(article_text(r.title, r.summary, r.content))
+                continue
+            text = self.texts[hit[0]]
+            # a text cut at `chars` may be longer: the passages and the stance read all of it
+            texts.append(text if len(text) < self.chars else article_text(r.title, r.summary, r.content))
+            if version == self.version:
+                if known is None:
+                    known = np.full((len(rows), self.scores.shape[1]), np.nan)
+                known[i] = self.scores[hit[0]]
+        return texts, known
 
 
 _fitted: FittedScores | None = None
@@ -85,6 +98,14 @@ def active_models(db):
 
 
 _decoded_cache: dict[tuple[str, str, int], object] = {}
+
+
+def remember_decoded(stored, model: object) -> None:
+    """The model object training just fitted and stored as `stored` (modelstore.save_model):
+    a re-tag right after uses it as it is, instead of rebuilding it from the stored arrays."""
+    if len(_decoded_cache) > 8:
+        _decoded_cache.clear()
+    _decoded_cache[(stored.kind, stored.version, stored.size)] = model
 
 
 def _decoded(stored, cls):
@@ -173,9 +194,12 @@ def _tag_batch(db, ids: list[int], model, taxonomy: Taxonomy) -> int:
         ).all()
     if not rows:
         return 0
-    texts = [article_text(r.title, r.summary, r.content) for r in rows]
     fitted = _fitted
-    S = topic_model.scores(texts, known=fitted.known(topic_version, [r.id for r in rows], texts) if fitted else None)
+    if fitted is None:
+        texts, known = [article_text(r.title, r.summary, r.content) for r in rows], None
+    else:
+        texts, known = fitted.read(topic_version, rows)
+    S = topic_model.scores(texts, known=known)
     out: list[dict] = []
     for i, r in enumerate(rows):
         for j, label in enumerate(topic_model.labels):

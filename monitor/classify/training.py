@@ -22,6 +22,7 @@ import re
 import secrets
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ from monitor.classify.features import FeatureConfig, article_text, clean_text
 from monitor.classify.kinds import MODEL_KINDS, STANCES, ModelKind
 from monitor.classify.modelstore import save_model
 from monitor.classify.stance import fit_stance_model
-from monitor.classify.tagging import FittedScores, remember_fitted_scores
+from monitor.classify.tagging import FittedScores, remember_decoded, remember_fitted_scores, stored_key
 from monitor.classify.taxonomy import TermMatcher, load_taxonomy
 from monitor.classify.topics import fit_topic_model
 from monitor.classify.weaklabels import (
@@ -82,13 +83,26 @@ def new_version(kind: str) -> str:
     return f"{kind}-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
 
 
-def _stored_articles(db, limit: int | None = None) -> list[tuple[int, str, str]]:
+@dataclass(frozen=True)
+class StoredText:
+    """What the bootstrap reads of a stored article."""
+
+    id: int
+    title: str  # clean
+    text: str  # the classifier's text (features.article_text), cut at ARCHIVE_TEXT_CHARS
+    key: int  # tagging.stored_key of the fields it was read from
+
+
+def _stored_articles(db, limit: int | None = None) -> list[StoredText]:
     limit = MAX_WEAK_ARTICLES if limit is None else limit
     with db.read() as conn:
         rows = conn.execute(
             select(articles.c.id, articles.c.title, articles.c.summary, articles.c.content).order_by(articles.c.id.desc()).limit(limit)
         ).all()
-    return [(r.id, clean_text(r.title), article_text(r.title, r.summary, r.content)[:ARCHIVE_TEXT_CHARS]) for r in rows]
+    return [
+        StoredText(r.id, clean_text(r.title), article_text(r.title, r.summary, r.content)[:ARCHIVE_TEXT_CHARS], stored_key(r.title, r.summary, r.content))
+        for r in rows
+    ]
 
 
 def article_count(db) -> int:
@@ -185,16 +199,17 @@ def _shipped_rows(rows: _Rows, taxonomy, matcher: TermMatcher) -> int:
     return n_examples
 
 
-def _weak_rows(rows: _Rows, stored, matcher: TermMatcher, seeded: list[bool],
+def _weak_rows(rows: _Rows, stored: list[StoredText], matcher: TermMatcher, seeded: list[bool],
                by_article: dict[int, dict[str, int]]) -> tuple[np.ndarray, np.ndarray]:
     """Stored articles weakly labelled by the seed terms, overridden where an analyst labelled
     them (those leave `by_article`); returns the weak positives and negatives per topic."""
     L = len(rows.names)
     weak_pos, weak_neg = np.zeros(L, dtype=int), np.zeros(L, dtype=int)
-    for aid, title, text in stored:
+    for article in stored:
+        aid, text = article.id, article.text
         y, w = np.zeros(L, dtype=np.int8), np.zeros(L)
         any_strong = False
-        evidence, spans = seed_evidence(matcher, title, text)
+        evidence, spans = seed_evidence(matcher, article.title, text)
         for j, name in enumerate(rows.names):
             if not seeded[j]:
                 continue
@@ -224,7 +239,7 @@ def _label_key(text: str) -> str:
     return _NOT_WORD.sub("", clean_text(text).casefold())
 
 
-def _imported_on_stored(imported: dict[str, dict[str, int]], stored, by_article: dict[int, dict[str, int]]) -> None:
+def _imported_on_stored(imported: dict[str, dict[str, int]], stored: list[StoredText], by_article: dict[int, dict[str, int]]) -> None:
     """Imported rows that are stored articles (an analyst exported articles, labelled them in a
     spreadsheet and imported the file) become labels of those articles: they replace the
     article's weak labels and weigh as much as a label given in the dashboard. Rows of another
@@ -232,8 +247,8 @@ def _imported_on_stored(imported: dict[str, dict[str, int]], stored, by_article:
     if not imported:
         return
     heads: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for aid, _title, text in stored:  # the whole text is compared only where the start matches
-        heads[_label_key(text[: 4 * LABEL_KEY_CHARS])[:LABEL_KEY_CHARS]].append((aid, text))
+    for article in stored:  # the whole text is compared only where the start matches
+        heads[_label_key(article.text[: 4 * LABEL_KEY_CHARS])[:LABEL_KEY_CHARS]].append((article.id, article.text))
     for text in list(imported):
         key = _label_key(text)
         if len(key) < LABEL_KEY_CHARS:
@@ -300,11 +315,12 @@ def _train_topics(db) -> dict:
         "analyst_labels": len(labels), "rows": len(rows.texts), "topics": names,
     }
     model.info["bootstrap"] = not labels
-    save_model(db, ModelKind.TOPICS, version, model.to_payload(), metrics, training)
+    remember_decoded(save_model(db, ModelKind.TOPICS, version, model.to_payload(), metrics, training), model)
     labelstore.mark_used(db, ModelKind.TOPICS.tag_kind, [lab.id for lab in labels], version)
     if model.training_scores is not None:  # a re-tag right after reuses them (tagging.FittedScores)
-        fitted_rows = {aid: (row, hash(rows.texts[row])) for aid, row in rows.article_rows.items()}
-        remember_fitted_scores(FittedScores(version, fitted_rows, model.training_scores, ARCHIVE_TEXT_CHARS))
+        keys = {a.id: a.key for a in stored}
+        fitted_rows = {aid: (row, keys[aid]) for aid, row in rows.article_rows.items()}
+        remember_fitted_scores(FittedScores(version, fitted_rows, model.training_scores, rows.texts, ARCHIVE_TEXT_CHARS))
     return {"version": version, "metrics": metrics, "training": training}
 
 
@@ -324,6 +340,6 @@ def _train_stance(db) -> dict:
     metrics = {"targets": targets}
     training = {"bootstrap": not rows, "analyst_labels": len(rows), "bootstrap_examples": len(stance_examples()),
                 "params": model.info.get("params", {})}  # C and class balancing per sub-model, chosen on the training rows
-    save_model(db, ModelKind.STANCE, version, model.to_payload(), metrics, training)
+    remember_decoded(save_model(db, ModelKind.STANCE, version, model.to_payload(), metrics, training), model)
     labelstore.mark_used(db, ModelKind.STANCE.tag_kind, [lab.id for lab in labels], version)
     return {"version": version, "metrics": metrics, "training": training}
