@@ -1,14 +1,21 @@
-"""The training child an ingest starts early (`upkeep.prewarm`): it trains what it is told at
+"""The training child an ingest starts early (`monitor.classify.child`): it trains what it is told at
 the run's end, or goes away unused; a lean process (no scikit-learn) is the one that uses it."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
+import monitor.cli as cli
+import monitor.cli.ingest as cli_ingest
+from monitor.classify import child, training
+from monitor.store import Database
 from tests.test_lean_tagging import FEED
 
 REPO = Path(__file__).resolve().parent.parent
@@ -16,19 +23,19 @@ REPO = Path(__file__).resolve().parent.parent
 SCRIPT = textwrap.dedent(
     """
     import json, sys
-    from monitor.classify import upkeep
+    from monitor.classify import child, upkeep
     from monitor.classify.modelstore import active_version
     from monitor.ingest import ingest_paths
     from monitor.store import Database
     db = Database(sys.argv[1]); db.init()
     # unused: it is stopped when the run ends
     upkeep.prewarm(db)
-    unused = upkeep._warm
+    unused = child._warm
     upkeep.release_warm()
     # used: the ingest of a store with no models starts one and trains in it at the end
     spawned = []
-    original = upkeep._spawn
-    upkeep._spawn = lambda *args: spawned.append(args) or original(*args)
+    original = child._spawn
+    child._spawn = lambda *args: spawned.append(args) or original(*args)
     stats = ingest_paths(db, [sys.argv[2]])
     heavy = sorted({m.split(".")[0] for m in sys.modules} & {"sklearn", "scipy"})
     with db.read() as conn:
@@ -51,3 +58,50 @@ def test_the_early_training_child_trains_at_the_end_of_a_first_ingest_or_goes_aw
     assert got["spawned"] == [["--warm"]]
     assert got["models"] == [True, True] and got["heavy"] == []
     assert got["new"] == 3 and got["status"] == {"tagged": 3}
+
+
+@pytest.fixture
+def warm_starts(monkeypatch):
+    """The warm starts asked for, with no child started."""
+    started: list[str] = []
+    monkeypatch.setattr(child, "start_warm", lambda: started.append("warm"))
+    return started
+
+
+def test_a_store_with_no_models_gets_its_training_child_before_it_is_opened(tmp_path, warm_starts):
+    child.prewarm_for_url(f"sqlite:///{tmp_path / 'new.db'}")  # not there yet
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()  # there, but no tables
+    child.prewarm_for_url(f"sqlite:///{empty}")
+    assert warm_starts == ["warm", "warm"]
+
+
+def test_a_store_with_its_models_starts_no_training_child(tmp_path, warm_starts):
+    db = Database(f"sqlite:///{tmp_path / 'trained.db'}")
+    db.init()
+    training.train(db, "topics")
+    child.prewarm_for_url(db.url)
+    assert warm_starts == ["warm"]  # the stance model is still missing
+    training.train(db, "stance")
+    child.prewarm_for_url(db.url)
+    child.prewarm_for_url("postgresql+psycopg://monitor@127.0.0.1/monitor")  # decided once the store is open
+    child.prewarm_for_url("sqlite:///:memory:")
+    assert warm_starts == ["warm"]
+
+
+@pytest.mark.parametrize(
+    "argv, url",
+    [
+        (["--db", "{dir}/a.db", "ingest", "feed.xml"], "sqlite:///{dir}/a.db"),
+        (["--db={dir}/a.db", "ingest", "--source", "Wire", "feed.xml", "more.xml"], "sqlite:///{dir}/a.db"),
+        (["ingest", "feed.xml"], None),
+        (["--db", "{dir}/a.db", "tag", "--all"], "no head start"),
+        (["--db"], "no head start"),
+        ([], "no head start"),
+    ],
+)
+def test_the_command_line_starts_the_training_child_of_an_ingest_first(tmp_path, monkeypatch, argv, url):
+    asked: list[str | None] = []
+    monkeypatch.setattr(cli_ingest, "head_start", asked.append)
+    cli._head_start([a.format(dir=tmp_path) for a in argv])
+    assert asked == ([] if url == "no head start" else [None if url is None else url.format(dir=tmp_path)])

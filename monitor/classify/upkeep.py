@@ -21,20 +21,16 @@ pollers sharing a store refresh a stale bootstrap once.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
-import subprocess
 import sys
-import tempfile
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import Any
 
 from sqlalchemy import func, select
 
-from monitor.classify import tagging, training
+from monitor.classify import child, tagging, training
 from monitor.classify.failures import mark_failed
 from monitor.classify.kinds import ModelKind
 from monitor.classify.modelstore import StoredModel, load_active
@@ -45,7 +41,6 @@ from monitor.store.schema import articles
 
 log = logging.getLogger(__name__)
 REFRESH_MIN_ARTICLES = 200  # a bootstrap is retrained when the archive doubles past this
-CHILD_TIMEOUT = 3600  # seconds: a training child that takes longer is stuck, not slow
 REFRESH_LOCK_KEY = int(LockKey.MODEL_REFRESH)  # PostgreSQL advisory lock (monitor.locks)
 
 
@@ -196,96 +191,18 @@ def refresh_stale(db) -> None:
 
 
 def _run_child(what: str, *args: str, db) -> None:
-    proc = _child(*args, db=db)
-    errors: IO[bytes] = proc.errors  # type: ignore[attr-defined]  # set by _spawn
-    try:
-        try:
-            proc.wait(timeout=CHILD_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.returncode != 0:
-            errors.seek(0)
-            lines = errors.read().decode("utf-8", "replace").strip().splitlines()
-            raise ModelError(f"{what} failed: {lines[-1] if lines else f'exit status {proc.returncode}'}")
-    finally:
-        errors.close()
-
-
-def _child(*args: str, db) -> subprocess.Popen[str]:
-    # the URL goes through stdin: a password on the command line would show in `ps`
-    proc = _take_warm()
-    if proc is not None:  # it has loaded scikit-learn already: it reads what to train from stdin
-        request = " ".join(args) + "\n" + db.url
-    else:
-        proc, request = _spawn(*args), db.url
-    try:
-        _send(proc, request)
-    except OSError:  # a warm child that died meanwhile: a fresh one reports what goes wrong
-        proc = _spawn(*args)
-        _send(proc, db.url)
-    return proc
-
-
-def _send(proc: subprocess.Popen[str], request: str) -> None:
-    stdin: IO[str] = proc.stdin  # type: ignore[assignment]  # PIPE: never None
-    stdin.write(request)
-    stdin.close()
-
-
-def _spawn(*args: str) -> subprocess.Popen[str]:
-    errors = tempfile.TemporaryFile()  # noqa: SIM115 - a file, not a pipe: nobody reads while the child runs; closed by _run_child
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor.classify.upkeep", *args], stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL, stderr=errors, text=True,
-    )
-    proc.errors = errors  # type: ignore[attr-defined]  # read by _run_child
-    return proc
-
-
-# A training child started ahead of need. Loading scikit-learn and scipy takes a child a couple
-# of seconds of one core (several on a busy machine); an ingest into a store with no models
-# starts one while it parses, so the bootstrap at its end starts training at once. Only the
-# start-up is early: what it trains on is read when it is told to train, at the run's end.
-_warm: subprocess.Popen[str] | None = None
-_warm_pid = 0
-_warm_lock = threading.Lock()
+    child.run(what, *args, url=db.url)
 
 
 def prewarm(db: Any) -> None:
     """Start a training child now, for `train_isolated` (or a refresh) to use later in this
-    process. Nothing when this process trains in place or a warm child is waiting already."""
-    global _warm, _warm_pid
-    if _in_place(db):
-        return
-    with _warm_lock:
-        if _warm is not None and _warm_pid == os.getpid() and _warm.poll() is None:
-            return
-        _warm, _warm_pid = _spawn("--warm"), os.getpid()
+    process (monitor.classify.child). Nothing when this process trains in place."""
+    if not _in_place(db):
+        child.start_warm()
 
 
 def release_warm() -> None:
-    """Stop an unused warm child: it has only loaded libraries, so nothing is lost."""
-    proc = _take_warm()
-    if proc is not None:
-        proc.kill()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-        proc.errors.close()  # type: ignore[attr-defined]  # set by _spawn
-
-
-def _take_warm() -> subprocess.Popen[str] | None:
-    global _warm
-    with _warm_lock:
-        proc, _warm = _warm, None
-    if proc is None or _warm_pid != os.getpid() or proc.poll() is not None:
-        return None
-    return proc
-
-
-atexit.register(release_warm)
+    child.release_warm()
 
 
 def _refresh_if_stale(db) -> None:

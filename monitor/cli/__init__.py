@@ -53,7 +53,29 @@ def _database_url(value: str | None) -> str | None:
     return value
 
 
+def _head_start(argv: list[str]) -> None:
+    """What a command can begin before the parser exists: building it imports every command's
+    stack (about a second). `ingest` starts the training child it may need (cli.ingest.head_start)."""
+
+    class Lenient(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            raise ValueError(message)  # the real parser reports it
+
+    pre = Lenient(add_help=False)
+    pre.add_argument("--db")
+    pre.add_argument("command", nargs="?")
+    try:
+        known, _rest = pre.parse_known_args(argv)
+    except ValueError:
+        return
+    if known.command == "ingest":
+        from monitor.cli.ingest import head_start
+
+        head_start(_database_url(known.db))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _head_start(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -25,6 +25,19 @@ def register(sub) -> None:
     p.set_defaults(handler=run_ingest, creates_db=True)
 
 
+def head_start(url: str | None) -> None:
+    """An ingest into a store with no models trains them at its end: start the training child
+    now, so it loads scikit-learn (a couple of seconds of one core) while this process is still
+    loading its own libraries, on the core that would otherwise wait."""
+    try:
+        from monitor.classify.child import prewarm_for_url
+        from monitor.config import settings
+
+        prewarm_for_url(url or settings().database_url)
+    except Exception:  # noqa: BLE001 - only a head start: the run starts its own child if need be
+        pass
+
+
 def run_ingest(args: argparse.Namespace, db: Database) -> int:
     from monitor.ingest import ingest_paths
 
