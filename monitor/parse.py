@@ -327,10 +327,11 @@ def _one_line(exc) -> str:
 _EARLIEST_TS = calendar.timegm(EARLIEST_DATE.timetuple())
 
 
-def _date_of(item, keys: tuple[str, ...]) -> int | None:
+def _date_of(item, keys: tuple[str, ...], language: str | None) -> int | None:
     """The first readable, post-1990 date among `keys` (feedparser's fields, e.g. "published"):
     feedparser's own parse first (`<key>_parsed`), then the raw strings it could not read, in
-    the languages of monitor.dates. A 1970 placeholder in one field gives way to the next."""
+    the languages of monitor.dates (the feed's `language` first). A 1970 placeholder in one field
+    gives way to the next."""
     for key in keys:
         ts = _timestamp(item.get(key + "_parsed"))
         if ts is not None and ts >= _EARLIEST_TS:
@@ -340,7 +341,7 @@ def _date_of(item, keys: tuple[str, ...]) -> int | None:
         if isinstance(raw, str) and item.get(key + "_parsed") is None:
             from monitor.dates import parse_localized
 
-            found = parse_localized(raw)
+            found = parse_localized(raw, language)
             if found is not None:
                 ts = int(found.timestamp())
                 if ts >= _EARLIEST_TS:
@@ -348,7 +349,7 @@ def _date_of(item, keys: tuple[str, ...]) -> int | None:
     return None
 
 
-def _entry_of(e) -> Entry:
+def _entry_of(e, language: str | None) -> Entry:
     content = None
     for part in e.get("content") or ():
         value = part.get("value") if hasattr(part, "get") else None
@@ -360,7 +361,7 @@ def _entry_of(e) -> Entry:
         title=_text(_cap(e.get("title"))),
         summary=_text(_cap(e.get("summary"))),
         content=_text(_cap(content)),
-        published=_when(_date_of(e, ("published", "updated", "created"))),
+        published=_when(_date_of(e, ("published", "updated", "created"), language)),
         author=_text(_cap(e.get("author"))),
     )
 
@@ -429,15 +430,16 @@ def _handle(request: ParseRequest) -> dict:
         if warning:
             return {"error": "malformed", "message": f"not a feed we can read: {warning}"}
         return {"error": "not_a_feed", "message": "not an RSS or Atom feed"}
+    language = _text(_cap(feed.get("language")))
     parsed = ParsedFeed(
         title=_text(_cap(feed.get("title"))),
         link=_text(_cap(feed.get("link"))),
-        entries=[_entry_of(e) for e in entries],
+        entries=[_entry_of(e, language) for e in entries],
         warning=_text(warning),
         ttl_minutes=_ttl_minutes(feed),
-        language=_text(_cap(feed.get("language"))),
+        language=language,
         # feedparser files <lastBuildDate> under "updated", a channel's <pubDate> under "published"
-        published=_when(_date_of(feed, ("updated", "published"))),
+        published=_when(_date_of(feed, ("updated", "published"), language)),
     )
     if request.normalize is None:
         return {"feed": pack(parsed)}

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import select
@@ -51,6 +51,37 @@ def dates_of(body: bytes) -> dict[str, tuple[datetime, bool]]:
 def test_dates_in_the_languages_feeds_use_are_read(text, expected):
     got = dates_of(rss(item(1, text)))
     assert got["https://s.example/1"] == (expected, False)
+
+
+LOCALISED = [
+    "Seg, 24 Set 2018 10:15:00 -0300", "Mi, 24 Okt 2018 10:15:00 +0200", "lun., 24 sept. 2018 10:15:00 +0200",
+    "mar, 24 dic 2018 10:15:00 +0100", "lunedì, 24 settembre 2018 10:15", "Пн, 24 сен 2018 10:15:00 +0300",
+    "понеділок, 24 вересня 2018 10:15", "pon, 24 wrz 2018 10:15", "Pzt, 24 Eyl 2018 10:15", "Δευ, 24 Σεπ 2018 10:15",
+    "po, 24. září 2018 10:15", "24 szeptember 2018 10:15", "Thu,28 Jul 2022 4:35:5 GMT+9", "Jul 23, 2025 00:00:00-0500",
+    "mer, 16 nov 2022 00:38:15 +0100", "03/04/2018 10:15", "24.09.2018", "2018-09-24 10:15 MSK",
+    "Set 2018", "12 garbage 34", "31 Fev 2018", "99/99/2018",
+]
+
+
+@pytest.mark.parametrize("text", LOCALISED)
+def test_dates_read_one_language_at_a_time_as_dateparser_reads_them_in_all(text):
+    """The parsers of one language each (cheap to load) read what one parser of all of them does."""
+    from dateparser.date import DateDataParser
+
+    from monitor.dates import _SETTINGS, LANGUAGES, parse_localized
+
+    expected = DateDataParser(languages=list(LANGUAGES), settings=_SETTINGS).get_date_data(text).date_obj
+    assert parse_localized(text) == expected
+
+
+def test_a_feeds_declared_language_decides_a_date_that_reads_in_several():
+    from monitor.dates import parse_localized
+
+    assert parse_localized("03/04/2018 10:15") == datetime(2018, 3, 4, 10, 15, tzinfo=timezone.utc)  # month first, as in English
+    assert parse_localized("03/04/2018 10:15", "it-IT") == datetime(2018, 4, 3, 10, 15, tzinfo=timezone.utc)
+    feed = rss(item(1, "03/04/2018 10:15")).replace(b"<title>Feed</title>", b"<title>Feed</title><language>it</language>")
+    assert dates_of(feed)["https://s.example/1"] == (datetime(2018, 4, 3, 10, 15), False)
+    assert parse_localized("Seg, 24 Set 2018 10:15:00 -0300", "xx") == datetime(2018, 9, 24, 13, 15, tzinfo=timezone.utc)
 
 
 def test_an_undated_item_takes_the_feeds_own_date_and_is_estimated():
