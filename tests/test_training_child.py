@@ -64,16 +64,16 @@ def test_the_early_training_child_trains_at_the_end_of_a_first_ingest_or_goes_aw
 def warm_starts(monkeypatch):
     """The warm starts asked for, with no child started."""
     started: list[str] = []
-    monkeypatch.setattr(child, "start_warm", lambda: started.append("warm"))
+    monkeypatch.setattr(child, "start_warm", lambda url="": started.append(url))
     return started
 
 
 def test_a_store_with_no_models_gets_its_training_child_before_it_is_opened(tmp_path, warm_starts):
-    child.prewarm_for_url(f"sqlite:///{tmp_path / 'new.db'}")  # not there yet
-    empty = tmp_path / "empty.db"
+    new, empty = f"sqlite:///{tmp_path / 'new.db'}", tmp_path / "empty.db"
+    child.prewarm_for_url(new)  # not there yet
     sqlite3.connect(empty).close()  # there, but no tables
     child.prewarm_for_url(f"sqlite:///{empty}")
-    assert warm_starts == ["warm", "warm"]
+    assert warm_starts == [new, f"sqlite:///{empty}"]  # each prepares the articles of its store
 
 
 def test_a_store_with_its_models_starts_no_training_child(tmp_path, warm_starts):
@@ -81,12 +81,12 @@ def test_a_store_with_its_models_starts_no_training_child(tmp_path, warm_starts)
     db.init()
     training.train(db, "topics")
     child.prewarm_for_url(db.url)
-    assert warm_starts == ["warm"]  # the stance model is still missing
+    assert warm_starts == [db.url]  # the stance model is still missing
     training.train(db, "stance")
     child.prewarm_for_url(db.url)
     child.prewarm_for_url("postgresql+psycopg://monitor@127.0.0.1/monitor")  # decided once the store is open
     child.prewarm_for_url("sqlite:///:memory:")
-    assert warm_starts == ["warm"]
+    assert warm_starts == [db.url]
 
 
 @pytest.mark.parametrize(

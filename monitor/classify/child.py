@@ -5,8 +5,9 @@ hands them their request and reports how they ended.
 
 A child can be started ahead of need ("warm"): loading scikit-learn and scipy takes it a couple
 of seconds of one core, and an ingest into a store with no models starts one while it parses,
-so the bootstrap at its end starts training at once. Only the start-up is early: what it trains
-on is read when it is told to train, at the run's end. This module imports nothing heavy, so the
+so the bootstrap at its end starts training at once. While it waits it prepares the articles
+already stored (monitor.classify.prepared); what it trains on is still read when it is told to
+train, at the run's end, so the model does not depend on how far it got. This module imports nothing heavy, so the
 command line can start that child before it has loaded its own libraries (`prewarm_for_url`).
 """
 
@@ -49,13 +50,21 @@ def run(what: str, *args: str, url: str) -> None:
         errors.close()
 
 
-def start_warm() -> None:
-    """Start a warm child for `run` to use later in this process, unless one is waiting already."""
+def start_warm(url: str = "") -> None:
+    """Start a warm child for `run` to use later in this process, unless one is waiting already.
+    With `url`, it prepares that store's articles for the topic bootstrap while it waits."""
     global _warm, _warm_pid
     with _warm_lock:
         if _warm is not None and _warm_pid == os.getpid() and _warm.poll() is None:
             return
-        _warm, _warm_pid = _spawn("--warm"), os.getpid()
+        proc = _spawn("--warm")
+        stdin: IO[str] = proc.stdin  # type: ignore[assignment]  # PIPE: never None
+        try:
+            stdin.write(url.replace("\n", "") + "\n")
+            stdin.flush()
+        except OSError:  # gone already: `run` starts a fresh child
+            pass
+        _warm, _warm_pid = proc, os.getpid()
 
 
 def prewarm_for_url(url: str) -> None:
@@ -78,7 +87,7 @@ def prewarm_for_url(url: str) -> None:
             active = set()
         if all(kind.value in active for kind in ModelKind):
             return
-    start_warm()
+    start_warm(url)
 
 
 def release_warm() -> None:

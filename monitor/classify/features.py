@@ -62,6 +62,12 @@ def article_text(title: str | None, summary: str | None, content: str | None = N
     return f"{title}. {title}. {body}".strip() if title else body
 
 
+def stored_key(title: str | None, summary: str | None, content: str | None) -> int:
+    """Tells, within one process, whether an article's stored fields are the ones read before
+    (and so give the same `article_text`)."""
+    return hash((title, summary, content))
+
+
 @dataclass
 class Rows:
     """TF-IDF rows as compressed sparse rows in plain numpy arrays (one row per text)."""
@@ -94,6 +100,23 @@ class Rows:
         order = np.argsort(rows, kind="stable")
         indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))]).astype(np.int64)
         return Rows(indptr, cols[order].astype(np.int32), data[order].astype(np.float32), int(offsets[-1]))
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """Terms the analyzer `spec` already found in some texts, reading their first `chars`
+    characters: by text (cut at `chars`)."""
+
+    spec: dict
+    chars: int
+    terms: dict[str, list[str]]
+
+    def analyzer(self, spec: dict, chars: int, analyze: analyzers.Analyzer) -> analyzers.Analyzer:
+        """`analyze`, answering from these terms where they are the same analysis."""
+        if spec != self.spec or chars != self.chars:
+            return analyze
+        terms = self.terms
+        return lambda text: terms[text] if text in terms else analyze(text)
 
 
 @dataclass
@@ -216,6 +239,7 @@ class TermBlock:
     @classmethod
     def fit_transform(
         cls, texts: list[str], spec: dict, max_chars: int, min_df: int, max_df: float, max_features: int | None,
+        analysed: Analysed | None = None,
     ) -> tuple[TermBlock, Rows]:
         """The fitted block and the texts' rows from one pass of the analyzer.
 
@@ -226,7 +250,10 @@ class TermBlock:
         the vocabulary is then cut and sorted as scikit-learn does it, and the ids renumbered."""
         seen: defaultdict[str, int] = defaultdict()
         seen.default_factory = seen.__len__  # a new term's id is the number of terms before it
-        indptr, ids, counts = _count_texts(analyzers.build(spec), texts, max_chars, seen.__getitem__, None)
+        analyze = analyzers.build(spec)
+        if analysed is not None:
+            analyze = analysed.analyzer(spec, max_chars, analyze)
+        indptr, ids, counts = _count_texts(analyze, texts, max_chars, seen.__getitem__, None)
         if not seen:
             raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
         found = list(seen)
@@ -284,8 +311,9 @@ class Features:
         return cls.fit_transform(texts, config)[0]
 
     @classmethod
-    def fit_transform(cls, texts: list[str], config: FeatureConfig | None = None) -> tuple[Features, Rows]:
-        """Fitted features and the training texts' rows (what `transform` gives them), in one pass."""
+    def fit_transform(cls, texts: list[str], config: FeatureConfig | None = None, analysed: Analysed | None = None) -> tuple[Features, Rows]:
+        """Fitted features and the training texts' rows (what `transform` gives them), in one pass;
+        `analysed` answers for the texts it holds."""
         config = config or FeatureConfig()
         n = len(texts)
         # max_df as a fraction is meaningless on a handful of documents (tests, tiny bootstraps)
@@ -294,7 +322,7 @@ class Features:
         for k, (spec, cut, min_df) in enumerate(config.block_specs()):
             # a word seen once can matter; a rare character n-gram is noise unless texts are few
             floor = (min(min_df, n) or 1) if k == 0 else (min_df if n >= 50 else 1)
-            block, rows = TermBlock.fit_transform(texts, spec, cut, floor, max_df, config.max_features)
+            block, rows = TermBlock.fit_transform(texts, spec, cut, floor, max_df, config.max_features, analysed)
             blocks.append(block)
             parts.append(rows)
         return cls(blocks), _joined(parts)

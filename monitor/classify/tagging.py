@@ -16,7 +16,7 @@ import numpy as np
 from sqlalchemy import delete, func, select, update
 
 from monitor.classify.failures import mark_failed
-from monitor.classify.features import SENTENCE_END, article_text
+from monitor.classify.features import SENTENCE_END, article_text, stored_key
 from monitor.classify.kinds import ModelKind
 from monitor.classify.modelstore import decode, load_active
 from monitor.classify.stance import StanceModel
@@ -33,11 +33,6 @@ from monitor.store.schema import articles, tags
 log = logging.getLogger(__name__)
 BATCH = 1000
 STANCE_CONTEXT_CHARS = 1000  # a tweet-sized model reads a few sentences, not a whole article
-
-
-def stored_key(title: str | None, summary: str | None, content: str | None) -> int:
-    """Tells, within one process, whether an article's stored fields are the ones read before."""
-    return hash((title, summary, content))
 
 
 @dataclass(frozen=True)
@@ -98,14 +93,13 @@ def active_models(db):
 
 
 _decoded_cache: dict[tuple[str, str, int], object] = {}
+DECODED_KEPT = 8  # models kept decoded per process: the active two, and a few a test or refresh replaced
 
 
 def remember_decoded(stored, model: object) -> None:
     """The model object training just fitted and stored as `stored` (modelstore.save_model):
     a re-tag right after uses it as it is, instead of rebuilding it from the stored arrays."""
-    if len(_decoded_cache) > 8:
-        _decoded_cache.clear()
-    _decoded_cache[(stored.kind, stored.version, stored.size)] = model
+    _keep_decoded((stored.kind, stored.version, stored.size), model)
 
 
 def _decoded(stored, cls):
@@ -113,9 +107,14 @@ def _decoded(stored, cls):
     key = (stored.kind, stored.version, stored.size)
     model = _decoded_cache.get(key)
     if model is None:
-        if len(_decoded_cache) > 8:
-            _decoded_cache.clear()
-        model = _decoded_cache[key] = decode(stored, cls.from_payload, _probe)
+        model = _keep_decoded(key, decode(stored, cls.from_payload, _probe))
+    return model
+
+
+def _keep_decoded(key: tuple[str, str, int], model):
+    _decoded_cache[key] = model
+    while len(_decoded_cache) > DECODED_KEPT:  # the oldest go first: the newest are the active ones
+        del _decoded_cache[next(iter(_decoded_cache))]
     return model
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from monitor.classify.features import SENTENCE_END, FeatureConfig, Features
+from monitor.classify.features import SENTENCE_END, Analysed, FeatureConfig, Features
 from monitor.classify.linear import LinearHeads, fit_heads
 
 if TYPE_CHECKING:
@@ -136,6 +136,7 @@ def fit_topic_model(
     threshold: float = 0.5,
     select: bool | None = None,
     training_scores: bool = False,
+    analysed: Analysed | None = None,
 ) -> TopicModel:
     """Fit features on `fit_texts` (default: the training texts) and one head per label.
 
@@ -143,10 +144,11 @@ def fit_topic_model(
     label). With `tune_thresholds`, a 3-fold cross-validation picks each label's threshold to
     maximise F1 on the labelled rows. With `select` (default: whenever thresholds are tuned on
     NB-scaled heads, i.e. on labelled data) the same inner folds first pick the head among
-    RECIPES, so every choice is made on the training rows alone.
+    RECIPES, so every choice is made on the training rows alone. `analysed`: terms already found
+    in some of the texts (monitor.classify.prepared).
     """
     if fit_texts is None:
-        features, fitted = Features.fit_transform(texts, config)
+        features, fitted = Features.fit_transform(texts, config, analysed)
     else:
         features = Features.fit(fit_texts, config)
         fitted = features.transform(texts)

@@ -22,7 +22,6 @@ import re
 import secrets
 import time
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +29,12 @@ from sqlalchemy import func, select
 
 from monitor.classify import labels as labelstore
 from monitor.classify.datafile import read_rows
-from monitor.classify.features import FeatureConfig, article_text, clean_text
+from monitor.classify.features import clean_text
 from monitor.classify.kinds import MODEL_KINDS, STANCES, ModelKind
 from monitor.classify.modelstore import save_model
+from monitor.classify.prepared import ARCHIVE_TEXT_CHARS, MAX_WEAK_ARTICLES, Prepared, StoredText, bootstrap_features
 from monitor.classify.stance import fit_stance_model
-from monitor.classify.tagging import FittedScores, remember_decoded, remember_fitted_scores, stored_key
+from monitor.classify.tagging import FittedScores, remember_decoded, remember_fitted_scores
 from monitor.classify.taxonomy import TermMatcher, load_taxonomy
 from monitor.classify.topics import fit_topic_model
 from monitor.classify.weaklabels import (
@@ -47,7 +47,6 @@ from monitor.errors import InputError, ModelError
 from monitor.store.schema import articles
 
 log = logging.getLogger(__name__)
-MAX_WEAK_ARTICLES = 20_000
 WEIGHT_EXAMPLE = 3.0
 WEIGHT_TERM = 1.0
 WEIGHT_TERM_OTHER = 0.3
@@ -73,36 +72,17 @@ LABELLED_ENOUGH = 100  # labelled texts from which inner CV on them picks the he
 # topic's threshold follow the weak labels' inner CV (0.20 to 0.45), not the labels, and 25
 # labels per topic scored no better than none on the dev feeds.
 LABELLED_SHARE = 0.5
-# What the archive's topic model reads of each article: its lead. Items are judged by their title
-# and summary, and a long article's passages are scored from its lead too (topics.MAX_PASSAGES);
-# reading the whole of every stored article made training over 6 000 of them take 75 s, not 20.
-ARCHIVE_TEXT_CHARS = 4_000
-
-
 def new_version(kind: str) -> str:
     return f"{kind}-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
 
 
-@dataclass(frozen=True)
-class StoredText:
-    """What the bootstrap reads of a stored article."""
-
-    id: int
-    title: str  # clean
-    text: str  # the classifier's text (features.article_text), cut at ARCHIVE_TEXT_CHARS
-    key: int  # tagging.stored_key of the fields it was read from
-
-
-def _stored_articles(db, limit: int | None = None) -> list[StoredText]:
-    limit = MAX_WEAK_ARTICLES if limit is None else limit
+def _stored_articles(db, prepared: Prepared | None = None) -> list[StoredText]:
+    """The newest MAX_WEAK_ARTICLES stored articles, newest first, as the bootstrap reads them."""
     with db.read() as conn:
         rows = conn.execute(
-            select(articles.c.id, articles.c.title, articles.c.summary, articles.c.content).order_by(articles.c.id.desc()).limit(limit)
+            select(articles.c.id, articles.c.title, articles.c.summary, articles.c.content).order_by(articles.c.id.desc()).limit(MAX_WEAK_ARTICLES)
         ).all()
-    return [
-        StoredText(r.id, clean_text(r.title), article_text(r.title, r.summary, r.content)[:ARCHIVE_TEXT_CHARS], stored_key(r.title, r.summary, r.content))
-        for r in rows
-    ]
+    return [prepared.text_of(r) if prepared else StoredText.read(r) for r in rows]
 
 
 def article_count(db) -> int:
@@ -121,10 +101,12 @@ def train(
     label_column: str | None = None,
     target_column: str | None = None,
     analyst: str | None = None,
+    prepared: Prepared | None = None,
 ) -> dict:
     """Train and activate a new model; returns its metrics (and version, training summary).
 
     With `data`, the file's rows are stored as labels first, so later trainings keep them.
+    `prepared`: stored articles already read for the topic bootstrap (monitor.classify.prepared).
     """
     if kind not in MODEL_KINDS:
         raise InputError("train what? topics or stance")
@@ -134,7 +116,7 @@ def train(
         labelstore.import_rows(db, kind, rows, analyst=analyst)
     started = time.perf_counter()
     if kind is ModelKind.TOPICS:
-        result = _train_topics(db)
+        result = _train_topics(db, prepared if prepared is not None and prepared.url == db.url else None)
     else:
         result = _train_stance(db)
     result["training"]["seconds"] = round(time.perf_counter() - started, 2)
@@ -200,7 +182,7 @@ def _shipped_rows(rows: _Rows, taxonomy, matcher: TermMatcher) -> int:
 
 
 def _weak_rows(rows: _Rows, stored: list[StoredText], matcher: TermMatcher, seeded: list[bool],
-               by_article: dict[int, dict[str, int]]) -> tuple[np.ndarray, np.ndarray]:
+               by_article: dict[int, dict[str, int]], prepared_evidence) -> tuple[np.ndarray, np.ndarray]:
     """Stored articles weakly labelled by the seed terms, overridden where an analyst labelled
     them (those leave `by_article`); returns the weak positives and negatives per topic."""
     L = len(rows.names)
@@ -209,7 +191,7 @@ def _weak_rows(rows: _Rows, stored: list[StoredText], matcher: TermMatcher, seed
         aid, text = article.id, article.text
         y, w = np.zeros(L, dtype=np.int8), np.zeros(L)
         any_strong = False
-        evidence, spans = seed_evidence(matcher, article.title, text)
+        evidence, spans = prepared_evidence(article) or seed_evidence(matcher, article.title, text)
         for j, name in enumerate(rows.names):
             if not seeded[j]:
                 continue
@@ -261,7 +243,7 @@ def _imported_on_stored(imported: dict[str, dict[str, int]], stored: list[Stored
                 by_article[match].setdefault(name, value)  # a label given on the article itself wins
 
 
-def _train_topics(db) -> dict:
+def _train_topics(db, prepared: Prepared | None) -> dict:
     taxonomy = load_taxonomy(db)
     labels = labelstore.all_labels(db, ModelKind.TOPICS.tag_kind)
     names = list(taxonomy.topic_names)
@@ -279,10 +261,12 @@ def _train_topics(db) -> dict:
             by_article[lab.article_id][lab.label] = lab.value
         else:
             imported[lab.text][lab.label] = lab.value
-    stored = _stored_articles(db)
+    stored = _stored_articles(db, prepared)
     _imported_on_stored(imported, stored, by_article)
     labelled_texts = len(imported) + len(by_article)
-    weak_pos, weak_neg = _weak_rows(rows, stored, matcher, [n in taxonomy.topic_names for n in names], by_article)
+    seeded = [n in taxonomy.topic_names for n in names]
+    evidence = (lambda a: prepared.evidence_of(a, taxonomy.topics)) if prepared else (lambda a: None)
+    weak_pos, weak_neg = _weak_rows(rows, stored, matcher, seeded, by_article, evidence)
     # labels on articles outside the weak-label window, and imported texts
     for aid, labs in by_article.items():
         rows.add(next((lab.text for lab in labels if lab.article_id == aid), ""), *rows.labelled(labs, WEIGHT_ANALYST))
@@ -295,9 +279,10 @@ def _train_topics(db) -> dict:
     # From LABELLED_ENOUGH labelled texts on (and LABELLED_SHARE of the archive), the labels
     # choose the head and the thresholds.
     enough = labelled_texts >= max(LABELLED_ENOUGH, LABELLED_SHARE * len(stored))
-    model = fit_topic_model(rows.texts, Y, names, W, tune_thresholds=enough, config=FeatureConfig(word_chars=ARCHIVE_TEXT_CHARS),
+    model = fit_topic_model(rows.texts, Y, names, W, tune_thresholds=enough, config=bootstrap_features(),
                             pos_share=POS_SHARE, C=LABELLED_C if enough else BOOTSTRAP_C, nb=enough,
-                            threshold=0.5 if enough else BOOTSTRAP_THRESHOLD, training_scores=True)
+                            threshold=0.5 if enough else BOOTSTRAP_THRESHOLD, training_scores=True,
+                            analysed=prepared.analysed if prepared else None)
     version = new_version(ModelKind.TOPICS)
     per_topic = {
         n: {

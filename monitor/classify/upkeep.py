@@ -34,6 +34,7 @@ from monitor.classify import child, tagging, training
 from monitor.classify.failures import mark_failed
 from monitor.classify.kinds import ModelKind
 from monitor.classify.modelstore import StoredModel, load_active
+from monitor.classify.prepared import Prepared
 from monitor.classify.training import article_count, train
 from monitor.errors import ModelError, MonitorError
 from monitor.locks import LockKey
@@ -198,7 +199,7 @@ def prewarm(db: Any) -> None:
     """Start a training child now, for `train_isolated` (or a refresh) to use later in this
     process (monitor.classify.child). Nothing when this process trains in place."""
     if not _in_place(db):
-        child.start_warm()
+        child.start_warm(db.url)
 
 
 def release_warm() -> None:
@@ -246,19 +247,24 @@ def _one_refresh_at_a_time(db) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+WARM_POLL_S = 0.3  # how often a warm child waiting for its request looks for new articles
+
+
 def _child_main(args: list[str]) -> int:
     from monitor.store import Database
 
+    prepared = None
     try:
         if args == ["--warm"]:
-            # load what fitting needs, then wait for "kinds\nURL" (nothing: not needed after all)
+            # load what fitting needs, prepare the articles of the store named on the first line
+            # as they are stored, until "kinds\nURL" follows (nothing: not needed after all)
             import scipy.sparse  # noqa: F401
             import sklearn.feature_extraction.text
             import sklearn.linear_model
             import sklearn.model_selection
             import sklearn.svm  # noqa: F401  (loaded now so the fit later finds it imported)
 
-            request = sys.stdin.read()
+            request, prepared = _await_request(sys.stdin.readline().strip())
             if not request.strip():
                 return 0
             line, _, url = request.partition("\n")
@@ -271,13 +277,38 @@ def _child_main(args: list[str]) -> int:
             return 0
         for kind in args:
             if kind != "--retag":
-                train(db, kind)
+                train(db, kind, prepared=prepared)
         if "--retag" in args:
             tagging.retag_all(db)
     except Exception as e:  # noqa: BLE001 - the parent reports the last line
         print(f"{type(e).__name__}: {e}", file=sys.stderr)
         return 1
     return 0
+
+
+def _await_request(url: str) -> tuple[str, Prepared | None]:
+    """Wait for the request on stdin, meanwhile preparing the articles stored at `url` for the
+    topic bootstrap (monitor.classify.prepared); the request, and what was prepared."""
+    import select as selectors
+
+    from monitor.store import Database
+
+    db = prepared = None
+    while url:
+        done = 0
+        try:
+            db = db or Database(url)
+            prepared = prepared or Prepared.start(db)  # fails until the run has made the store
+            done = prepared.catch_up(db)
+        except Exception:  # noqa: BLE001 - only a head start: training reads the store itself
+            log.debug("could not prepare articles ahead yet", exc_info=True)
+        try:
+            ready, _, _ = selectors.select([sys.stdin], [], [], 0 if done else WARM_POLL_S)
+        except (OSError, ValueError):  # a platform without select on pipes: just wait
+            break
+        if ready:
+            break
+    return sys.stdin.read(), prepared
 
 
 if __name__ == "__main__":  # a training child: kinds (and --retag) or --refresh in argv, database URL on stdin
