@@ -114,3 +114,10 @@ def test_articles_prepared_from_another_store_are_not_used(db, archive, tmp_path
     with_other = _model(db)
     training.train(db, "topics")
     _same(with_other, _model(db))
+
+
+def test_preparing_stops_at_what_training_reads(db, archive, monkeypatch):
+    monkeypatch.setattr(prepared, "MAX_WEAK_ARTICLES", 5)
+    ahead = Prepared.start(db)
+    assert ahead.catch_up(db, limit=3) == 3 and ahead.catch_up(db) == 2 and ahead.catch_up(db) == 0
+    assert sorted(ahead.texts) == sorted(archive)[:5]

@@ -52,8 +52,8 @@ class StoredText:
 
 @dataclass
 class Prepared:
-    """Stored articles prepared for the topic bootstrap, by article id (the newest
-    MAX_WEAK_ARTICLES), with the seed terms of `topics`."""
+    """Stored articles prepared for the topic bootstrap, by article id, with the seed terms of
+    `topics`."""
 
     url: str
     topics: tuple[Topic, ...]
@@ -68,7 +68,12 @@ class Prepared:
         return cls(db.url, load_taxonomy(db).topics, analysed=Analysed(spec, chars, {}))
 
     def catch_up(self, db, limit: int = CATCH_UP_BATCH) -> int:
-        """Prepare up to `limit` articles stored since the last look; returns how many."""
+        """Prepare up to `limit` articles stored since the last look; returns how many. Stops at
+        MAX_WEAK_ARTICLES: training reads the newest that many, so in a larger run the first ones
+        prepared go unused, and preparing more would only repeat that waste."""
+        limit = min(limit, MAX_WEAK_ARTICLES - len(self.texts))
+        if limit <= 0:
+            return 0
         with db.read() as conn:
             rows = conn.execute(
                 select(articles.c.id, articles.c.title, articles.c.summary, articles.c.content)
@@ -85,11 +90,6 @@ class Prepared:
             self.evidence[article.id] = seed_evidence(matcher, article.title, article.text)
             self.analysed.terms[article.text[: self.analysed.chars]] = analyze(article.text[: self.analysed.chars])
         self.last_id = rows[-1].id
-        while len(self.texts) > MAX_WEAK_ARTICLES:  # the oldest go: training reads the newest
-            oldest = next(iter(self.texts))
-            gone = self.texts.pop(oldest)
-            self.evidence.pop(oldest, None)
-            self.analysed.terms.pop(gone.text[: self.analysed.chars], None)
         return len(rows)
 
     def text_of(self, row) -> StoredText:
