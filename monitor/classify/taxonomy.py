@@ -22,12 +22,27 @@ _NAME = re.compile(r"^[a-z0-9_]{2,64}$")
 
 
 @dataclass(frozen=True)
+class Description:
+    """What a topic is about, in one language, and what it is not (the guide's look-alikes).
+
+    `about` is evidence for the topic; `not_about` names things that look like it ("patches with
+    no reported exploitation") and is never taught as the topic."""
+
+    language: str
+    about: str
+    not_about: str = ""
+
+
+@dataclass(frozen=True)
 class Topic:
     name: str
-    description: str
+    description: str  # what analysts are shown: the English description
     terms: tuple[str, ...]
     # look-alikes: a seed-term match inside one of these ("life hack", "Bundeskartellamt") is no evidence
     exclude: tuple[str, ...] = ()
+    # the description in each language the feeds carry (shipped topics); an analyst's topic has
+    # only `description`
+    descriptions: tuple[Description, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,6 +172,30 @@ def compile_terms(terms: tuple[str, ...]) -> TermPattern | None:
     return TermPattern(re.compile("|".join(alternatives), re.IGNORECASE), tuple(kept))
 
 
+_ABOUT = "about_"
+_NOT = "not_"
+
+
+def _descriptions(t: dict) -> tuple[Description, ...]:
+    """`about_en`, `not_en`, `about_de`, ...: one description per language, English first."""
+    name = t.get("name", "?")
+    langs: list[str] = []
+    for key, value in t.items():
+        if key.startswith((_ABOUT, _NOT)):
+            if not isinstance(value, str):
+                raise ConfigError(f"topic {name!r} in {TAXONOMY_FILE}: {key} must be a string")
+            lang = key.split("_", 1)[1]
+            if lang not in langs:
+                langs.append(lang)
+    out = []
+    for lang in sorted(langs, key=lambda lang: lang != "en"):
+        about, not_about = t.get(_ABOUT + lang, "").strip(), t.get(_NOT + lang, "").strip()
+        if not about:
+            raise ConfigError(f"topic {name!r} in {TAXONOMY_FILE}: {_NOT + lang} without {_ABOUT + lang}")
+        out.append(Description(lang, about, not_about))
+    return tuple(out)
+
+
 @lru_cache(maxsize=1)
 def _file_taxonomy() -> Taxonomy:
     try:
@@ -168,7 +207,13 @@ def _file_taxonomy() -> Taxonomy:
         # terms_en, terms_de, terms_zh, ...: one list per language, all matched in every text
         terms = [term for key, value in t.items() if key == "terms" or key.startswith("terms_") for term in value]
         exclude = [term for key, value in t.items() if key == "exclude" or key.startswith("exclude_") for term in value]
-        topics.append(Topic(t["name"], t.get("description", ""), tuple(dict.fromkeys(terms)), tuple(dict.fromkeys(exclude))))
+        descriptions = _descriptions(t)
+        english = next((d for d in descriptions if d.language == "en"), None)
+        # shown to analysts: `description` if the file gives one, else the English about and not
+        shown = t.get("description") or (" ".join(filter(None, (english.about, english.not_about))) if english else "")
+        topics.append(
+            Topic(t["name"], shown, tuple(dict.fromkeys(terms)), tuple(dict.fromkeys(exclude)), descriptions)
+        )
     targets = [Target(t["name"], tuple(t.get("aliases", [t["name"]]))) for t in raw.get("targets", [])]
     return Taxonomy(tuple(topics), tuple(targets))
 

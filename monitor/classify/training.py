@@ -10,7 +10,8 @@ Topic bootstrap, per topic:
 - stored articles whose mentions are passing (deep in a long article) are left out for that
   topic: the model decides those from their context instead of learning that it is the topic;
 - the hand-written examples in monitor/classify/data/ (positives and look-alike negatives such
-  as "life hack" or "data corruption", in the feeds' languages) and the topic descriptions.
+  as "life hack" or "data corruption", in the feeds' languages) and the topic descriptions, in
+  each of those languages (what a topic is about; what it is not is shown, never taught).
 Analyst labels outweigh all of that; a topic or target someone labelled that is not in the
 taxonomy is learned too.
 """
@@ -173,11 +174,16 @@ def _shipped_rows(rows: _Rows, taxonomy, matcher: TermMatcher) -> int:
             term = term.replace("*", "").strip()
             if term:
                 rows.add(term, y, w.copy())
+    # a description in each language the feeds carry, each a positive of its topic alone; its
+    # "not" part names look-alikes ("patches with no reported exploitation") and is not taught:
+    # as a positive it would make those words evidence for the topic, and as a negative (tried
+    # on the dev feeds) it taught the topic's own words ("drug use") against it
     for t in taxonomy.topics:
-        if t.description:
-            w = np.zeros(len(rows.names))
-            w[rows.col[t.name]] = WEIGHT_EXAMPLE  # a description says nothing about other topics
-            rows.add(t.description, rows.onehot((t.name,)), w)
+        w = np.zeros(len(rows.names))
+        w[rows.col[t.name]] = WEIGHT_EXAMPLE  # a description says nothing about other topics
+        abouts = [d.about for d in t.descriptions] or ([t.description] if t.description else [])
+        for about in abouts:
+            rows.add(about, rows.onehot((t.name,)), w.copy())
     return n_examples
 
 
