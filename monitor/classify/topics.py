@@ -149,7 +149,7 @@ def fit_topic_model(
 
     `analyst` marks the (row, label) entries that are analysts' labels. Without tuned
     thresholds, each label's threshold then moves from `threshold` toward the one its labels
-    call for (scored out of fold), the more the more labels of both kinds it has
+    call for (scored out of fold), the further the more labels of both kinds it has
     (label_thresholds, `label_prior`); `info["threshold_labels"]` says how many labels each
     threshold rests on.
     """
