@@ -99,3 +99,9 @@ def test_the_models_page_shows_trust_from_labels_and_what_a_retag_changed(monkey
     assert "articles with this version" in texts(at)
     facts = next(d.value for d in at.dataframe if list(d.value.columns) == ["what", "value"])
     assert dict(zip(facts["what"], facts["value"]))["Analyst labels"] == "2"
+    # each topic's threshold, and how many labels it rests on: cybercrime's two, no other topic's
+    per_topic = next(d.value for d in at.dataframe if "labels behind threshold" in d.value.columns).set_index("topic")
+    assert per_topic.loc["cybercrime", "labels behind threshold"] == 2
+    assert (per_topic.drop(index="cybercrime")["labels behind threshold"] == 0).all()
+    assert (per_topic.drop(index="cybercrime")["threshold"] == 0.33).all()
+    assert "Labels behind threshold" in texts(at)

@@ -4,6 +4,7 @@ correction."""
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -149,3 +150,79 @@ def test_the_first_label_moves_no_topic_by_more_than_a_few_percent(tmp_path):
     assert sum(before.values()) >= 50
     for topic, n in before.items():
         assert abs(after.get(topic, 0) - n) <= max(2, 0.05 * n), (topic, n, after.get(topic, 0))
+
+
+# Items about illegal migration that name none of its seed terms: the bootstrap scores them
+# under its threshold, however many of them the archive holds.
+_WHO = ["Coast guard", "Border police", "Frontex", "Police", "Officers", "Patrols"]
+_DID = ["find", "stop", "intercept", "pick up", "detain", "rescue"]
+_WHOM = ["Syrians", "Afghans", "Eritreans", "people", "young men", "families"]
+_HOW = ["hidden in a lorry", "in an overcrowded dinghy", "crammed into a van", "on a rubber boat", "behind crates in a truck",
+        "walking through the forest at night"]
+_WHERE = ["near the Hungarian border", "off Lampedusa", "at the Calais port", "on the Aegean", "near the Polish frontier",
+          "on the Balkan route"]
+_THEN = ["They had paid smugglers thousands of euros for the journey.", "The group had no papers.",
+         "They were taken to a reception centre.", "Two men were arrested as the drivers.", "Several needed medical care."]
+_SEEDED = ["Migrant boat capsizes {w}", "People smugglers arrested {w}", "Illegal migration rises {w}",
+           "Deportation flight leaves with migrants caught {w}"]
+
+
+def _archive(db: Database) -> tuple[list[int], list[int]]:
+    """An archive of feed items (ours, in several languages), items on illegal migration that
+    name a seed term, and 80 that name none; returns those 80 and the items about no topic."""
+    from monitor.store import utcnow
+
+    rng = random.Random(0)
+    rows: list[tuple[str, str]] = []
+    for k in range(6):
+        rows += [(f"{t} ({k})", s) for t, s, _ in ITEMS]
+    for k in range(8):
+        rows += [(tpl.format(w=w) + f" ({k})", f"{rng.choice(_HOW).capitalize()}, {rng.choice(_WHOM)} were found.")
+                 for w in _WHERE for tpl in _SEEDED]
+    unseeded = len(rows)
+    rows += [(f"{rng.choice(_WHO)} {rng.choice(_DID)} {rng.randint(8, 90)} {rng.choice(_WHOM)} {rng.choice(_HOW)} {rng.choice(_WHERE)}",
+              rng.choice(_THEN)) for _ in range(80)]
+    now = utcnow()
+    with db.write() as conn:
+        ids = [conn.execute(articles.insert().values(title=t, summary=s, content="", source="test", published_at=now,
+                                                     fetched_at=now, title_hash=f"h{i}")).inserted_primary_key[0]
+               for i, (t, s) in enumerate(rows)]
+    nothing = [ids[k * len(ITEMS) + i] for k in range(6) for i, (_, _, topic) in enumerate(ITEMS) if topic is None]
+    return ids[unseeded:], nothing
+
+
+def test_thresholds_move_gradually_toward_what_the_labels_show(db):
+    """An analyst labels items the bootstrap leaves untagged (scored under its 0.33) as about
+    illegal migration, and items about nothing as not: with 30 such labels that topic's
+    threshold moves down and more of the items like them that nobody labelled are tagged; with
+    5 of those labels it moves part of the way; a topic nobody labelled keeps 0.33. (The
+    thresholds did not move at all until 100 labels, then every topic's jumped at once.)"""
+    from monitor.classify.training import BOOTSTRAP_THRESHOLD
+
+    unseeded, nothing = _archive(db)
+    classify.train(db, "topics")
+    classify.retag_all(db)
+    queue = {it.article_id: it for it in classify.review_queue(db, "illegal_migration", limit=1000).items}
+    assert all(queue[a].score < BOOTSTRAP_THRESHOLD and not queue[a].tagged for a in unseeded)
+
+    def label(positives: list[int], negatives: list[int]) -> dict:
+        for a in positives:
+            classify.add_label(db, a, "topic", "illegal_migration", 1, analyst="ana")
+        for a in negatives:
+            classify.add_label(db, a, "topic", "illegal_migration", 0, analyst="ana")
+        per_topic = classify.train(db, "topics")["metrics"]["per_topic"]
+        assert {t for t, m in per_topic.items() if m["threshold"] != BOOTSTRAP_THRESHOLD} <= {"illegal_migration"}
+        return per_topic["illegal_migration"]
+
+    five = label(unseeded[:3], nothing[:2])
+    thirty = label(unseeded[3:20], nothing[2:10])
+    assert thirty["threshold"] < BOOTSTRAP_THRESHOLD - 0.05
+    assert thirty["threshold"] < five["threshold"] < BOOTSTRAP_THRESHOLD
+    assert (five["labels_behind_threshold"], thirty["labels_behind_threshold"]) == (5, 30)  # what the Models page shows
+
+    classify.retag_all(db)
+    others = [it for it in classify.review_queue(db, "illegal_migration", limit=1000).items if it.article_id in unseeded[20:]]
+    assert len(others) == 60
+    tagged = sum(it.tagged for it in others)
+    assert tagged > sum(it.score >= BOOTSTRAP_THRESHOLD for it in others)  # the lower threshold tags more of them
+    assert all(it.threshold == thirty["threshold"] for it in others)

@@ -191,7 +191,9 @@ for kind in ("topics", "stance"):
         facts = _facts_table(active.get("training") or {})
         st.dataframe(facts, hide_index=True, width="stretch")
         if block and kind == "topics":
-            st.caption("Per topic: the training data and the threshold (a score at or above it makes the tag)")
+            st.caption("Per topic: the training data and the threshold (a score at or above it makes the tag). "
+                       "Labels behind threshold: the analysts' labels it was moved by, from the bootstrap's 0.33 toward "
+                       "the threshold from labels, the further the more labels of both kinds (0: the bootstrap's own)")
             table = _per_row_table(block, first)
             st.dataframe(table, hide_index=True, placeholder="—", width="stretch")
             ui.download(table, label=f"Download {kind} metrics (CSV)", file_name=f"{kind}-metrics.csv", key=f"dl_metrics_{kind}", title=f"{KIND_TITLES[kind]} {active.get('version')} metrics")

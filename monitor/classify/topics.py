@@ -137,6 +137,8 @@ def fit_topic_model(
     select: bool | None = None,
     training_scores: bool = False,
     analysed: Analysed | None = None,
+    analyst: np.ndarray | None = None,
+    label_prior: float = 0.0,
 ) -> TopicModel:
     """Fit features on `fit_texts` (default: the training texts) and one head per label.
 
@@ -146,6 +148,12 @@ def fit_topic_model(
     NB-scaled heads, i.e. on labelled data) the same inner folds first pick the head among
     RECIPES, so every choice is made on the training rows alone. `analysed`: terms already found
     in some of the texts (monitor.classify.prepared).
+
+    `analyst` marks the (row, label) entries that are analysts' labels. Without tuned
+    thresholds, each label's threshold then moves from `threshold` toward the one its labels
+    call for (scored out of fold), the further the more labels of both kinds it has
+    (label_thresholds, `label_prior`); `info["threshold_labels"]` says how many labels each
+    threshold rests on.
     """
     if fit_texts is None:
         features, fitted = Features.fit_transform(texts, config, analysed)
@@ -180,7 +188,92 @@ def fit_topic_model(
         heads = heads.calibrated(*calibration)
         info["calibration"] = [round(float(v), 4) for v in calibration]
     info.update({"C": recipe[1], "loss": recipe[0]})
-    return TopicModel(features, heads, thresholds, info, heads.proba(fitted) if training_scores else None)
+    model = TopicModel(features, heads, thresholds, info, heads.proba(fitted) if training_scores else None)
+    if analyst is not None and analyst.any():
+        if tune_thresholds:
+            tuned = thresholds != threshold
+            info["threshold_labels"] = [int(analyst[:, j].sum()) if tuned[j] else 0 for j in range(len(labels))]
+        else:
+            fit_fold = dict(C=recipe[1], pos_share=pos_share, nb=nb, loss=recipe[0])
+            blend = label_thresholds(model, X, texts, Y, W, analyst, label_prior, fit_fold)
+            model.thresholds = blend.thresholds
+            info["threshold_labels"] = blend.basis
+            info["threshold_from_labels"] = blend.from_labels
+    return model
+
+
+@dataclass
+class LabelThresholds:
+    thresholds: np.ndarray  # per label: the threshold the model tags with
+    basis: list[int]  # per label: the analysts' labels it rests on (0: the default threshold)
+    from_labels: list[float | None]  # per label: the threshold the labels alone call for
+
+
+def label_thresholds(model: TopicModel, X: sp.csr_matrix, texts: list[str], Y: np.ndarray, W: np.ndarray | None,
+                     analyst: np.ndarray, prior: float, fit: dict) -> LabelThresholds:
+    """Each label's threshold moved toward the F1-best cut of its analysts' labels, by how many
+    there are: t + (t_labels - t) * n / (n + prior), n the rarer side of the label's labels
+    (positives or negatives: a cut between the two is only as sure as the fewer of them).
+
+    t_labels is cut on scores the labels did not train: the labelled rows fall into INNER_FOLDS
+    folds, and each fold is scored (as tagging scores it, passages included) by heads fitted
+    without that fold's labels (its weak labels, the examples and the other folds' labels stay).
+    A label whose analysts' labels are all positive or all negative has no F1-best cut: it keeps
+    its threshold. Costs INNER_FOLDS fits of the labelled labels' heads, and nothing without labels.
+    """
+    from sklearn.model_selection import KFold
+
+    base = np.asarray(model.thresholds, dtype=np.float64)
+    out = base.copy()
+    L = Y.shape[1]
+    basis: list[int] = [0] * L
+    from_labels: list[float | None] = [None] * L
+    both = [j for j in range(L) if (Y[analyst[:, j], j] == 1).any() and (Y[analyst[:, j], j] == 0).any()]
+    labelled_rows = np.flatnonzero(analyst.any(axis=1))
+    if not both or len(labelled_rows) < 2:
+        return LabelThresholds(out, basis, from_labels)
+    cols = np.asarray(both)
+    oof = np.full((len(texts), len(cols)), np.nan)
+    folds = KFold(min(INNER_FOLDS, len(labelled_rows)), shuffle=True, random_state=0).split(labelled_rows)
+    for _, held in folds:
+        rows = labelled_rows[held]
+        Wf = np.ones(Y.shape) if W is None else W.copy()
+        Wf[rows] = np.where(analyst[rows], 0.0, Wf[rows])
+        heads = fit_heads(X, Y[:, cols], [model.labels[j] for j in cols], Wf[:, cols], **fit)
+        oof[rows] = TopicModel(model.features, heads, base[cols]).scores([texts[i] for i in rows])
+    for k, j in enumerate(both):
+        mine = analyst[:, j]
+        t_labels = f1_best_cut(oof[mine, k], Y[mine, j], base[j])
+        positives = int(Y[mine, j].sum())
+        n = min(positives, int(mine.sum()) - positives)
+        out[j] = base[j] + (t_labels - base[j]) * n / (n + prior)
+        basis[j], from_labels[j] = int(mine.sum()), round(float(t_labels), 4)
+    return LabelThresholds(out, basis, from_labels)
+
+
+def f1_best_cut(scores: np.ndarray, y: np.ndarray, default: float) -> float:
+    """The threshold whose tags (score >= it) have the best F1 on these rows, nearest `default`
+    among equally good ones: `default` itself when it is as good as any, else the middle of the
+    best gap between two rows' scores (in log-odds: scores are probabilities)."""
+    z = np.log(np.clip(scores, 1e-6, 1 - 1e-6) / np.clip(1 - scores, 1e-6, 1 - 1e-6))
+    order = np.argsort(-z, kind="stable")
+    z, hits = z[order], y[order].astype(float)
+    tp = np.concatenate([[0.0], np.cumsum(hits)])  # cutting after the k best rows: tp[k]
+    f1 = 2 * tp / (np.arange(len(z) + 1) + hits.sum())
+    # a cut after the k best lies in (z[k], z[k-1]]: the gap between neighbours (no cut inside ties)
+    upper = np.concatenate([[np.inf], z])
+    lower = np.concatenate([z, [-np.inf]])
+    ok = (upper > lower) & (f1 >= f1.max() - 1e-9)
+    d = float(np.log(default / (1 - default)))
+    if np.any(ok & (lower < d) & (d <= upper)):
+        return default
+    best = np.flatnonzero(ok)
+    width = 4.0  # an open end (no row above or below the cut) is closed this far, in log-odds
+    hi = np.where(np.isinf(upper[best]), lower[best] + width, upper[best])
+    lo = np.where(np.isinf(lower[best]), upper[best] - width, lower[best])
+    mid = (hi + lo) / 2
+    pick = mid[np.argmin(np.abs(mid - d))]
+    return float(1 / (1 + np.exp(-pick)))
 
 
 def _inner_folds(n: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -73,6 +73,17 @@ LABELLED_ENOUGH = 100  # labelled texts from which inner CV on them picks the he
 # topic's threshold follow the weak labels' inner CV (0.20 to 0.45), not the labels, and 25
 # labels per topic scored no better than none on the dev feeds.
 LABELLED_SHARE = 0.5
+# Until then a topic's threshold moves from BOOTSTRAP_THRESHOLD toward the F1-best cut of its
+# labels (scored out of fold) by n / (n + LABEL_PRIOR), n the fewer of its labelled positives and
+# negatives: 10 of each move it a third of the way, one label not at all. Labels are not a sample
+# of the archive (analysts label what they look at: more positives, fewer near misses), so their
+# cut lies lower than the archive's best. On the dev feeds' learning curve (24 label draws of 5,
+# 10 and 25 per topic) the labels' cut alone scored 0.67 macro-F1 where 0.33 scores 0.78; a
+# prior of 5 lost 0.01, counting every label with a prior of 40 or 80 lost 0.03 or 0.01, and 20
+# on the fewer side is level (0.785).
+LABEL_PRIOR = 20.0
+
+
 def new_version(kind: str) -> str:
     return f"{kind}-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
 
@@ -133,21 +144,23 @@ class _Rows:
         self.texts: list[str] = []
         self.Y: list[np.ndarray] = []
         self.W: list[np.ndarray] = []
+        self.A: list[np.ndarray] = []  # per row, the labels an analyst gave (True) it
         self.article_rows: dict[int, int] = {}  # stored article id -> its row
 
-    def add(self, text: str, y: np.ndarray, w: np.ndarray) -> None:
+    def add(self, text: str, y: np.ndarray, w: np.ndarray, analyst: np.ndarray | None = None) -> None:
         self.texts.append(text)
         self.Y.append(y)
         self.W.append(w)
+        self.A.append(np.zeros(len(self.names), dtype=bool) if analyst is None else analyst)
 
     def onehot(self, topics) -> np.ndarray:
         return np.array([1 if n in topics else 0 for n in self.names], dtype=np.int8)
 
-    def labelled(self, labs: dict[str, int], weight: float) -> tuple[np.ndarray, np.ndarray]:
+    def labelled(self, labs: dict[str, int], weight: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         y, w = np.zeros(len(self.names), dtype=np.int8), np.zeros(len(self.names))
         for name, value in labs.items():
             y[self.col[name]], w[self.col[name]] = value, weight
-        return y, w
+        return y, w, w > 0
 
 
 def _shipped_rows(rows: _Rows, taxonomy, matcher: TermMatcher) -> int:
@@ -210,10 +223,12 @@ def _weak_rows(rows: _Rows, stored: list[StoredText], matcher: TermMatcher, seed
                 weak_pos[j] += 1
                 any_strong = True
         analyst = by_article.pop(aid, {})
+        given = np.zeros(L, dtype=bool)
         for name, value in analyst.items():
             y[rows.col[name]], w[rows.col[name]] = value, WEIGHT_ANALYST
+            given[rows.col[name]] = True
         rows.article_rows[aid] = len(rows.texts)
-        rows.add(text, y, w)
+        rows.add(text, y, w, given)
         if any_strong:
             wm = np.where(w > 0, WEIGHT_MASKED, 0.0)
             wm[[rows.col[n] for n in analyst]] = 0.0
@@ -279,16 +294,20 @@ def _train_topics(db, prepared: Prepared | None) -> dict:
     for text, labs in imported.items():
         rows.add(text, *rows.labelled(labs, WEIGHT_IMPORTED))
 
-    Y, W = np.vstack(rows.Y), np.vstack(rows.W)
+    Y, W, A = np.vstack(rows.Y), np.vstack(rows.W), np.vstack(rows.A)
     # A few labels are rows of the bootstrap's own recipe (weighted WEIGHT_ANALYST), not a switch
     # to another one: the first correction must not move every topic's threshold and tag count.
     # From LABELLED_ENOUGH labelled texts on (and LABELLED_SHARE of the archive), the labels
-    # choose the head and the thresholds.
+    # choose the head and the thresholds; below that each topic's threshold moves toward its
+    # labels' gradually (topics.label_thresholds, LABEL_PRIOR).
     enough = labelled_texts >= max(LABELLED_ENOUGH, LABELLED_SHARE * len(stored))
     model = fit_topic_model(rows.texts, Y, names, W, tune_thresholds=enough, config=bootstrap_features(),
                             pos_share=POS_SHARE, C=LABELLED_C if enough else BOOTSTRAP_C, nb=enough,
                             threshold=0.5 if enough else BOOTSTRAP_THRESHOLD, training_scores=True,
-                            analysed=prepared.analysed if prepared else None)
+                            analysed=prepared.analysed if prepared else None, analyst=A if labels else None,
+                            label_prior=LABEL_PRIOR)
+    basis = model.info.get("threshold_labels") or [0] * len(names)
+    from_labels = model.info.get("threshold_from_labels") or [None] * len(names)
     version = new_version(ModelKind.TOPICS)
     per_topic = {
         n: {
@@ -296,6 +315,8 @@ def _train_topics(db, prepared: Prepared | None) -> dict:
             "labelled_positive": int(sum(1 for lab in labels if lab.label == n and lab.value == 1)),
             "labelled_negative": int(sum(1 for lab in labels if lab.label == n and lab.value == 0)),
             "threshold": float(model.thresholds[j]),
+            "labels_behind_threshold": int(basis[j]),  # the analysts' labels the threshold rests on (0: the bootstrap's)
+            "threshold_from_labels": from_labels[j],  # where those labels alone would put it
             "training_positive_share": float(((Y[:, j] == 1) & (W[:, j] > 0)).sum() / max(1, (W[:, j] > 0).sum())),
         }
         for j, n in enumerate(names)
