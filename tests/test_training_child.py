@@ -97,6 +97,7 @@ def test_a_store_with_its_models_starts_no_training_child(tmp_path, warm_starts)
         (["ingest", "feed.xml"], None),
         (["--db", "{dir}/a.db", "tag", "--all"], "no head start"),
         (["--db"], "no head start"),
+        (["ingest", "--help"], "no head start"),
         ([], "no head start"),
     ],
 )

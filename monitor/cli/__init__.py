@@ -68,7 +68,7 @@ def _head_start(argv: list[str]) -> None:
         known, _rest = pre.parse_known_args(argv)
     except ValueError:
         return
-    if known.command == "ingest":
+    if known.command == "ingest" and not {"-h", "--help"} & set(argv):
         from monitor.cli.ingest import head_start
 
         head_start(_database_url(known.db))
