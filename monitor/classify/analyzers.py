@@ -1,8 +1,7 @@
 """Text to terms, in plain Python: the one place that decides what a feature is.
 
-Training hands these functions to scikit-learn's TfidfVectorizer (as `analyzer=`) and tagging
-calls them directly (monitor.classify.features), so a stored model means the same thing in a
-poller that never imports scikit-learn. An analyzer is described by a small dict (its "spec")
+Fitting and tagging both call them (monitor.classify.features builds the TF-IDF rows from their
+terms), so a stored model means the same thing in a poller that never imports scikit-learn. An analyzer is described by a small dict (its "spec")
 that travels inside the model.
 """
 

@@ -23,6 +23,7 @@ import re
 import secrets
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,7 @@ from monitor.classify.tagging import FittedScores, remember_decoded, remember_fi
 from monitor.classify.taxonomy import TermMatcher, load_taxonomy
 from monitor.classify.topics import fit_topic_model
 from monitor.classify.weaklabels import (
+    Evidence,
     blank_spans,
     seed_evidence,
     stance_examples,
@@ -201,7 +203,9 @@ def _shipped_rows(rows: _Rows, taxonomy, matcher: TermMatcher) -> int:
 
 
 def _weak_rows(rows: _Rows, stored: list[StoredText], matcher: TermMatcher, seeded: list[bool],
-               by_article: dict[int, dict[str, int]], prepared_evidence) -> tuple[np.ndarray, np.ndarray]:
+               by_article: dict[int, dict[str, int]],
+               prepared_evidence: Callable[[StoredText], tuple[dict[str, Evidence], list[tuple[int, int]]] | None],
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Stored articles weakly labelled by the seed terms, overridden where an analyst labelled
     them (those leave `by_article`); returns the weak positives and negatives per topic."""
     L = len(rows.names)

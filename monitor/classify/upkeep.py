@@ -259,7 +259,6 @@ def _child_main(args: list[str]) -> int:
             # load what fitting needs, prepare the articles of the store named on the first line
             # as they are stored, until "kinds\nURL" follows (nothing: not needed after all)
             import scipy.sparse  # noqa: F401
-            import sklearn.feature_extraction.text
             import sklearn.linear_model
             import sklearn.model_selection
             import sklearn.svm  # noqa: F401  (loaded now so the fit later finds it imported)
