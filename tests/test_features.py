@@ -13,7 +13,7 @@ import pytest
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
 from monitor.classify import analyzers
-from monitor.classify.features import FeatureConfig, Features, Rows, TermBlock
+from monitor.classify.features import Analysed, FeatureConfig, Features, Rows, TermBlock
 
 DOCS = [
     "Interpol issues a Red Notice for the CEO of a crypto exchange",
@@ -95,6 +95,26 @@ def test_fitting_gives_the_rows_that_transforming_gives(config):
     np.testing.assert_allclose(rows.data, again.data, atol=1e-6)
 
 
+@pytest.mark.parametrize(
+    "config",
+    [FeatureConfig(), FeatureConfig(word_ngrams=(1, 3), stems=None, char_ngrams=(2, 5), char_analyzer="char", max_df=1.0)],
+    ids=["topics", "stance"],
+)
+def test_texts_counted_ahead_give_the_rows_they_give_fresh(config):
+    texts = DOCS * 5 + [f"{d} extra words {i}" for i, d in enumerate(DOCS)]
+    spec, chars, _ = config.block_specs()[0]
+    analysed = Analysed(spec, chars)
+    analysed.add(texts[::2] + ["a text it never fits"], analyzers.build(spec))
+    fresh, fresh_rows = Features.fit_transform(texts, config)
+    ahead, ahead_rows = Features.fit_transform(texts, config, analysed)
+    later = DOCS[::-1] + ["words it has never seen", "", texts[1]]  # counted ahead, not counted, new terms, nothing
+    analysed.add(later[:2], analyzers.build(spec))
+    for a, b in ((fresh_rows, ahead_rows), (fresh.transform(later), ahead.transform(later, analysed))):
+        np.testing.assert_array_equal(a.indptr, b.indptr)
+        np.testing.assert_array_equal(a.indices, b.indices)
+        np.testing.assert_allclose(a.data, b.data, atol=1e-6)
+
+
 TIES = [f"w{i % 7} w{i % 5} w{i % 3} shared common" for i in range(40)] + ["rare once", "Интерпол коррупция 洗钱"]
 
 
@@ -103,11 +123,16 @@ TIES = [f"w{i % 7} w{i % 5} w{i % 3} shared common" for i in range(40)] + ["rare
     [(1, 1.0, None), (2, 0.9, None), (1, 0.5, None), (1, 1.0, 6), (2, 0.95, 3), (1, 1.0, 10**6)],
 )
 @pytest.mark.parametrize("terms_per_pass", [10**9, 25], ids=["one-pass", "many-passes"])
-def test_fitted_vocabulary_and_idf_equal_scikit_learns(min_df, max_df, max_features, terms_per_pass, monkeypatch):
+@pytest.mark.parametrize("ahead", [False, True], ids=["fresh", "counted-ahead"])
+def test_fitted_vocabulary_and_idf_equal_scikit_learns(min_df, max_df, max_features, terms_per_pass, ahead, monkeypatch):
     monkeypatch.setattr("monitor.classify.features._TERMS_PER_PASS", terms_per_pass)
     spec = {"kind": "word_stem", "ngrams": [1, 2], "stems": [5, 7], "scripts": True}
     texts = TIES + DOCS
-    block, rows = TermBlock.fit_transform(texts, spec, 4_000, min_df, max_df, max_features)
+    analysed = None
+    if ahead:  # some texts, in another order, and one it does not fit, counted first (as a warm child does)
+        analysed = Analysed(spec, 4_000)
+        analysed.add(["zebra crossings nobody fits", *texts[::-3]], analyzers.build(spec))
+    block, rows = TermBlock.fit_transform(texts, spec, 4_000, min_df, max_df, max_features, analysed)
     vec = TfidfVectorizer(analyzer=analyzers.build(spec), sublinear_tf=True, min_df=min_df, max_df=max_df,
                           max_features=max_features, dtype=np.float32)
     theirs = vec.fit_transform(texts)

@@ -36,7 +36,7 @@ def trained(db):
 def test_a_retag_right_after_training_gives_the_tags_a_fresh_process_gives(db, trained, monkeypatch):
     analysed: list[int] = []
     transform = Features.transform
-    monkeypatch.setattr(Features, "transform", lambda self, texts: analysed.append(len(texts)) or transform(self, texts))
+    monkeypatch.setattr(Features, "transform", lambda self, texts, ahead=None: analysed.append(len(texts)) or transform(self, texts, ahead))
     cleaned: list[str | None] = []
     clean = tagging.article_text
     monkeypatch.setattr(tagging, "article_text", lambda title, *rest: cleaned.append(title) or clean(title, *rest))

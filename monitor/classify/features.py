@@ -6,8 +6,10 @@ character n-grams (stance, on short texts) let Russian forms (коррупция
 коррупционер) share evidence. All TF-IDF with sublinear term frequency. Texts are cut to a few
 thousand characters so a 10 MB article costs the same as a long one.
 
-Fitting a vocabulary uses scikit-learn; turning texts into rows needs only numpy, so a poller
-tags without importing scikit-learn or scipy (together about 150 MB of memory).
+Fitting a vocabulary and turning texts into rows need only numpy (what scikit-learn's
+TfidfVectorizer computes, tests/test_features.py), so a poller tags without importing
+scikit-learn or scipy (together about 150 MB of memory). Texts counted ahead (`Analysed`, by a
+training child while a run stores articles) are not analysed again.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from __future__ import annotations
 import html
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import chain, repeat
 
 import numpy as np
@@ -102,21 +105,60 @@ class Rows:
         return Rows(indptr, cols[order].astype(np.int32), data[order].astype(np.float32), int(offsets[-1]))
 
 
-@dataclass(frozen=True)
+def _term_ids() -> defaultdict[str, int]:
+    """Term -> provisional id, a new term's id being the number of terms before it."""
+    seen: defaultdict[str, int] = defaultdict()
+    seen.default_factory = seen.__len__
+    return seen
+
+
+def _counted(term_lists: list[list[str]], seen: defaultdict[str, int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per text, its distinct terms as ascending provisional ids (new terms added to `seen`) and
+    how often each occurs; the look-ups and counting run in C, for all the texts at once."""
+    n = len(term_lists)
+    lengths = np.fromiter(map(len, term_lists), dtype=np.int64, count=n)
+    flat = np.fromiter(map(seen.__getitem__, chain.from_iterable(term_lists)), dtype=np.int64, count=int(lengths.sum()))
+    width = max(1, len(seen))
+    keys, counts = np.unique(np.repeat(np.arange(n, dtype=np.int64), lengths) * width + flat, return_counts=True)
+    bounds = np.cumsum(np.bincount(keys // width, minlength=n))[:-1]
+    return list(zip(np.split(keys % width, bounds), np.split(counts.astype(np.float32), bounds)))
+
+
+@dataclass
 class Analysed:
-    """Terms the analyzer `spec` already found in some texts, reading their first `chars`
-    characters: by text (cut at `chars`)."""
+    """Texts the analyzer `spec` has read (their first `chars` characters) and what it found,
+    counted: per text, its distinct terms as provisional ids (in the order `seen` first met
+    them) and how often each occurs. Fitting renumbers ids into columns, so what is fitted does
+    not depend on which texts were counted here first."""
 
     spec: dict
     chars: int
-    terms: dict[str, list[str]]
+    seen: defaultdict[str, int] = field(default_factory=_term_ids)
+    counted: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
-    def analyzer(self, spec: dict, chars: int, analyze: analyzers.Analyzer) -> analyzers.Analyzer:
-        """`analyze`, answering from these terms where they are the same analysis."""
-        if spec != self.spec or chars != self.chars:
-            return analyze
-        terms = self.terms
-        return lambda text: terms[text] if text in terms else analyze(text)
+    def add(self, texts: list[str], analyze: analyzers.Analyzer) -> None:
+        """Count the texts not counted yet, _TERMS_PER_PASS terms at a time: the memory of one
+        pass stays bounded however many and long the texts."""
+        keys, found, size = [], [], 0
+        for key in dict.fromkeys(t[: self.chars] for t in texts):
+            if key not in self.counted:
+                keys.append(key)
+                found.append(analyze(key))
+                size += len(found[-1])
+                if size > _TERMS_PER_PASS:
+                    self.counted.update(zip(keys, _counted(found, self.seen)))
+                    keys, found, size = [], [], 0
+        if keys:
+            self.counted.update(zip(keys, _counted(found, self.seen)))
+
+    def rows_of(self, texts: list[str], analyze: analyzers.Analyzer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ids, counts, indptr) of these texts, counting those not counted yet."""
+        keys = [t[: self.chars] for t in texts]
+        self.add(keys, analyze)
+        return _stacked([self.counted[k] for k in keys])
+
+    def serves(self, spec: dict, chars: int) -> bool:
+        return spec == self.spec and chars == self.chars
 
 
 @dataclass
@@ -200,6 +242,15 @@ def _count_texts(analyze: analyzers.Analyzer, texts: list[str], max_chars: int, 
     return indptr, indices, counts
 
 
+def _stacked(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids, counts, indptr) of texts counted one by one (`_counted`)."""
+    lengths = np.fromiter((len(p[0]) for p in parts), dtype=np.int64, count=len(parts))
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), indptr
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), indptr
+
+
 def _kept_terms(found: list[str], ids: np.ndarray, counts: np.ndarray, n: int, min_df: int, max_df: float,
                 max_features: int | None) -> tuple[np.ndarray, np.ndarray]:
     """(provisional ids of the kept terms in column order, their document frequencies): the cut
@@ -209,7 +260,7 @@ def _kept_terms(found: list[str], ids: np.ndarray, counts: np.ndarray, n: int, m
         raise ValueError("max_df corresponds to < documents than min_df")
     order = np.array(sorted(range(len(found)), key=found.__getitem__), dtype=np.int64)  # scikit-learn's column order
     df = np.bincount(ids, minlength=len(found))[order]
-    keep = (df <= high) & (df >= min_df)
+    keep = (df <= high) & (df >= max(min_df, 1))  # a term of none of these texts (counted ahead for others) is no feature
     if max_features is not None and keep.sum() > max_features:
         # ties fall as numpy's default sort puts them, as in scikit-learn
         tf = np.bincount(ids, weights=counts, minlength=len(found))[order].astype(np.float32)
@@ -228,9 +279,14 @@ class TermBlock:
         self.spec = spec
         self.max_chars = max_chars
         self.terms = terms
-        self.vocabulary = dict(zip(terms, range(len(terms))))
         self.idf = np.asarray(idf, dtype=np.float32)
         self._analyze = analyzers.build(spec)
+        self._ahead: tuple[Analysed, np.ndarray] | None = None  # set by fit_transform
+
+    @cached_property
+    def vocabulary(self) -> dict[str, int]:
+        """Term -> column; built when first needed (a re-tag right after fitting may not)."""
+        return dict(zip(self.terms, range(len(self.terms))))
 
     @classmethod
     def fit(cls, texts: list[str], spec: dict, max_chars: int, min_df: int, max_df: float, max_features: int | None) -> TermBlock:
@@ -248,31 +304,39 @@ class TermBlock:
         walks every term in Python and then transforming analyses every text again: together
         two thirds of a bootstrap's training time. Terms get provisional ids in the order met;
         the vocabulary is then cut and sorted as scikit-learn does it, and the ids renumbered."""
-        seen: defaultdict[str, int] = defaultdict()
-        seen.default_factory = seen.__len__  # a new term's id is the number of terms before it
-        analyze = analyzers.build(spec)
-        if analysed is not None:
-            analyze = analysed.analyzer(spec, max_chars, analyze)
-        indptr, ids, counts = _count_texts(analyze, texts, max_chars, seen.__getitem__, None)
-        if not seen:
+        ahead = analysed if analysed is not None and analysed.serves(spec, max_chars) else None
+        counting = ahead or Analysed(spec, max_chars)
+        ids, counts, indptr = counting.rows_of(texts, analyzers.build(spec))
+        if not len(ids):
             raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
-        found = list(seen)
+        found = list(counting.seen)
         kept, df = _kept_terms(found, ids, counts, len(texts), min_df, max_df, max_features)
         smoothed = df.astype(np.float32) + 1  # in float32, as scikit-learn computes it
         block = cls(spec, max_chars, [found[i] for i in kept], np.log(np.full_like(smoothed, len(texts) + 1) / smoothed) + 1)
         # renumber: drop the cut terms, and keep each row's columns in ascending order
         column = np.full(len(found), -1, dtype=np.int64)
         column[kept] = np.arange(len(kept))
+        if ahead:  # a re-tag right after reads the passages counted ahead by these ids
+            block._ahead = (ahead, column)
+        return block, block._renumbered(indptr, ids, counts, column)
+
+    def _renumbered(self, indptr: np.ndarray, ids: np.ndarray, counts: np.ndarray, column: np.ndarray) -> Rows:
+        """Rows from provisional ids: `column[id]` is an id's column, -1 for a term not kept."""
         row = np.repeat(np.arange(len(indptr) - 1, dtype=np.int64), np.diff(indptr))
-        cols = column[ids]
+        cols = np.where(ids < len(column), column[np.minimum(ids, len(column) - 1)], -1)
         known = cols >= 0
         row, cols, counts = row[known], cols[known], counts[known]
         by = np.lexsort((cols, row))
         indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=len(indptr) - 1))])
-        return block, block._weighed(indptr, cols[by].astype(np.int32), counts[by])
+        return self._weighed(indptr, cols[by].astype(np.int32), counts[by])
 
-    def transform(self, texts: list[str]) -> Rows:
-        """Sublinear TF x IDF, each row scaled to unit length (what TfidfVectorizer computes)."""
+    def transform(self, texts: list[str], analysed: Analysed | None = None) -> Rows:
+        """Sublinear TF x IDF, each row scaled to unit length (what TfidfVectorizer computes);
+        `analysed` answers for the texts it holds."""
+        if self._ahead is not None and analysed is self._ahead[0]:
+            ahead, column = self._ahead
+            ids, counts, indptr = ahead.rows_of(texts, self._analyze)
+            return self._renumbered(indptr, ids, counts, column)
         indptr, indices, counts = _count_texts(self._analyze, texts, self.max_chars, self.vocabulary.get, -1)
         return self._weighed(indptr, indices.astype(np.int32), counts)
 
@@ -327,8 +391,8 @@ class Features:
             parts.append(rows)
         return cls(blocks), _joined(parts)
 
-    def transform(self, texts: list[str]) -> Rows:
-        return _joined([b.transform(texts) for b in self.blocks])
+    def transform(self, texts: list[str], analysed: Analysed | None = None) -> Rows:
+        return _joined([b.transform(texts, analysed) for b in self.blocks])
 
     def matrix(self, texts: list[str]):
         """The rows as a scipy matrix, for fitting."""

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from monitor.classify import analyzers
 from monitor.classify.features import Analysed, FeatureConfig, article_text, clean_text, stored_key
 from monitor.classify.taxonomy import TermMatcher, Topic, load_taxonomy
-from monitor.classify.weaklabels import Evidence, seed_evidence
+from monitor.classify.topics import passages_of
+from monitor.classify.weaklabels import Evidence, blank_spans, seed_evidence
 from monitor.store.schema import articles
 
 # What the archive's topic model reads of each article: its lead. Items are judged by their title
@@ -44,9 +45,9 @@ class StoredText:
     key: int  # stored_key of the fields it was read from
 
     @classmethod
-    def read(cls, row) -> StoredText:
-        """From a row with id, title, summary and content."""
-        text = article_text(row.title, row.summary, row.content)[:ARCHIVE_TEXT_CHARS]
+    def read(cls, row, whole: str | None = None) -> StoredText:
+        """From a row with id, title, summary and content (`whole`: its article_text, if known)."""
+        text = (whole if whole is not None else article_text(row.title, row.summary, row.content))[:ARCHIVE_TEXT_CHARS]
         return cls(row.id, clean_text(row.title), text, stored_key(row.title, row.summary, row.content))
 
 
@@ -60,12 +61,18 @@ class Prepared:
     texts: dict[int, StoredText] = field(default_factory=dict)
     evidence: dict[int, tuple[dict[str, Evidence], list[tuple[int, int]]]] = field(default_factory=dict)
     analysed: Analysed | None = None
+    wholes: dict[int, tuple[int, str]] = field(default_factory=dict)  # id -> (stored_key, article_text) of a text cut for training
     last_id: int = 0
 
     @classmethod
     def start(cls, db) -> Prepared:
         spec, chars, _min_df = bootstrap_features().block_specs()[0]
-        return cls(db.url, load_taxonomy(db).topics, analysed=Analysed(spec, chars, {}))
+        return cls(db.url, load_taxonomy(db).topics, analysed=Analysed(spec, chars))
+
+    def analyse(self, texts: list[str]) -> None:
+        """Analyse texts training will read besides the stored articles."""
+        assert self.analysed is not None  # set by start
+        self.analysed.add(texts, analyzers.build(self.analysed.spec))
 
     def catch_up(self, db, limit: int = CATCH_UP_BATCH) -> int:
         """Prepare up to `limit` articles stored since the last look; returns how many. Stops at
@@ -83,12 +90,19 @@ class Prepared:
             return 0
         matcher = TermMatcher.for_topics(self.topics)
         assert self.analysed is not None  # set by start
-        analyze = analyzers.build(self.analysed.spec)
+        read: list[str] = []
         for row in rows:
-            article = StoredText.read(row)
+            whole = article_text(row.title, row.summary, row.content)
+            article = StoredText.read(row, whole)
             self.texts[article.id] = article
-            self.evidence[article.id] = seed_evidence(matcher, article.title, article.text)
-            self.analysed.terms[article.text[: self.analysed.chars]] = analyze(article.text[: self.analysed.chars])
+            if len(whole) > len(article.text):  # the re-tag reads all of it (passages, stance)
+                self.wholes[article.id] = (article.key, whole)
+            evidence, spans = self.evidence[article.id] = seed_evidence(matcher, article.title, article.text)
+            # what training reads (the text, and a copy with its seed terms blanked when they are
+            # strong evidence), and what the re-tag after it reads (the whole text's passages)
+            more = [blank_spans(article.text, spans)] if any(ev.strong for ev in evidence.values()) else []
+            read += [article.text, *more, *passages_of(whole)]
+        self.analysed.add(read, analyzers.build(self.analysed.spec))
         self.last_id = rows[-1].id
         return len(rows)
 

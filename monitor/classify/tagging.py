@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sqlalchemy import delete, func, select, update
 
 from monitor.classify.failures import mark_failed
-from monitor.classify.features import SENTENCE_END, article_text, stored_key
+from monitor.classify.features import SENTENCE_END, Analysed, article_text, stored_key
 from monitor.classify.kinds import ModelKind
 from monitor.classify.modelstore import decode, load_active
 from monitor.classify.stance import StanceModel
@@ -49,6 +49,8 @@ class FittedScores:
     scores: np.ndarray
     texts: list[str]
     chars: int
+    analysed: Analysed | None = None  # terms found ahead in texts and their passages (monitor.classify.prepared)
+    wholes: dict[int, tuple[int, str]] = field(default_factory=dict)  # id -> (stored_key, whole text) of a text cut at `chars`
 
     def read(self, version: str, rows) -> tuple[list[str], np.ndarray | None]:
         """The articles' classifier texts, and (texts, topics) whole-text scores with NaN rows
@@ -61,8 +63,10 @@ class FittedScores:
                 texts.append(article_text(r.title, r.summary, r.content))
                 continue
             text = self.texts[hit[0]]
-            # a text cut at `chars` may be longer: the passages and the stance read all of it
-            texts.append(text if len(text) < self.chars else article_text(r.title, r.summary, r.content))
+            if len(text) >= self.chars:  # cut: the passages and the stance read all of it
+                whole = self.wholes.get(r.id)
+                text = whole[1] if whole is not None and whole[0] == hit[1] else article_text(r.title, r.summary, r.content)
+            texts.append(text)
             if version == self.version:
                 if known is None:
                     known = np.full((len(rows), self.scores.shape[1]), np.nan)
@@ -198,7 +202,7 @@ def _tag_batch(db, ids: list[int], model, taxonomy: Taxonomy) -> int:
         texts, known = [article_text(r.title, r.summary, r.content) for r in rows], None
     else:
         texts, known = fitted.read(topic_version, rows)
-    S = topic_model.scores(texts, known=known)
+    S = topic_model.scores(texts, known=known, analysed=fitted.analysed if fitted else None)
     out: list[dict] = []
     for i, r in enumerate(rows):
         for j, label in enumerate(topic_model.labels):

@@ -56,6 +56,11 @@ def split_passages(text: str) -> list[str]:
     return out
 
 
+def passages_of(text: str) -> list[str]:
+    """The passages a long text is also scored by; none for a short one."""
+    return split_passages(text) if len(text) > PASSAGE_MIN_TEXT else []
+
+
 @dataclass
 class TopicModel:
     features: Features
@@ -70,7 +75,8 @@ class TopicModel:
     def labels(self) -> list[str]:
         return self.heads.labels
 
-    def scores(self, texts: list[str], passages: bool = True, known: np.ndarray | None = None) -> np.ndarray:
+    def scores(self, texts: list[str], passages: bool = True, known: np.ndarray | None = None,
+               analysed: Analysed | None = None) -> np.ndarray:
         """(texts, topics) probabilities.
 
         A long article is also scored passage by passage and keeps, per topic, the best of
@@ -78,28 +84,28 @@ class TopicModel:
         Interpol is drowned in the whole text but plain in its own passage.
 
         `known`: whole-text scores already computed (by the training that fitted this model),
-        a row of NaN where a text still has to be scored.
+        a row of NaN where a text still has to be scored. `analysed`: terms already found in
+        some of the texts or passages (monitor.classify.prepared).
         """
         if not texts:
             return np.zeros((0, len(self.labels)))
         if known is None:
-            S = self.heads.proba(self.features.transform(texts))
+            S = self.heads.proba(self.features.transform(texts, analysed))
         else:
             S = np.array(known, dtype=np.float64)
             todo = np.flatnonzero(np.isnan(S).any(axis=1))
             if len(todo):
-                S[todo] = self.heads.proba(self.features.transform([texts[i] for i in todo]))
+                S[todo] = self.heads.proba(self.features.transform([texts[i] for i in todo], analysed))
         if not passages:
             return S
         owner: list[int] = []
         chunks: list[str] = []
         for i, t in enumerate(texts):
-            if len(t) > PASSAGE_MIN_TEXT:
-                for c in split_passages(t):
-                    owner.append(i)
-                    chunks.append(c)
+            for c in passages_of(t):
+                owner.append(i)
+                chunks.append(c)
         if chunks:
-            P = self.heads.proba(self.features.transform(chunks))
+            P = self.heads.proba(self.features.transform(chunks, analysed))
             np.maximum.at(S, np.asarray(owner), np.where(P >= PASSAGE_MIN_SCORE, P, 0.0))
         return S
 

@@ -99,6 +99,18 @@ def _stored_articles(db, prepared: Prepared | None = None) -> list[StoredText]:
     return [prepared.text_of(r) if prepared else StoredText.read(r) for r in rows]
 
 
+def prepare_ahead(db) -> Prepared:
+    """A start on the topic bootstrap (monitor.classify.prepared): the rows it learns besides the
+    stored articles (examples, seed terms, descriptions) analysed; the articles follow as they
+    are stored (`Prepared.catch_up`)."""
+    prepared = Prepared.start(db)
+    taxonomy = load_taxonomy(db)
+    rows = _Rows(list(taxonomy.topic_names))
+    _shipped_rows(rows, taxonomy, TermMatcher.for_topics(taxonomy.topics))
+    prepared.analyse(rows.texts)
+    return prepared
+
+
 def article_count(db) -> int:
     with db.read() as conn:
         return int(conn.execute(select(func.count()).select_from(articles)).scalar() or 0)
@@ -336,7 +348,8 @@ def _train_topics(db, prepared: Prepared | None) -> dict:
     if model.training_scores is not None:  # a re-tag right after reuses them (tagging.FittedScores)
         keys = {a.id: a.key for a in stored}
         fitted_rows = {aid: (row, keys[aid]) for aid, row in rows.article_rows.items()}
-        remember_fitted_scores(FittedScores(version, fitted_rows, model.training_scores, rows.texts, ARCHIVE_TEXT_CHARS))
+        remember_fitted_scores(FittedScores(version, fitted_rows, model.training_scores, rows.texts, ARCHIVE_TEXT_CHARS,
+                                            prepared.analysed if prepared else None, prepared.wholes if prepared else {}))
     return {"version": version, "metrics": metrics, "training": training}
 
 

@@ -297,7 +297,7 @@ def _await_request(url: str) -> tuple[str, Prepared | None]:
         done = 0
         try:
             db = db or Database(url)
-            prepared = prepared or Prepared.start(db)  # fails until the run has made the store
+            prepared = prepared or training.prepare_ahead(db)  # fails until the run has made the store
             done = prepared.catch_up(db)
         except Exception:  # noqa: BLE001 - only a head start: training reads the store itself
             log.debug("could not prepare articles ahead yet", exc_info=True)
