@@ -1,4 +1,4 @@
-from monitor.cli import main
+from monitor.cli import end_process, main
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    end_process(main())

@@ -4,10 +4,14 @@ the run's end, or goes away unused; a lean process (no scikit-learn) is the one 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -106,3 +110,42 @@ def test_the_command_line_starts_the_training_child_of_an_ingest_first(tmp_path,
     monkeypatch.setattr(cli_ingest, "head_start", asked.append)
     cli._head_start([a.format(dir=tmp_path) for a in argv])
     assert asked == ([] if url == "no head start" else [None if url is None else url.format(dir=tmp_path)])
+
+
+def _processes_marked(mark: str) -> list[int]:
+    """Live processes whose environment holds `mark` (children inherit it, orphans included)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if mark.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:  # gone meanwhile, or not ours to read
+                pass
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc to find the run's processes")
+def test_the_command_line_ends_with_its_store_in_one_file_and_no_process_left(tmp_path):
+    """`python -m monitor` skips the interpreter's teardown at its end: what it stored is still all
+    in the database file (a copy of that file alone holds it), and its parse workers and training
+    child end with it."""
+    feed = tmp_path / "wire.xml"
+    feed.write_bytes(FEED)
+    store = tmp_path / "fresh.db"
+    mark = f"MONITOR_TEST_RUN={uuid.uuid4().hex}"
+    env = {**os.environ, "MONITOR_TEST_RUN": mark.split("=", 1)[1]}
+    done = subprocess.run([sys.executable, "-m", "monitor", "--db", str(store), "ingest", str(feed)],
+                          capture_output=True, cwd=REPO, timeout=600, text=True, check=False, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(store, copy)  # the file alone, as an analyst would copy or mail it
+    with sqlite3.connect(copy) as conn:
+        assert conn.execute("select count(*) from articles where tag_status = 'tagged'").fetchone() == (3,)
+        assert conn.execute("select count(*) from classifier_models where active").fetchone() == (2,)
+    # orphans of the run (workers reading their closed pipe) would still be here a moment later
+    for _ in range(50):
+        if not _processes_marked(mark):
+            break
+        time.sleep(0.1)
+    assert _processes_marked(mark) == []
