@@ -12,6 +12,7 @@ model is the same whenever the preparing stopped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy import select
 
@@ -27,7 +28,7 @@ from monitor.store.schema import articles
 # reading the whole of every stored article made training over 6 000 of them take 75 s, not 20.
 ARCHIVE_TEXT_CHARS = 4_000
 MAX_WEAK_ARTICLES = 20_000  # the bootstrap learns from the newest this many stored articles
-CATCH_UP_BATCH = 500  # articles read per look at the store while waiting
+CATCH_UP_BATCH = 200  # articles read per look at the store while waiting: the run's request waits for the last look
 
 
 def bootstrap_features() -> FeatureConfig:
@@ -88,7 +89,7 @@ class Prepared:
             ).all()
         if not rows:
             return 0
-        matcher = TermMatcher.for_topics(self.topics)
+        matcher = self.matcher
         assert self.analysed is not None  # set by start
         read: list[str] = []
         for row in rows:
@@ -105,6 +106,11 @@ class Prepared:
         self.analysed.add(read, analyzers.build(self.analysed.spec))
         self.last_id = rows[-1].id
         return len(rows)
+
+    @cached_property
+    def matcher(self) -> TermMatcher:
+        """The topics' seed terms, compiled once, not at every look (0.03 s each)."""
+        return TermMatcher.for_topics(self.topics)
 
     def text_of(self, row) -> StoredText:
         """The article as training reads it: prepared, unless its fields changed since."""
