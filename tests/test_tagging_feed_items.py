@@ -42,6 +42,15 @@ ITEMS = [
     ("City council approves new library", "The building will open next spring.", None),
     ("Mafia boss arrested after twenty years on the run", "Police say the clan controlled the port's rackets.", "organized_crime"),
     ("Bakery wins national bread award", "The owners thanked their customers.", None),
+    ("Politie rolt bende mensensmokkelaars op", "De verdachten brachten migranten in vrachtwagens naar Engeland.", "illegal_migration"),
+    ("Oud-wethouder aangeklaagd voor omkoping", "Hij zou steekpenningen hebben aangenomen van een bouwbedrijf.", "corruption"),
+    ("Polícia zadržala členov zločineckej skupiny", "Organizovaný zločin ovládal obchod s pohonnými látkami.", "organized_crime"),
+    ("CBŚP: zatrzymano podejrzanych o pranie pieniędzy", "Grupa prała brudne pieniądze przez fikcyjne spółki.", "money_laundering"),
+    ("İstanbul'da siber saldırı: banka verileri çalındı", "Bilgisayar korsanları fidye yazılımı kullandı.", "cybercrime"),
+    ("मुंबई में आतंकी हमले की साजिश नाकाम", "पुलिस ने आतंकवादी संगठन से जुड़े तीन लोगों को गिरफ्तार किया।", "terrorism"),
+    ("کراچی میں منشیات کی اسمگلنگ کا بڑا نیٹ ورک پکڑا گیا", "اے این ایف نے ہیروئن کی بڑی کھیپ برآمد کر لی۔", "drug_trafficking"),
+    ("Nový park v centre mesta otvorili", "Obyvatelia môžu prechádzať sa pri jazere.", None),
+    ("कल मौसम साफ रहेगा", "दिल्ली में तापमान तीस डिग्री तक पहुंचेगा।", None),
 ]
 
 
