@@ -23,6 +23,13 @@ DOCS = [
     "Money-laundering\tring busted:  €40m seized in Operation «Dragon»",
     "  leading and trailing spaces  ",
 ]
+TEXTS = DOCS * 5 + [f"{d} extra words {i}" for i, d in enumerate(DOCS)]  # repeated and varied
+# the topic model's features and the stance model's
+CONFIGS = pytest.mark.parametrize(
+    "config",
+    [FeatureConfig(), FeatureConfig(word_ngrams=(1, 3), stems=None, char_ngrams=(2, 5), char_analyzer="char", max_df=1.0)],
+    ids=["topics", "stance"],
+)
 
 
 @pytest.mark.parametrize(
@@ -42,15 +49,11 @@ def test_word_stems_let_russian_forms_share_a_term():
     assert "~корру" in terms and {"коррупция", "коррупции", "коррупционер"} <= terms
 
 
-@pytest.mark.parametrize(
-    "config",
-    [FeatureConfig(), FeatureConfig(word_ngrams=(1, 3), stems=None, char_ngrams=(2, 5), char_analyzer="char", max_df=1.0)],
-    ids=["topics", "stance"],
-)
+@CONFIGS
 @pytest.mark.parametrize("terms_per_pass", [10**9, 40], ids=["one-pass", "many-passes"])
 def test_rows_equal_tfidf_vectorizer(config, terms_per_pass, monkeypatch):
     monkeypatch.setattr("monitor.classify.features._TERMS_PER_PASS", terms_per_pass)
-    texts = DOCS * 5 + [f"{d} extra words {i}" for i, d in enumerate(DOCS)]
+    texts = TEXTS
     features = Features.fit(texts, config)
     ours = features.matrix(texts).toarray()
     blocks = []
@@ -81,13 +84,9 @@ def test_empty_text_is_an_empty_row_and_a_huge_one_is_cut():
     assert rows.indptr[2] > 0 and np.isclose(np.linalg.norm(rows.data), 1.0, atol=1e-4)
 
 
-@pytest.mark.parametrize(
-    "config",
-    [FeatureConfig(), FeatureConfig(word_ngrams=(1, 3), stems=None, char_ngrams=(2, 5), char_analyzer="char", max_df=1.0)],
-    ids=["topics", "stance"],
-)
+@CONFIGS
 def test_fitting_gives_the_rows_that_transforming_gives(config):
-    texts = DOCS * 5 + [f"{d} extra words {i}" for i, d in enumerate(DOCS)]
+    texts = TEXTS
     features, rows = Features.fit_transform(texts, config)
     again = features.transform(texts)
     np.testing.assert_array_equal(rows.indptr, again.indptr)
@@ -95,13 +94,9 @@ def test_fitting_gives_the_rows_that_transforming_gives(config):
     np.testing.assert_allclose(rows.data, again.data, atol=1e-6)
 
 
-@pytest.mark.parametrize(
-    "config",
-    [FeatureConfig(), FeatureConfig(word_ngrams=(1, 3), stems=None, char_ngrams=(2, 5), char_analyzer="char", max_df=1.0)],
-    ids=["topics", "stance"],
-)
+@CONFIGS
 def test_texts_counted_ahead_give_the_rows_they_give_fresh(config):
-    texts = DOCS * 5 + [f"{d} extra words {i}" for i, d in enumerate(DOCS)]
+    texts = TEXTS
     spec, chars, _ = config.block_specs()[0]
     analysed = Analysed(spec, chars)
     analysed.add(texts[::2] + ["a text it never fits"], analyzers.build(spec))

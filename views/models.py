@@ -192,7 +192,7 @@ for kind in ("topics", "stance"):
         st.dataframe(facts, hide_index=True, width="stretch")
         if block and kind == "topics":
             st.caption("Per topic: the training data and the threshold (a score at or above it makes the tag). "
-                       "Labels behind threshold: the analysts' labels it was moved by, from the bootstrap's 0.33 toward "
+                       "Labels behind threshold: the analysts' labels it was moved by, from the bootstrap's threshold toward "
                        "the threshold from labels, the further the more labels of both kinds (0: the bootstrap's own)")
             table = _per_row_table(block, first)
             st.dataframe(table, hide_index=True, placeholder="—", width="stretch")

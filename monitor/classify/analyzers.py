@@ -1,8 +1,8 @@
 """Text to terms, in plain Python: the one place that decides what a feature is.
 
 Fitting and tagging both call them (monitor.classify.features builds the TF-IDF rows from their
-terms), so a stored model means the same thing in a poller that never imports scikit-learn. An analyzer is described by a small dict (its "spec")
-that travels inside the model.
+terms), so a stored model means the same thing in a poller that never imports scikit-learn. An
+analyzer is described by a small dict (its "spec") that travels inside the model.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ A child can be started ahead of need ("warm"): loading scikit-learn and scipy ta
 of seconds of one core, and an ingest into a store with no models starts one while it parses,
 so the bootstrap at its end starts training at once. While it waits it prepares the articles
 already stored (monitor.classify.prepared); what it trains on is still read when it is told to
-train, at the run's end, so the model does not depend on how far it got. This module imports nothing heavy, so the
-command line can start that child before it has loaded its own libraries (`prewarm_for_url`).
+train, at the run's end, so the model does not depend on how far it got. This module imports
+nothing heavy, so the command line can start that child before it has loaded its own libraries
+(`prewarm_for_url`).
 """
 
 from __future__ import annotations

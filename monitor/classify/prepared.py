@@ -66,9 +66,10 @@ class Prepared:
     last_id: int = 0
 
     @classmethod
-    def start(cls, db) -> Prepared:
+    def start(cls, db, topics: tuple[Topic, ...] | None = None) -> Prepared:
+        """Nothing prepared yet, for the store's topics (`topics`, if already read)."""
         spec, chars, _min_df = bootstrap_features().block_specs()[0]
-        return cls(db.url, load_taxonomy(db).topics, analysed=Analysed(spec, chars))
+        return cls(db.url, load_taxonomy(db).topics if topics is None else topics, analysed=Analysed(spec, chars))
 
     def analyse(self, texts: list[str]) -> None:
         """Analyse texts training will read besides the stored articles."""

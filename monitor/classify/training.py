@@ -103,8 +103,8 @@ def prepare_ahead(db) -> Prepared:
     """A start on the topic bootstrap (monitor.classify.prepared): the rows it learns besides the
     stored articles (examples, seed terms, descriptions) analysed; the articles follow as they
     are stored (`Prepared.catch_up`)."""
-    prepared = Prepared.start(db)
     taxonomy = load_taxonomy(db)
+    prepared = Prepared.start(db, taxonomy.topics)
     rows = _Rows(list(taxonomy.topic_names))
     _shipped_rows(rows, taxonomy, TermMatcher.for_topics(taxonomy.topics))
     prepared.analyse(rows.texts)
