@@ -118,15 +118,27 @@ def sqlite_store(tmp: Path, fill: Callable[[Database], object]) -> str:
 
 
 def settle(page, ready: str = "h1") -> None:
-    """Wait until the page's script has run: `ready` is drawn, nothing is running, no skeleton."""
+    """Wait until the page's script has run: `ready` is drawn, nothing is running, no skeleton.
+    When `ready` never comes, the failure says what the page shows instead."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.wait_for_selector("[data-testid=stApp]", timeout=30_000)
-    page.wait_for_selector(ready, timeout=60_000)
+    try:
+        page.wait_for_selector(ready, timeout=60_000)
+    except PlaywrightTimeout:
+        shown = page.locator("body").inner_text().replace("\u2060", "")
+        raise AssertionError(f"{ready} not drawn in 60 s; the page shows: {shown[:1500]}") from None
+    idle(page)
+    page.wait_for_timeout(1000)  # charts draw a moment after the script ends
+
+
+def idle(page) -> None:
+    """Wait until the page's script is not running and nothing is still a skeleton."""
     for _ in range(120):
         running = page.locator("[data-testid=stStatusWidget] button, [data-testid=stStatusWidget] img").count()
         if running == 0 and page.locator("[data-testid=stSkeleton]").count() == 0:
-            break
+            return
         page.wait_for_timeout(250)
-    page.wait_for_timeout(1000)  # charts draw a moment after the script ends
 
 
 def shot(page, name: str) -> Path:

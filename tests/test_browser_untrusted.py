@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import insert
 
 from monitor.search_index import index_stored
-from tests.browser import run_dashboard, settle, shot, sqlite_store
+from tests.browser import idle, run_dashboard, settle, shot, sqlite_store
 
 pytestmark = pytest.mark.browser
 
@@ -180,6 +180,7 @@ def test_feed_and_user_text_is_never_markup_on_any_page(hostile):
     settle(page, "[data-testid=stVegaLiteChart]")
     page.locator("[data-testid=stSidebar] summary", has_text="Saved views").click()
     page.locator("[data-testid=stSidebar] input[aria-label='Save these filters as']").fill(payloads["icon"] + " view")
+    idle(page)
     page.locator("[data-testid=stSidebar] button", has_text="Save view").click()
     page.wait_for_selector("[data-testid=stToast]", timeout=30_000)
     _shot(page, "saved-view-toast")
@@ -193,8 +194,8 @@ def test_feed_and_user_text_is_never_markup_on_any_page(hostile):
     page.locator("summary", has_text="Create an alert").click()
     page.locator("input[aria-label='Name']").first.fill(payloads["katex"] + " alert")
     page.locator("input[aria-label='Query']").first.fill("interpol")
+    idle(page)  # saved once the page is still, as a person would click it
     page.locator("button", has_text="Save alert").click()
-    page.wait_for_selector("[data-testid=stAlertContentSuccess]", timeout=30_000)
     settle(page, "[data-testid=stAlertContentSuccess]")
     _shot(page, "alert-saved")
     assert "Saved alert “" + payloads["katex"] + " alert”" in page.locator("[data-testid=stAlertContentSuccess]").inner_text().replace("\u2060", "")
