@@ -5,9 +5,9 @@ feedparser reads RFC 822 and ISO 8601 dates in English only; a Portuguese feed's
 strings go to `dateparser` (a maintained library with month and day names for some 200 locales),
 restricted to the languages news feeds here use, the feed's declared language first. It costs
 ~10 ms a string against feedparser's ~0.05 ms, so it only runs on what feedparser left unparsed:
-the worker reads the raw string
-after feedparser gave up, instead of `feedparser.registerDateHandler`, which would put it in
-front of feedparser's own handlers and so make every date pay for it.
+the worker reads the raw string after feedparser gave up, instead of
+`feedparser.registerDateHandler`, which would put it in front of feedparser's own handlers and so
+make every date pay for it.
 
 The chain: the entry's own date, else the feed's (`lastBuildDate`/`updated`, `pubDate`), else the
 fetch time. Anything but the entry's own readable date is an estimate and is stored as such
