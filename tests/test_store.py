@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -89,6 +90,30 @@ def test_init_is_idempotent_and_keeps_data(db):
     with again.read() as conn:
         assert conn.execute(select(feeds.c.url)).scalars().all() == ["https://example.org/rss"]
     again.dispose()
+
+
+def test_the_newest_migration_file_names_alembics_head():
+    # opening a store compares its revision with newest_revision() without loading alembic:
+    # that holds only while each file is named for its revision and they form one chain
+    from alembic.script import ScriptDirectory
+
+    from monitor.store.migrate import MIGRATIONS, alembic_config, newest_revision
+
+    script = ScriptDirectory.from_config(alembic_config(Database("sqlite://")))
+    for rev in script.walk_revisions():
+        assert Path(rev.path).name.startswith(f"{rev.revision}_"), rev.path
+    assert script.get_heads() == [newest_revision()]
+    assert len(list((MIGRATIONS / "versions").glob("*.py"))) == len(list(script.walk_revisions()))
+
+
+def test_opening_an_up_to_date_store_does_not_load_alembic(sqlite_url):
+    Database(sqlite_url).init()
+    code = (
+        "import sys; from monitor.store import Database; db = Database(sys.argv[1]); "
+        "conn = db.read().__enter__(); print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, sqlite_url], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == "[]"
 
 
 def test_old_database_upgrades_in_place_and_becomes_searchable(sqlite_url):

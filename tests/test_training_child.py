@@ -149,3 +149,36 @@ def test_the_command_line_ends_with_its_store_in_one_file_and_no_process_left(tm
             break
         time.sleep(0.1)
     assert _processes_marked(mark) == []
+
+
+RETRAIN = textwrap.dedent(
+    """
+    import json, sys
+    from monitor.classify import tagging, training, upkeep
+    from monitor.classify.modelstore import active_version
+    from monitor.store import Database
+    upkeep.without_pandas()  # as `python -m monitor.classify.upkeep` starts
+    db = Database(sys.argv[1])
+    before = [active_version(db, k) for k in ("topics", "stance")]
+    for kind in ("topics", "stance"):
+        training.train(db, kind)
+    tagging.retag_all(db)
+    after = [active_version(db, k) for k in ("topics", "stance")]
+    print(json.dumps({"new_models": [a != b for a, b in zip(after, before)], "pandas": "pandas" in sys.modules,
+                      "sklearn": "sklearn" in sys.modules}))
+    """
+)
+
+
+def test_the_training_child_fits_and_tags_without_pandas(tmp_path):
+    """The training child keeps scikit-learn from importing pandas (half a second of a first
+    ingest); every fit it makes must still work without it."""
+    feed = tmp_path / "wire.xml"
+    feed.write_bytes(FEED)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    assert cli.main(["--db", url, "ingest", str(feed)]) == 0
+    done = subprocess.run([sys.executable, "-c", RETRAIN, url], capture_output=True, cwd=REPO, timeout=600, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"new_models": [True, True], "pandas": False, "sklearn": True}
+    with sqlite3.connect(tmp_path / "store.db") as conn:
+        assert conn.execute("select tag_status, count(*) from articles group by 1").fetchall() == [("tagged", 3)]
