@@ -13,7 +13,7 @@ import pytest
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
 from monitor.classify import analyzers
-from monitor.classify.features import Analysed, FeatureConfig, Features, Rows, TermBlock
+from monitor.classify.features import SORT_PREFIX_BYTES, Analysed, FeatureConfig, Features, Rows, TermBlock, sorted_order
 
 DOCS = [
     "Interpol issues a Red Notice for the CEO of a crypto exchange",
@@ -134,6 +134,32 @@ def test_fitted_vocabulary_and_idf_equal_scikit_learns(min_df, max_df, max_featu
     assert block.terms == list(vec.get_feature_names_out())
     np.testing.assert_array_equal(block.idf, vec.idf_)
     np.testing.assert_allclose(rows.to_scipy().toarray(), theirs.toarray(), atol=1e-6)
+
+
+LONG = "x" * SORT_PREFIX_BYTES
+
+
+@pytest.mark.parametrize(
+    "terms",
+    [
+        ["b", "a", "ab", "a b", "~ab", "B", "é", "e", "z"],
+        # sharing the bytes numpy compares, so Python orders them: past the prefix, a NUL, a cut
+        [LONG + "b", LONG + "a", LONG, LONG + "\x00", "y" * 40, "y" * 39 + "z", "y" * 39],
+        # several scripts and widths of UTF-8 (2, 3 and 4 bytes), and code points sorted across them
+        ["коррупция", "коррупц", "腐败", "汚職", "😀 emoji", "\uffff", "\U00010000", "Ω", "Ã", "\ud800"],
+        [],
+    ],
+    ids=["latin", "long-shared-prefixes", "scripts", "none"],
+)
+def test_terms_are_sorted_as_python_sorts_them(terms):
+    assert [terms[i] for i in sorted_order(terms)] == sorted(terms)
+
+
+def test_a_large_shuffled_vocabulary_is_sorted_as_python_sorts_it():
+    rng = np.random.default_rng(5)
+    alphabet = list("aeiouklmnt ~") + ["ж", "ы", "中", "é"]
+    terms = list({"".join(rng.choice(alphabet, size=rng.integers(1, 60))) for _ in range(20_000)})
+    assert [terms[i] for i in sorted_order(terms)] == sorted(terms)
 
 
 @pytest.mark.parametrize(
