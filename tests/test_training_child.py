@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import uuid
@@ -182,3 +183,22 @@ def test_the_training_child_fits_and_tags_without_pandas(tmp_path):
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"new_models": [True, True], "pandas": False, "sklearn": True}
     with sqlite3.connect(tmp_path / "store.db") as conn:
         assert conn.execute("select tag_status, count(*) from articles group by 1").fetchall() == [("tagged", 3)]
+
+
+def test_a_stuck_training_child_is_ended_and_reported(monkeypatch):
+    """A child that never finishes (a hung fit) is killed after child.TIMEOUT, and the caller
+    gets a ModelError saying so, not a wait without end."""
+    from monitor.errors import ModelError
+
+    def hanging(*args: str) -> subprocess.Popen[str]:
+        proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], stdin=subprocess.PIPE, text=True)
+        proc.errors = tempfile.TemporaryFile()  # type: ignore[attr-defined]  # noqa: SIM115 - closed by child.run
+        return proc
+
+    monkeypatch.setattr(child, "_spawn", hanging)
+    monkeypatch.setattr(child, "TIMEOUT", 1)
+    monkeypatch.setattr(child, "_warm", None)
+    started = time.monotonic()
+    with pytest.raises(ModelError, match="exit status -9"):
+        child.run("training topics", "topics", url="sqlite:///unused.db")
+    assert time.monotonic() - started < 30

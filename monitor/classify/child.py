@@ -37,12 +37,16 @@ def run(what: str, *args: str, url: str) -> None:
     with the child's last line of error output when it fails."""
     proc = _start(*args, url=url)
     errors: IO[bytes] = proc.errors  # type: ignore[attr-defined]  # set by _spawn
+    # a timer ends a stuck child: wait(timeout=...) would poll every 50 ms, and a first ingest
+    # waits for its child to the last of those milliseconds
+    stuck = threading.Timer(TIMEOUT, proc.kill)
+    stuck.daemon = True
+    stuck.start()
     try:
         try:
-            proc.wait(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
             proc.wait()
+        finally:
+            stuck.cancel()
         if proc.returncode != 0:
             errors.seek(0)
             lines = errors.read().decode("utf-8", "replace").strip().splitlines()
