@@ -264,7 +264,8 @@ def sorted_order(terms: list[str]) -> np.ndarray:
     width = SORT_PREFIX_BYTES
     head = np.array([t.encode("utf-8", "surrogatepass") for t in terms], dtype=f"S{width}")
     order = np.lexsort(head.view(">u8").reshape(len(terms), width // 8).T[::-1]).astype(np.int64)
-    ties = np.flatnonzero(head[order][1:] == head[order][:-1])  # order[i] and order[i + 1] share a head
+    heads = head[order]
+    ties = np.flatnonzero(heads[1:] == heads[:-1])  # order[i] and order[i + 1] share a head
     if len(ties):
         starts = ties[np.r_[True, np.diff(ties) > 1]]
         ends = ties[np.r_[np.diff(ties) > 1, True]] + 2
